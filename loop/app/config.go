@@ -1,0 +1,259 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"sioloop/loop"
+)
+
+// Config is the whole configuration of the sioloop service. Each field is
+// read from an environment variable and from a flag of the same meaning
+// (the flag wins); Settings lists them with their defaults.
+type Config struct {
+	Port            int           // PORT, --port: client port (Socket.IO and, by default, the admin routes). Default 3000.
+	AdminAddr       string        // ADMIN_ADDR, --admin-addr: admin listener address; "" or "off" disables it. Default ":3001".
+	AdminOnMainPort bool          // ADMIN_ON_MAIN_PORT, --admin-on-main-port: also serve the admin routes on PORT. Default true.
+	AdminToken      string        // ADMIN_TOKEN, --admin-token: bearer token required by admin routes except / and /health. Default none.
+	SocketIOPath    string        // SOCKETIO_PATH, --socketio-path: Socket.IO endpoint path. Default "/socket.io/".
+	Namespaces      []string      // NAMESPACES, --namespaces: comma-separated namespaces besides "/", '*' globs allowed. Default none.
+	PingInterval    time.Duration // PING_INTERVAL, --ping-interval. Default 25s.
+	PingTimeout     time.Duration // PING_TIMEOUT, --ping-timeout. Default 20s.
+	ConnectTimeout  time.Duration // CONNECT_TIMEOUT, --connect-timeout: time to join a namespace. Default 45s.
+	MaxPayload      int           // MAX_PAYLOAD, --max-payload: largest message / polling body in bytes. Default 1000000.
+	MaxOutbound     int           // MAX_OUTBOUND_BYTES, --max-outbound-bytes: per-client outbound cap before "slow consumer". Default 1048576.
+	CORSOrigins     []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
+	EventLoops      int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
+	ReusePort       bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
+	JWTSecret       string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
+	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
+	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
+	LogFormat       string        // LOG_FORMAT, --log-format: text or json. Default text.
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+}
+
+// Setting describes one configuration variable.
+type Setting struct {
+	Env, Flag, Default, Usage string
+	set                       func(c *Config, v string) error
+}
+
+// Settings lists every configuration variable, in --help order.
+func Settings() []Setting {
+	return []Setting{
+		{"PORT", "port", "3000", "client port: Socket.IO and the admin routes", func(c *Config, v string) error { return parsePort(v, &c.Port) }},
+		{"ADMIN_ADDR", "admin-addr", ":3001", `admin listener address ("off" disables it)`, func(c *Config, v string) error { c.AdminAddr = v; return nil }},
+		{"ADMIN_ON_MAIN_PORT", "admin-on-main-port", "true", "also serve the admin routes on PORT", func(c *Config, v string) error { return parseBool(v, &c.AdminOnMainPort) }},
+		{"ADMIN_TOKEN", "admin-token", "", "bearer token for admin routes other than / and /health", func(c *Config, v string) error { c.AdminToken = v; return nil }},
+		{"SOCKETIO_PATH", "socketio-path", "/socket.io/", "Socket.IO endpoint path", func(c *Config, v string) error { return parsePath(v, &c.SocketIOPath) }},
+		{"NAMESPACES", "namespaces", "", `comma-separated namespaces besides "/", '*' globs allowed (e.g. /chat,/org-*)`, func(c *Config, v string) error { return parseNamespaces(v, &c.Namespaces) }},
+		{"PING_INTERVAL", "ping-interval", "25s", "Engine.IO pingInterval", func(c *Config, v string) error { return parseDuration(v, &c.PingInterval) }},
+		{"PING_TIMEOUT", "ping-timeout", "20s", "Engine.IO pingTimeout", func(c *Config, v string) error { return parseDuration(v, &c.PingTimeout) }},
+		{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time a client has to join a namespace", func(c *Config, v string) error { return parseDuration(v, &c.ConnectTimeout) }},
+		{"MAX_PAYLOAD", "max-payload", "1000000", "largest message or polling body in bytes", func(c *Config, v string) error { return parseSize(v, &c.MaxPayload) }},
+		{"MAX_OUTBOUND_BYTES", "max-outbound-bytes", "1048576", "bytes queued for one client before it is dropped as a slow consumer", func(c *Config, v string) error { return parseSize(v, &c.MaxOutbound) }},
+		{"CORS_ORIGINS", "cors-origins", "", `comma-separated allowed origins, "*" for any; empty: CORS off`, func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }},
+		{"EVENT_LOOPS", "event-loops", "0", "number of reactors (0: GOMAXPROCS)", func(c *Config, v string) error { return parseCount(v, &c.EventLoops) }},
+		{"REUSE_PORT", "reuse-port", "false", "give every reactor its own SO_REUSEPORT listener", func(c *Config, v string) error { return parseBool(v, &c.ReusePort) }},
+		{"JWT_SECRET", "jwt-secret", "", "HS256 secret: CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTSecret = v; return nil }},
+		{"JWT_PUBLIC_KEY", "jwt-public-key", "", "RS256/ES256 public key (PEM text or file path): CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTPublicKey = v; return nil }},
+		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
+		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
+		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
+	}
+}
+
+// ErrHelp is returned by LoadConfig when --help was asked for.
+var ErrHelp = flag.ErrHelp
+
+// LoadConfig reads the configuration from the environment (getenv) and
+// the command-line args, flags winning. Usage goes to out on --help or a
+// bad flag. An invalid value gives an error naming the variable, the
+// value and what was expected.
+func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Config, error) {
+	var c Config
+	settings := Settings()
+	for _, s := range settings {
+		if err := s.set(&c, s.Default); err != nil {
+			panic("BUG: default of " + s.Env + ": " + err.Error())
+		}
+	}
+	for _, s := range settings {
+		if v, ok := lookup(getenv, s.Env); ok {
+			if err := s.set(&c, v); err != nil {
+				return c, fmt.Errorf("invalid %s %q: %w", s.Env, v, err)
+			}
+		}
+	}
+	fs := flag.NewFlagSet("sioloop", flag.ContinueOnError)
+	fs.SetOutput(out)
+	flagVals := make(map[string]*string, len(settings))
+	for _, s := range settings {
+		flagVals[s.Flag] = fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: sioloop [flags]\n       sioloop healthcheck\n\nEvery flag can also be set by its environment variable; the flag wins.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		for _, s := range settings {
+			if s.Flag == f.Name && ferr == nil {
+				if err := s.set(&c, *flagVals[s.Flag]); err != nil {
+					ferr = fmt.Errorf("invalid --%s %q: %w", s.Flag, *flagVals[s.Flag], err)
+				}
+			}
+		}
+	})
+	if ferr != nil {
+		return c, ferr
+	}
+	if c.JWTSecret != "" && c.JWTPublicKey != "" {
+		return c, errors.New("invalid JWT_SECRET and JWT_PUBLIC_KEY: set one of them, not both")
+	}
+	return c, nil
+}
+
+// lookup treats an empty variable as unset, as shells often export "".
+func lookup(getenv func(string) string, k string) (string, bool) {
+	v := getenv(k)
+	return v, v != ""
+}
+
+// LoopConfig maps c onto the reactor configuration.
+func (c Config) LoopConfig() loop.Config {
+	return loop.Config{
+		Addr:             ":" + strconv.Itoa(c.Port),
+		EventLoops:       c.EventLoops,
+		ReusePort:        c.ReusePort,
+		PingInterval:     c.PingInterval,
+		PingTimeout:      c.PingTimeout,
+		MaxPayload:       c.MaxPayload,
+		CORSOrigins:      c.CORSOrigins,
+		MaxOutboundBytes: c.MaxOutbound,
+	}
+}
+
+func parsePort(v string, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 65535 {
+		return errors.New("want a TCP port number from 0 to 65535")
+	}
+	*dst = n
+	return nil
+}
+
+func parseBool(v string, dst *bool) error {
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return errors.New("want true or false")
+	}
+	*dst = b
+	return nil
+}
+
+func parseDuration(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return errors.New("want a positive duration like 20s or 300ms")
+	}
+	*dst = d
+	return nil
+}
+
+func parseSize(v string, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return errors.New("want a positive number of bytes")
+	}
+	*dst = n
+	return nil
+}
+
+func parseCount(v string, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 256 {
+		return errors.New("want a number from 0 to 256")
+	}
+	*dst = n
+	return nil
+}
+
+func parsePath(v string, dst *string) error {
+	if !strings.HasPrefix(v, "/") || strings.ContainsAny(v, "?# ") {
+		return errors.New(`want an absolute URL path like /socket.io/`)
+	}
+	*dst = v
+	return nil
+}
+
+func parseNamespaces(v string, dst *[]string) error {
+	list := splitList(v)
+	for _, n := range list {
+		if !strings.HasPrefix(n, "/") || strings.ContainsAny(n, ",? ") {
+			return fmt.Errorf("namespace %q: want names starting with / such as /chat or /org-*", n)
+		}
+	}
+	*dst = list
+	return nil
+}
+
+func parseLevel(v string, dst *slog.Level) error {
+	if err := dst.UnmarshalText([]byte(v)); err != nil {
+		return errors.New("want debug, info, warn or error")
+	}
+	return nil
+}
+
+func parseFormat(v string, dst *string) error {
+	if v != "text" && v != "json" {
+		return errors.New("want text or json")
+	}
+	*dst = v
+	return nil
+}
+
+func splitList(v string) []string {
+	var out []string
+	for _, p := range strings.Split(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// NewLogger returns the slog logger c asks for, writing to w.
+func (c Config) NewLogger(w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: c.LogLevel}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// readPEM returns the PEM text of JWT_PUBLIC_KEY: the value itself, or the
+// content of the file it names.
+func readPEM(v string) ([]byte, error) {
+	if v == "" {
+		return nil, nil
+	}
+	if strings.Contains(v, "-----BEGIN") {
+		return []byte(v), nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("invalid JWT_PUBLIC_KEY %q: %w", v, err)
+	}
+	return b, nil
+}

@@ -1,0 +1,120 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"sioloop/loop"
+)
+
+// Service is the running sioloop: reactors on the client port, the
+// Socket.IO app on them, and the admin listener.
+type Service struct {
+	Config Config
+	Log    *slog.Logger
+	Server *loop.Server
+	IO     *loop.SocketIO
+
+	admin     *http.Server
+	adminLn   net.Listener
+	adminHTTP http.Handler
+}
+
+// AdminHandlerFunc builds the admin routes for a service; the api package
+// provides it. It is a parameter so that app does not import api.
+type AdminHandlerFunc func(s *Service) http.Handler
+
+// New builds the service from cfg without listening yet.
+func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error) {
+	pem, err := readPEM(cfg.JWTPublicKey)
+	if err != nil {
+		return nil, err
+	}
+	auth, err := NewJWTAuth(cfg.JWTSecret, pem)
+	if err != nil {
+		return nil, err
+	}
+	srv := loop.New(cfg.LoopConfig(), log)
+	io := loop.NewSocketIO(srv)
+	io.ConnectTimeout = cfg.ConnectTimeout
+	nss := []*loop.Namespace{io.Of("/")}
+	for _, n := range cfg.Namespaces {
+		if n != "/" {
+			nss = append(nss, io.Of(n))
+		}
+	}
+	Install(nss, auth)
+	srv.Handle(cfg.SocketIOPath, io)
+	s := &Service{Config: cfg, Log: log, Server: srv, IO: io}
+	if admin != nil {
+		s.adminHTTP = admin(s)
+		if cfg.AdminOnMainPort {
+			srv.HandleOther(s.adminHTTP)
+		}
+	}
+	return s, nil
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully within
+// ShutdownTimeout. It returns nil after a clean shutdown.
+func (s *Service) Run(ctx context.Context) error {
+	if s.adminHTTP != nil && s.Config.AdminAddr != "" && s.Config.AdminAddr != "off" {
+		ln, err := net.Listen("tcp", s.Config.AdminAddr)
+		if err != nil {
+			return err
+		}
+		s.adminLn = ln
+		s.admin = &http.Server{Handler: s.adminHTTP, ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.Log.Error("admin listener", "err", err)
+			}
+		}()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.Server.Serve() }()
+	select {
+	case err := <-errc:
+		s.closeAdmin()
+		return err
+	case <-s.Server.Started():
+	}
+	s.Log.Info("sioloop listening", "port", s.Config.Port, "path", s.Config.SocketIOPath,
+		"admin", s.AdminAddr(), "event_loops", s.Server.Config().EventLoops)
+	select {
+	case err := <-errc:
+		s.closeAdmin()
+		return err
+	case <-ctx.Done():
+	}
+	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); _ = s.Server.Shutdown(sctx) }()
+	wg.Wait()
+	s.closeAdmin()
+	return <-errc
+}
+
+// AdminAddr returns the bound admin address, or "" when there is none.
+func (s *Service) AdminAddr() string {
+	if s.adminLn == nil {
+		return ""
+	}
+	return s.adminLn.Addr().String()
+}
+
+func (s *Service) closeAdmin() {
+	if s.admin != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = s.admin.Shutdown(ctx)
+	}
+}

@@ -1,0 +1,77 @@
+package loop
+
+import (
+	"runtime"
+	"time"
+)
+
+// Config configures the reactors and the Engine.IO layer. The zero value of
+// every field means its documented default; Resolve fills them in. Env
+// variables and flags are mapped onto it by the main package.
+type Config struct {
+	// Addr is the TCP address of the client port. Default ":3000" (env PORT).
+	Addr string
+	// EventLoops is the number of gnet reactors. Default GOMAXPROCS (env EVENT_LOOPS).
+	EventLoops int
+	// ReusePort gives every reactor its own SO_REUSEPORT listener so the
+	// kernel spreads accepts. Default false: one acceptor, round robin.
+	ReusePort bool
+
+	// PingInterval is the Engine.IO pingInterval. Default 25s (env PING_INTERVAL).
+	PingInterval time.Duration
+	// PingTimeout is the Engine.IO pingTimeout. Default 20s (env PING_TIMEOUT).
+	PingTimeout time.Duration
+	// UpgradeTimeout bounds a polling-to-WebSocket upgrade. Default 10s.
+	UpgradeTimeout time.Duration
+	// MaxPayload is the largest message or polling body in bytes, advertised
+	// as maxPayload. Default 1000000 (env MAX_PAYLOAD).
+	MaxPayload int
+	// MaxHeaderBytes caps an HTTP request head; larger gets 431. Default 8 KiB.
+	MaxHeaderBytes int
+	// CORSOrigins lists the origins allowed to make cross-origin polling
+	// requests; "*" allows any. Empty disables CORS, as in Node (env CORS_ORIGINS).
+	CORSOrigins []string
+	// MaxOutboundBytes caps what may be queued for one connection before it
+	// is treated as a slow consumer. Default 1 MiB.
+	MaxOutboundBytes int
+}
+
+// Defaults of Config, exported for the configuration docs and tests.
+const (
+	DefaultAddr             = ":3000"
+	DefaultPingInterval     = 25 * time.Second
+	DefaultPingTimeout      = 20 * time.Second
+	DefaultUpgradeTimeout   = 10 * time.Second
+	DefaultMaxPayload       = 1000000
+	DefaultMaxHeaderBytes   = 8 << 10
+	DefaultMaxOutboundBytes = 1 << 20
+)
+
+// Resolve returns c with every zero field set to its default.
+func (c Config) Resolve() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.EventLoops <= 0 {
+		c.EventLoops = runtime.GOMAXPROCS(0)
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = DefaultPingTimeout
+	}
+	if c.UpgradeTimeout <= 0 {
+		c.UpgradeTimeout = DefaultUpgradeTimeout
+	}
+	if c.MaxPayload <= 0 {
+		c.MaxPayload = DefaultMaxPayload
+	}
+	if c.MaxHeaderBytes <= 0 {
+		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.MaxOutboundBytes <= 0 {
+		c.MaxOutboundBytes = DefaultMaxOutboundBytes
+	}
+	return c
+}

@@ -1,0 +1,323 @@
+package loop
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"sioloop/loop/http1"
+	"sioloop/protocol/engineio"
+)
+
+// serveHTTP serves one HTTP request from in. It returns how many bytes it
+// consumed (0: the request is incomplete) and an action for gnet.
+func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Action) {
+	srv := cs.r.srv
+	var req http1.Request
+	hl, err := http1.Parse(&req, in, srv.cfg.MaxHeaderBytes)
+	if err == http1.ErrNeedMore {
+		return 0, gnet.None
+	}
+	if err != nil {
+		status := 400
+		if e, ok := err.(*http1.Error); ok {
+			status = e.Status
+		}
+		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
+		cs.writeStatus(c, status, err.Error())
+		closeConn(c)
+		return len(in), gnet.None
+	}
+	if req.Chunked {
+		cs.writeStatus(c, 411, "chunked request bodies are not supported")
+		closeConn(c)
+		return len(in), gnet.None
+	}
+	m := srv.mountFor(req.Path)
+	if m == nil {
+		if srv.fallback != nil {
+			cs.handOver(c, in, nil)
+			return len(in), gnet.None
+		}
+		cs.writeStatus(c, 404, "not found")
+		if !req.KeepAlive {
+			closeConn(c)
+		}
+		return hl + int(max(req.ContentLength, 0)), gnet.None
+	}
+	total := hl
+	if req.ContentLength > 0 {
+		if req.ContentLength > int64(srv.cfg.MaxPayload) {
+			// engine.io: a POST body over maxHttpBufferSize gets 413.
+			cs.writeStatus(c, 413, "Payload Too Large")
+			closeConn(c)
+			return len(in), gnet.None
+		}
+		total += int(req.ContentLength)
+		if len(in) < total {
+			return 0, gnet.None
+		}
+	}
+	cs.serveEngine(c, &req, in[hl:total], m, in, owned)
+	return total, gnet.None
+}
+
+func (srv *Server) mountFor(path []byte) *mount {
+	for i := range srv.mounts {
+		m := &srv.mounts[i]
+		if bytes.HasPrefix(path, []byte(m.path)) {
+			return m
+		}
+	}
+	return nil
+}
+
+var (
+	methodGET     = []byte("GET")
+	methodPOST    = []byte("POST")
+	methodOPTIONS = []byte("OPTIONS")
+)
+
+// serveEngine implements engine.io server.ts handleRequest/verify for one
+// request to an Engine.IO endpoint. raw is the whole unread input starting
+// at this request, in case the connection must move to another reactor.
+func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m *mount, raw []byte, owned bool) {
+	srv := cs.r.srv
+	cors := srv.corsIndex(req.Origin)
+	q := req.RawQuery
+	if bytes.Equal(req.Method, methodOPTIONS) && len(srv.cfg.CORSOrigins) > 0 {
+		cs.writePreflight(c, req, cors)
+		return
+	}
+	transport, _ := http1.QueryValue(q, "transport")
+	isWS := string(transport) == TransportWebSocket
+	if !isWS && string(transport) != TransportPolling {
+		cs.writeEngineError(c, req, engineio.ErrUnknownTransport, cors)
+		return
+	}
+	if sid, ok := http1.QueryValue(q, "sid"); ok {
+		s := srv.sessions.get(sid)
+		if s == nil {
+			if req.Upgrade {
+				cs.writeUpgradeError(c, "Session ID unknown")
+			} else {
+				cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
+			}
+			return
+		}
+		if s.r != cs.r {
+			// Session state lives on its home reactor: move the socket there.
+			cs.handOver(c, raw, s.r)
+			return
+		}
+		switch {
+		case req.Upgrade && isWS:
+			cs.serveProbe(c, req, s)
+		case isWS || s.ws != nil:
+			// engine.io: a transport that does not match the session's
+			// (after an upgrade, polling on the sid gets 400).
+			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		case bytes.Equal(req.Method, methodGET):
+			cs.servePollGET(c, req, s, cors)
+		case bytes.Equal(req.Method, methodPOST):
+			cs.servePollPOST(c, req, body, s, cors)
+		default:
+			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		}
+		return
+	}
+	// A handshake.
+	if !bytes.Equal(req.Method, methodGET) {
+		cs.writeEngineError(c, req, engineio.ErrBadHandshakeMethod, cors)
+		return
+	}
+	if isWS && !req.Upgrade {
+		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		return
+	}
+	if eio, _ := http1.QueryValue(q, "EIO"); string(eio) != "4" {
+		if req.Upgrade {
+			cs.writeUpgradeError(c, engineio.ErrUnsupportedProtocolVersion.Code.Message())
+		} else {
+			cs.writeEngineError(c, req, engineio.ErrUnsupportedProtocolVersion, cors)
+		}
+		return
+	}
+	if srv.draining.Load() {
+		cs.writeStatus(c, 503, "server shutting down")
+		closeConn(c)
+		return
+	}
+	if req.Upgrade {
+		if !isWS {
+			cs.writeUpgradeError(c, "Bad request")
+			return
+		}
+		cs.serveWSHandshake(c, req, m)
+		return
+	}
+	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(q))
+	s.queue = engineio.AppendOpen(s.queue, s.openInfo([]string{TransportWebSocket}))
+	s.start()
+	cs.servePollGET(c, req, s, cors)
+}
+
+// servePollGET parks a polling GET until packets are queued.
+func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, cors int) {
+	if s.get != nil {
+		// engine.io: overlapping GETs are an error; the session closes and
+		// the first GET receives the close packet.
+		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		s.terminate("transport error", 0)
+		return
+	}
+	s.get = c
+	cs.parked = s
+	cs.keepAlive = req.KeepAlive
+	cs.cors = cors
+	if len(s.queue) > 0 {
+		s.flushPoll()
+	}
+}
+
+// servePollPOST feeds the packets of a polling POST body to the session.
+func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte, s *Session, cors int) {
+	if bytes.HasPrefix(req.ContentType, []byte("application/octet-stream")) {
+		// engine.io v4 polling bodies are always text.
+		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		s.terminate("transport error", 0)
+		return
+	}
+	// body aliases the inbound buffer; base64 packets are decoded in place,
+	// which is fine: these bytes are consumed by this request.
+	// A nil rest ends the walk; an empty one (after a trailing separator)
+	// is an error, as in Node.
+	rest := body
+	if rest == nil {
+		rest = []byte{}
+	}
+	for rest != nil && !s.closed {
+		p, next, err := engineio.NextPayloadPacket(rest)
+		if err != nil {
+			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+			s.terminate("parse error", 0)
+			return
+		}
+		s.onPacket(p)
+		rest = next
+	}
+	cs.writeResponse(c, 200, req.KeepAlive, cors, "text/html", []byte("ok"))
+}
+
+// corsIndex returns 1+ the index of origin in the allowed list, 0 if it is
+// not allowed or CORS is off.
+func (srv *Server) corsIndex(origin []byte) int {
+	if len(origin) == 0 {
+		return 0
+	}
+	for i, o := range srv.cfg.CORSOrigins {
+		if o == "*" || o == string(origin) {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// appendCORS appends the Access-Control-* headers for an allowed origin.
+func (cs *connState) appendCORS(b []byte, cors int, origin []byte) []byte {
+	if cors == 0 {
+		return b
+	}
+	o := cs.r.srv.cfg.CORSOrigins[cors-1]
+	b = append(b, "Access-Control-Allow-Origin: "...)
+	if o == "*" && len(origin) > 0 {
+		b = append(b, origin...) // credentials need the concrete origin
+	} else {
+		b = append(b, o...)
+	}
+	b = append(b, "\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n"...)
+	return b
+}
+
+// writePreflight answers a CORS preflight like the cors middleware Node uses.
+func (cs *connState) writePreflight(c gnet.Conn, req *http1.Request, cors int) {
+	b := http1.AppendStatusLine(cs.r.out[:0], 204)
+	b = cs.appendCORS(b, cors, req.Origin)
+	if cors != 0 {
+		b = append(b, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"...)
+		if len(req.AccessControlRequestHeaders) > 0 {
+			b = append(b, "Access-Control-Allow-Headers: "...)
+			b = append(b, req.AccessControlRequestHeaders...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	b = append(b, "Content-Length: 0\r\n"...)
+	if !req.KeepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	cs.r.out = b
+	_, _ = c.Write(b)
+	if !req.KeepAlive {
+		closeConn(c)
+	}
+}
+
+// writeEngineError writes an engine.io JSON error response
+// ({"code":N,"message":"..."}, 400 or 403), like server.ts abortRequest.
+func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engineio.RequestError, cors int) {
+	cs.r.srv.log.Debug("engine.io request refused", "remote", c.RemoteAddr().String(), "code", int(e.Code), "uri", string(req.URI))
+	cs.writeResponse(c, e.Status, req.KeepAlive, cors, "application/json", e.Body)
+	cs.r.srv.countHandshakeError(e.Code)
+}
+
+// writeUpgradeError refuses a WebSocket upgrade with a plain-text 400 and
+// closes, like engine.io's abortUpgrade.
+func (cs *connState) writeUpgradeError(c gnet.Conn, msg string) {
+	b := http1.AppendStatusLine(cs.r.out[:0], 400)
+	b = append(b, "Connection: close\r\nContent-type: text/html\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(msg)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, msg...)
+	cs.r.out = b
+	_, _ = c.Write(b)
+	closeConn(c)
+}
+
+// writeStatus writes a plain-text response with the status' reason.
+func (cs *connState) writeStatus(c gnet.Conn, status int, msg string) {
+	b := http1.AppendStatusLine(cs.r.out[:0], status)
+	b = append(b, "Content-Type: text/plain; charset=utf-8\r\ncache-control: no-store\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(msg)), 10)
+	b = append(b, "\r\n\r\n"...)
+	b = append(b, msg...)
+	cs.r.out = b
+	_, _ = c.Write(b)
+}
+
+// writeResponse writes a complete response with body.
+func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors int, contentType string, body []byte) {
+	b := http1.AppendStatusLine(cs.r.out[:0], status)
+	b = append(b, "Content-Type: "...)
+	b = append(b, contentType...)
+	b = append(b, "\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(body)), 10)
+	b = append(b, "\r\ncache-control: no-store\r\n"...)
+	b = cs.appendCORS(b, cors, nil)
+	if !keepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	b = append(b, body...)
+	cs.r.out = b
+	_, _ = c.Write(b)
+	if !keepAlive {
+		closeConn(c)
+	}
+}
+
+// writePollResponse answers the parked GET on c with payload.
+func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
+	cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/plain; charset=UTF-8", payload)
+}

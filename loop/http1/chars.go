@@ -1,0 +1,67 @@
+package http1
+
+// Byte classes as 256-entry tables: one load per byte on the hot path.
+var (
+	// isToken: tchar of RFC 9110 §5.6.2, for methods and field names.
+	isToken [256]bool
+	// isValue: field-vchar, SP and HTAB of RFC 9110 §5.5, obs-text (0x80-0xFF) included.
+	isValue [256]bool
+	// isHost: the bytes net/http's server accepts in Host (httpguts validHostByte).
+	isHost [256]bool
+	// isRegName: unreserved and sub-delims of RFC 3986 §3.2.2, for the host of
+	// an absolute-form target (no percent-encoding).
+	isRegName [256]bool
+)
+
+func init() {
+	for c := 0; c < 256; c++ {
+		alnum := c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		isToken[c] = alnum || c < 0x80 && contains("!#$%&'*+-.^_`|~", byte(c))
+		isValue[c] = c >= 0x20 && c != 0x7f || c == '\t'
+		isRegName[c] = alnum || c < 0x80 && contains("-._~!$&'()*+,;=", byte(c))
+		isHost[c] = isRegName[c] || c < 0x80 && contains("%:[]", byte(c))
+	}
+}
+
+func contains(set string, c byte) bool {
+	for i := range len(set) {
+		if set[i] == c {
+			return true
+		}
+	}
+	return false
+}
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
+}
+
+// trimOWS strips optional whitespace (SP, HTAB; RFC 9110 §5.6.3) from both ends.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+// nextElement splits the first element off a comma-separated list (RFC 9110
+// §5.6.1) and returns it trimmed, with the rest of the list.
+func nextElement(list []byte) (el, rest []byte) {
+	for i, c := range list {
+		if c == ',' {
+			return trimOWS(list[:i]), list[i+1:]
+		}
+	}
+	return trimOWS(list), nil
+}

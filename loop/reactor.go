@@ -1,0 +1,148 @@
+package loop
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sync"
+	"sync/atomic"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// reactor is the state sioloop keeps for one gnet event loop. Everything in
+// it except the outbox and the atomics is owned by that loop's goroutine.
+type reactor struct {
+	srv *Server
+	el  gnet.EventLoop
+	idx int
+
+	timers timerHeap
+	// nextDue mirrors timers.next() for the ticker goroutine, which rings
+	// the loop only when something is due.
+	nextDue  atomic.Int64
+	tickBusy atomic.Bool
+
+	// out is the scratch buffer responses and frames are built in before a
+	// single Write; gnet copies what it cannot send at once, so it is free
+	// again as soon as Write returns.
+	out []byte
+	// enc is the scratch the Socket.IO layer encodes packets into before
+	// Session.Send copies them into out.
+	enc []byte
+	// nsl holds the per-namespace socket sets and room indexes of this
+	// reactor, by Namespace.id.
+	nsl []*nsLocal
+	// seq stamps sockets while a broadcast walks several rooms so that a
+	// socket in two of them gets the packet once.
+	seq uint64
+	// dirty lists polling sessions whose queue grew during this callback;
+	// they are flushed once at its end so several packets share one response.
+	dirty []*Session
+	// rnd is a pool of random bytes for session ids: one getrandom call
+	// per 64 handshakes instead of one each.
+	rnd    [960]byte
+	rndOff int
+
+	ctr      loopCounters
+	conns    atomic.Int64 // open TCP connections on this loop
+	sessions atomic.Int64 // Engine.IO sessions whose home is this loop
+
+	// The outbox: jobs posted by other goroutines, drained in order.
+	mu        sync.Mutex
+	pending   []func(*reactor)
+	spare     []func(*reactor)
+	scheduled bool
+	drainTask gnet.RunnableFunc
+	tickTask  gnet.RunnableFunc
+}
+
+func newReactor(srv *Server, el gnet.EventLoop, idx int) *reactor {
+	r := &reactor{srv: srv, el: el, idx: idx, rndOff: len(reactor{}.rnd)}
+	r.drainTask = func(context.Context) error { r.drain(); return nil }
+	r.tickTask = func(context.Context) error { r.tick(); return nil }
+	return r
+}
+
+// now returns the coarse clock (unix ns) kept by the ticker; it is enough
+// for heartbeats and timeouts and costs one atomic load.
+func (r *reactor) now() int64 { return r.srv.clock.Load() }
+
+// newID returns a fresh 20-character URL-safe id from 15 random bytes.
+// Loop goroutine only.
+func (r *reactor) newID() string {
+	if r.rndOff+15 > len(r.rnd) {
+		if _, err := rand.Read(r.rnd[:]); err != nil {
+			panic("BUG: crypto/rand failed: " + err.Error())
+		}
+		r.rndOff = 0
+	}
+	var b [20]byte
+	base64.RawURLEncoding.Encode(b[:], r.rnd[r.rndOff:r.rndOff+15])
+	r.rndOff += 15
+	return string(b[:])
+}
+
+// post queues fn to run on the reactor. Any goroutine may call it. Jobs run
+// in the order they were posted; the loop is woken at most once per drain.
+func (r *reactor) post(fn func(*reactor)) {
+	r.mu.Lock()
+	r.pending = append(r.pending, fn)
+	wake := !r.scheduled
+	r.scheduled = true
+	r.mu.Unlock()
+	if wake {
+		if err := r.el.Execute(context.Background(), r.drainTask); err != nil {
+			r.mu.Lock()
+			r.scheduled = false
+			r.mu.Unlock()
+		}
+	}
+}
+
+// drain runs the posted jobs. Loop goroutine only.
+func (r *reactor) drain() {
+	r.mu.Lock()
+	jobs := r.pending
+	r.pending = r.spare[:0]
+	r.scheduled = false
+	r.mu.Unlock()
+	for i, fn := range jobs {
+		fn(r)
+		jobs[i] = nil
+	}
+	r.mu.Lock()
+	r.spare = jobs[:0]
+	r.mu.Unlock()
+	r.endBatch()
+}
+
+// tick fires due timers. Loop goroutine only.
+func (r *reactor) tick() {
+	r.tickBusy.Store(false)
+	r.timers.run(r.now())
+	r.endBatch()
+}
+
+// endBatch ends every loop callback: it flushes the polling sessions that
+// got packets and publishes the next timer deadline to the ticker.
+func (r *reactor) endBatch() {
+	for i, s := range r.dirty {
+		s.dirty = false
+		s.flushPoll()
+		r.dirty[i] = nil
+	}
+	r.dirty = r.dirty[:0]
+	r.nextDue.Store(r.timers.next())
+}
+
+// ring is called by the ticker goroutine: it wakes the loop if a timer is due.
+func (r *reactor) ring(now int64) {
+	due := r.nextDue.Load()
+	if due == 0 || due > now || r.tickBusy.Swap(true) {
+		return
+	}
+	if err := r.el.Execute(context.Background(), r.tickTask); err != nil {
+		r.tickBusy.Store(false)
+	}
+}

@@ -1,0 +1,302 @@
+package loop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/panjf2000/gnet/v2/pkg/logging"
+)
+
+// tickInterval is how often the ticker goroutine refreshes the coarse clock
+// and rings reactors whose timers are due.
+const tickInterval = 10 * time.Millisecond
+
+// mount is one Engine.IO endpoint: a path prefix and the app behind it.
+type mount struct {
+	path    string
+	handler Handler
+}
+
+// Server runs the gnet reactors that own every client connection. Create it
+// with New, add Engine.IO endpoints with Handle, then call Serve.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	mounts   []mount
+	fallback http.Handler
+	bridge   *bridgeListener
+
+	gnet.BuiltinEventEngine
+	eng     gnet.Engine
+	started chan struct{}
+	stopped chan struct{}
+
+	clock      atomic.Int64
+	draining   atomic.Bool
+	broadcasts atomic.Uint64
+
+	mu       sync.Mutex
+	reactors atomic.Pointer[[]*reactor] // copy-on-write list for the ticker and broadcasts
+	byLoop   map[gnet.EventLoop]*reactor
+
+	sessions sessionTable
+	stats    Stats
+}
+
+// New returns a server for cfg (resolved with Config.Resolve). log may be nil.
+func New(cfg Config, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Server{
+		cfg:     cfg.Resolve(),
+		log:     log,
+		started: make(chan struct{}),
+		stopped: make(chan struct{}),
+		byLoop:  make(map[gnet.EventLoop]*reactor),
+	}
+	s.sessions.m = make(map[string]*Session)
+	s.clock.Store(time.Now().UnixNano())
+	empty := []*reactor{}
+	s.reactors.Store(&empty)
+	return s
+}
+
+// Config returns the resolved configuration.
+func (s *Server) Config() Config { return s.cfg }
+
+// Handle serves Engine.IO at every request path that starts with path
+// (normalised to end in "/", as Node's engine.io does). It must be called
+// before Serve.
+func (s *Server) Handle(path string, h Handler) {
+	path = "/" + strings.Trim(path, "/") + "/"
+	if path == "//" {
+		path = "/"
+	}
+	s.mounts = append(s.mounts, mount{path: path, handler: h})
+}
+
+// HandleOther hands every request whose path no Engine.IO endpoint claims
+// to h, a plain net/http handler: the connection leaves the reactor and is
+// served by net/http from then on. It must be called before Serve.
+func (s *Server) HandleOther(h http.Handler) { s.fallback = h }
+
+// Serve listens on cfg.Addr and runs the reactors until Shutdown. It
+// returns nil after a clean shutdown.
+func (s *Server) Serve() error {
+	if s.fallback != nil {
+		s.bridge = newBridgeListener()
+		hs := &http.Server{Handler: s.fallback, ReadHeaderTimeout: 10 * time.Second}
+		go hs.Serve(s.bridge) //nolint:errcheck // ends when the bridge closes
+		defer s.bridge.Close()
+	}
+	addr := s.cfg.Addr
+	if strings.HasPrefix(addr, ":") {
+		addr = "0.0.0.0" + addr
+	}
+	err := gnet.Run(s, "tcp://"+addr,
+		gnet.WithNumEventLoop(s.cfg.EventLoops),
+		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithTicker(true),
+		gnet.WithLogger(quietLogger{}),
+		gnet.WithLogLevel(logging.ErrorLevel),
+	)
+	close(s.stopped)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("loop: serve %s: %w", s.cfg.Addr, err)
+	}
+	return nil
+}
+
+// Started is closed once the listener is bound.
+func (s *Server) Started() <-chan struct{} { return s.started }
+
+// OnBoot implements gnet.EventHandler.
+func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
+	s.eng = eng
+	close(s.started)
+	return gnet.None
+}
+
+// reactorOf returns the reactor of el, creating it on first sight. gnet
+// cannot list its loops, so they are discovered as connections open.
+func (s *Server) reactorOf(el gnet.EventLoop) *reactor {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.byLoop[el]; r != nil {
+		return r
+	}
+	old := *s.reactors.Load()
+	r := newReactor(s, el, len(old))
+	s.byLoop[el] = r
+	list := append(append([]*reactor(nil), old...), r)
+	s.reactors.Store(&list)
+	return r
+}
+
+// OnTick implements gnet.EventHandler. It runs on gnet's ticker goroutine,
+// not on a loop: it only advances the clock and rings loops with due timers.
+func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	now := time.Now().UnixNano()
+	s.clock.Store(now)
+	for _, r := range *s.reactors.Load() {
+		r.ring(now)
+	}
+	return tickInterval, gnet.None
+}
+
+// OnOpen implements gnet.EventHandler.
+func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+	cs, _ := c.Context().(*connState)
+	if cs == nil {
+		if s.draining.Load() {
+			return nil, gnet.Close
+		}
+		cs = &connState{r: s.reactorOf(c.EventLoop())}
+		c.SetContext(cs)
+	} else if cs.r == nil {
+		cs.r = s.reactorOf(c.EventLoop())
+	}
+	cs.r.conns.Add(1)
+	if len(cs.carry) > 0 {
+		// A connection moved here from another loop: serve what was read.
+		in := cs.carry
+		cs.carry = nil
+		action := cs.serve(c, in, true)
+		cs.r.endBatch()
+		return nil, action
+	}
+	return nil, gnet.None
+}
+
+// OnTraffic implements gnet.EventHandler: peek everything, decode every
+// complete unit in place, discard once.
+func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+	cs := c.Context().(*connState)
+	in, _ := c.Peek(-1)
+	var action gnet.Action
+	if len(cs.carry) > 0 {
+		cs.carry = append(cs.carry, in...)
+		_, _ = c.Discard(len(in))
+		in = cs.carry
+		cs.carry = nil
+		action = cs.serve(c, in, true)
+	} else {
+		action = cs.serve(c, in, false)
+	}
+	cs.r.endBatch()
+	return action
+}
+
+// OnClose implements gnet.EventHandler.
+func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+	cs, _ := c.Context().(*connState)
+	if cs == nil || cs.r == nil {
+		return gnet.None
+	}
+	cs.r.conns.Add(-1)
+	cs.closed = true
+	if !cs.migrating {
+		cs.onClose(c, err)
+	}
+	cs.r.endBatch()
+	return gnet.None
+}
+
+// Shutdown closes every session with reason "server shutting down"
+// (WebSocket close 1001), stops accepting, and stops the reactors. It waits
+// until ctx is done for queued data to drain.
+func (s *Server) Shutdown(ctx context.Context) error {
+	if !s.draining.CompareAndSwap(false, true) {
+		return nil
+	}
+	select {
+	case <-s.started:
+	default:
+		return nil
+	}
+	var wg sync.WaitGroup
+	for _, r := range *s.reactors.Load() {
+		wg.Add(1)
+		r.post(func(r *reactor) {
+			defer wg.Done()
+			r.closeAllSessions("server shutting down")
+		})
+	}
+	wg.Wait()
+	// Give clients a moment to read the close frames before the sockets go.
+	deadline := time.Now().Add(200 * time.Millisecond)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	time.Sleep(time.Until(deadline))
+	err := s.eng.Stop(ctx)
+	<-s.stopped
+	return err
+}
+
+// Draining reports whether Shutdown has begun.
+func (s *Server) Draining() bool { return s.draining.Load() }
+
+// Connections returns the number of open client TCP connections.
+func (s *Server) Connections() int {
+	n := int64(0)
+	for _, r := range *s.reactors.Load() {
+		n += r.conns.Load()
+	}
+	return int(n)
+}
+
+// Sessions returns the number of open Engine.IO sessions.
+func (s *Server) Sessions() int {
+	s.sessions.mu.RLock()
+	defer s.sessions.mu.RUnlock()
+	return len(s.sessions.m)
+}
+
+// quietLogger drops gnet's own log lines; sioloop logs through slog.
+type quietLogger struct{}
+
+func (quietLogger) Debugf(string, ...any) {}
+func (quietLogger) Infof(string, ...any)  {}
+func (quietLogger) Warnf(string, ...any)  {}
+func (quietLogger) Errorf(string, ...any) {}
+func (quietLogger) Fatalf(string, ...any) {}
+
+// sessionTable maps session ids to sessions for requests that name a sid.
+// It is only touched on handshakes, closes, polling requests and upgrades,
+// never per message.
+type sessionTable struct {
+	mu sync.RWMutex
+	m  map[string]*Session
+}
+
+func (t *sessionTable) get(id []byte) *Session {
+	t.mu.RLock()
+	s := t.m[string(id)]
+	t.mu.RUnlock()
+	return s
+}
+
+func (t *sessionTable) add(s *Session) {
+	t.mu.Lock()
+	t.m[s.id] = s
+	t.mu.Unlock()
+}
+
+func (t *sessionTable) del(s *Session) {
+	t.mu.Lock()
+	if t.m[s.id] == s {
+		delete(t.m, s.id)
+	}
+	t.mu.Unlock()
+}

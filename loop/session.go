@@ -1,0 +1,356 @@
+package loop
+
+import (
+	"sync/atomic"
+
+	"sioloop/loop/wsframe"
+	"sioloop/protocol/engineio"
+
+	"github.com/panjf2000/gnet/v2"
+)
+
+// Transport names as they appear in the transport query parameter.
+const (
+	TransportPolling   = "polling"
+	TransportWebSocket = "websocket"
+)
+
+// Session is one Engine.IO connection. It lives on its home reactor: every
+// method must be called on that reactor's goroutine (from a Handler
+// callback or a job posted to the reactor).
+type Session struct {
+	id  string
+	r   *reactor
+	h   Handler
+	eio int // protocol revision, 4
+
+	ws    gnet.Conn // the WebSocket carrying the session, nil while polling
+	probe gnet.Conn // the WebSocket being probed during an upgrade
+	get   gnet.Conn // the parked polling GET, if any
+
+	// queue holds encoded packets (joined by 0x1e) waiting for a polling GET.
+	queue []byte
+
+	heartbeat    timer
+	upgradeTimer timer
+	upgradeEnd   int64
+	awaitingPong bool
+	probing      bool // the probe sent 2probe; noops go to the parked GET
+	dirty        bool
+	closing      bool // polling: a close packet is queued for the next GET
+	closed       bool
+
+	remote string // the peer address at handshake
+	query  string // the raw handshake query, for handlers that need it
+
+	ctx any
+}
+
+// ID returns the Engine.IO session id.
+func (s *Session) ID() string { return s.id }
+
+// Transport returns "polling" or "websocket".
+func (s *Session) Transport() string {
+	if s.ws != nil {
+		return TransportWebSocket
+	}
+	return TransportPolling
+}
+
+// RemoteAddr returns the peer address the session was opened from.
+func (s *Session) RemoteAddr() string { return s.remote }
+
+// Query returns the raw query string of the handshake request.
+func (s *Session) Query() string { return s.query }
+
+// Context returns what the handler stored with SetContext.
+func (s *Session) Context() any { return s.ctx }
+
+// SetContext stores the handler's per-session state.
+func (s *Session) SetContext(v any) { s.ctx = v }
+
+// Closed reports whether the session has ended.
+func (s *Session) Closed() bool { return s.closed || s.closing }
+
+func newSession(r *reactor, h Handler, remote, query string) *Session {
+	s := &Session{id: r.newID(), r: r, h: h, eio: 4, remote: remote, query: query}
+	s.heartbeat.index = -1
+	s.heartbeat.fire = s.onHeartbeat
+	s.upgradeTimer.index = -1
+	s.upgradeTimer.fire = s.onUpgradeTimer
+	return s
+}
+
+// openInfo is the handshake data of s.
+func (s *Session) openInfo(upgrades []string) engineio.OpenInfo {
+	cfg := &s.r.srv.cfg
+	return engineio.OpenInfo{
+		SID:          s.id,
+		Upgrades:     upgrades,
+		PingInterval: int(cfg.PingInterval.Milliseconds()),
+		PingTimeout:  int(cfg.PingTimeout.Milliseconds()),
+		MaxPayload:   cfg.MaxPayload,
+	}
+}
+
+// start registers s and arms its heartbeat; the open packet must already
+// be sent or queued.
+func (s *Session) start() {
+	s.r.srv.sessions.add(s)
+	s.r.sessions.Add(1)
+	s.transportGauge().Add(1)
+	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingInterval))
+	s.h.OnOpen(s)
+}
+
+// Send sends one Engine.IO message: text, or binary when binary is set.
+// msg is copied before Send returns.
+func (s *Session) Send(msg []byte, binary bool) {
+	if s.closed || s.closing {
+		return
+	}
+	s.r.ctr.packetsOut.Add(1)
+	s.r.ctr.bytesOut.Add(uint64(len(msg)))
+	if s.ws != nil {
+		if binary {
+			s.writeFrame(wsframe.OpBinary, 0, msg)
+		} else {
+			s.writeFrame(wsframe.OpText, byte(engineio.Message), msg)
+		}
+		return
+	}
+	s.enqueue(engineio.Packet{Type: engineio.Message, Data: msg, Binary: binary})
+}
+
+// sendPacket sends a control packet (ping, noop, close) with optional data.
+func (s *Session) sendPacket(t engineio.PacketType, data []byte) {
+	if s.ws != nil {
+		s.writeFrame(wsframe.OpText, byte(t), data)
+		return
+	}
+	s.enqueue(engineio.Packet{Type: t, Data: data})
+}
+
+// writeFrame writes one WebSocket frame whose payload is prefix (when not
+// zero) followed by data, with a single Write.
+func (s *Session) writeFrame(op wsframe.OpCode, prefix byte, data []byte) {
+	n := len(data)
+	if prefix != 0 {
+		n++
+	}
+	r := s.r
+	b := wsframe.AppendHeader(r.out[:0], true, op, n)
+	if prefix != 0 {
+		b = append(b, prefix)
+	}
+	b = append(b, data...)
+	r.out = b
+	c := s.ws
+	if _, err := c.Write(b); err != nil {
+		return // gnet closed the conn; OnClose ends the session
+	}
+	if c.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes && !s.closed {
+		s.r.srv.log.Debug("slow consumer", "sid", s.id, "queued", c.OutboundBuffered())
+		s.terminate("slow consumer", wsframe.ClosePolicyViolation)
+	}
+}
+
+// enqueue appends p to the polling queue and schedules a flush at the end
+// of the current loop callback.
+func (s *Session) enqueue(p engineio.Packet) {
+	if len(s.queue) > 0 {
+		s.queue = append(s.queue, engineio.Separator)
+	}
+	s.queue = engineio.AppendPacket(s.queue, p)
+	s.queued()
+}
+
+// enqueueEncoded appends packets already in polling form to the queue.
+func (s *Session) enqueueEncoded(pkts []byte) {
+	if len(s.queue) > 0 {
+		s.queue = append(s.queue, engineio.Separator)
+	}
+	s.queue = append(s.queue, pkts...)
+	s.queued()
+}
+
+// queued enforces the polling queue cap and schedules a flush at the end of
+// the current loop callback.
+func (s *Session) queued() {
+	if len(s.queue) > s.r.srv.cfg.MaxOutboundBytes+s.r.srv.cfg.MaxPayload {
+		s.terminate("slow consumer", 0)
+		return
+	}
+	if !s.dirty && s.get != nil {
+		s.dirty = true
+		s.r.dirty = append(s.r.dirty, s)
+	}
+}
+
+// flushPoll answers the parked GET with everything queued.
+func (s *Session) flushPoll() {
+	if s.get == nil || len(s.queue) == 0 {
+		return
+	}
+	c := s.get
+	s.get = nil
+	cs := c.Context().(*connState)
+	cs.parked = nil
+	cs.writePollResponse(c, s.queue)
+	s.queue = s.queue[:0]
+	if s.closing {
+		s.finish()
+	}
+}
+
+// onHeartbeat drives the v4 heartbeat: the server pings every
+// pingInterval and expects a pong within pingTimeout (engine.io-protocol v4,
+// "Heartbeat").
+func (s *Session) onHeartbeat(now int64) {
+	if s.closing {
+		s.finish() // no GET came to collect the close packet
+		return
+	}
+	if s.awaitingPong {
+		s.terminate("ping timeout", 0)
+		return
+	}
+	s.awaitingPong = true
+	s.sendPacket(engineio.Ping, nil)
+	s.r.timers.set(&s.heartbeat, now+int64(s.r.srv.cfg.PingTimeout))
+}
+
+// onPacket handles one packet from the client, on whichever transport.
+func (s *Session) onPacket(p engineio.Packet) {
+	if s.closed {
+		return
+	}
+	switch p.Type {
+	case engineio.Message:
+		s.r.ctr.packetsIn.Add(1)
+		s.r.ctr.bytesIn.Add(uint64(len(p.Data)))
+		s.h.OnMessage(s, p.Data, p.Binary)
+	case engineio.Pong:
+		if s.awaitingPong {
+			s.awaitingPong = false
+			s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingInterval))
+		}
+	case engineio.Ping:
+		// engine.io-protocol v4: only the server pings.
+		s.terminate("invalid heartbeat direction", wsframe.CloseProtocolError)
+	case engineio.Close:
+		s.terminate("transport close", wsframe.CloseNormal)
+	case engineio.Noop, engineio.Upgrade:
+		// Nothing to do outside an upgrade.
+	default:
+		s.terminate("parse error", wsframe.CloseProtocolError)
+	}
+}
+
+// transportGauge returns the session-count gauge of s's transport.
+func (s *Session) transportGauge() *atomic.Int64 {
+	if s.ws != nil {
+		return &s.r.ctr.websocket
+	}
+	return &s.r.ctr.polling
+}
+
+// Close ends the session from the server side ("forced close"): what is
+// queued is still delivered, then the transport closes.
+func (s *Session) Close() {
+	if s.closed || s.closing {
+		return
+	}
+	if s.ws != nil {
+		s.end("forced close")
+		closeWS(s.ws, wsframe.CloseNormal, "")
+		return
+	}
+	// Polling: the close packet goes out with the next GET, after what is
+	// already queued (Node waits for the write buffer to drain).
+	s.sendPacket(engineio.Close, nil)
+	s.closing = true
+	s.r.srv.sessions.del(s)
+	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingTimeout))
+	s.h.OnClose(s, "forced close")
+	s.flushPoll()
+}
+
+// terminate ends the session at once with reason; code is the WebSocket
+// close code to send (0: just drop the connection).
+func (s *Session) terminate(reason string, code int) {
+	if s.closed {
+		return
+	}
+	if reason == "slow consumer" {
+		s.r.ctr.slowConsumers.Add(1)
+	}
+	ws, get := s.ws, s.get
+	s.get = nil
+	s.end(reason)
+	if ws != nil {
+		if code != 0 {
+			closeWS(ws, code, "")
+		} else {
+			closeConn(ws)
+		}
+	}
+	if get != nil {
+		// A parked GET learns of the end through a close packet.
+		cs := get.Context().(*connState)
+		cs.parked = nil
+		cs.writePollResponse(get, []byte{byte(engineio.Close)})
+	}
+}
+
+// end releases everything the session holds and tells the handler.
+func (s *Session) end(reason string) {
+	if s.closed {
+		return
+	}
+	if !s.closing {
+		s.h.OnClose(s, reason)
+	}
+	s.finish()
+}
+
+// finish forgets the session.
+func (s *Session) finish() {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	s.r.srv.sessions.del(s)
+	s.r.sessions.Add(-1)
+	s.transportGauge().Add(-1)
+	s.r.timers.stop(&s.heartbeat)
+	s.r.timers.stop(&s.upgradeTimer)
+	if s.probe != nil {
+		closeConn(s.probe)
+		s.probe = nil
+	}
+	if s.get != nil {
+		c := s.get
+		s.get = nil
+		cs := c.Context().(*connState)
+		cs.parked = nil
+		cs.writePollResponse(c, []byte{byte(engineio.Close)})
+	}
+	s.queue = nil
+}
+
+// closeAllSessions ends every session of the reactor. Loop goroutine only.
+func (r *reactor) closeAllSessions(reason string) {
+	var mine []*Session
+	r.srv.sessions.mu.RLock()
+	for _, s := range r.srv.sessions.m {
+		if s.r == r {
+			mine = append(mine, s)
+		}
+	}
+	r.srv.sessions.mu.RUnlock()
+	for _, s := range mine {
+		s.terminate(reason, wsframe.CloseGoingAway)
+	}
+	r.endBatch()
+}

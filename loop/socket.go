@@ -1,0 +1,358 @@
+package loop
+
+import (
+	"errors"
+	"time"
+
+	"sioloop/protocol/socketio"
+)
+
+// ErrAckTimeout is passed to an EmitWithAck callback when the client did
+// not acknowledge in time.
+var ErrAckTimeout = errors.New("loop: ack timeout")
+
+// ErrDisconnected is passed to an EmitWithAck callback when the socket
+// left before acknowledging.
+var ErrDisconnected = errors.New("loop: socket disconnected before ack")
+
+// Socket is a client's connection to one namespace. All its methods must
+// be called on its reactor (from a hook or event handler, or a job posted
+// with Do).
+type Socket struct {
+	id string
+	ns *Namespace
+	c  *client
+
+	rooms []roomRef
+	idx   int    // position in nsLocal.sockets
+	seen  uint64 // broadcast stamp, see reactor.seq
+
+	nextAck uint64
+	acks    []*pendingAck
+
+	// UserID is set by authentication middleware (the JWT "sub").
+	UserID string
+	// Data is free for the application.
+	Data any
+
+	gone bool
+}
+
+type roomRef struct {
+	name string
+	set  *roomSet
+	idx  int
+}
+
+// Event is an event received from a client.
+type Event struct {
+	// Name is the event name.
+	Name []byte
+	// Args is the raw JSON of the arguments after the name, comma
+	// separated, without brackets (empty when there are none). Binary
+	// arguments appear as {"_placeholder":true,"num":N}.
+	Args []byte
+	// Attachments are the binary arguments, by placeholder num.
+	Attachments [][]byte
+	// HasAck reports whether the client asked for an acknowledgement.
+	HasAck bool
+	ackID  uint64
+}
+
+type pendingAck struct {
+	id   uint64
+	so   *Socket
+	t    timer
+	done func(args []byte, atts [][]byte, err error)
+}
+
+func newSocket(ns *Namespace, c *client) *Socket {
+	return &Socket{id: c.s.r.newID(), ns: ns, c: c}
+}
+
+// ID returns the socket id (not the Engine.IO id).
+func (so *Socket) ID() string { return so.id }
+
+// Namespace returns the socket's namespace.
+func (so *Socket) Namespace() *Namespace { return so.ns }
+
+// Session returns the Engine.IO session under the socket.
+func (so *Socket) Session() *Session { return so.c.s }
+
+// Connected reports whether the socket is still in its namespace.
+func (so *Socket) Connected() bool { return !so.gone }
+
+// add registers so on its reactor.
+func (so *Socket) add() {
+	l := so.c.s.r.local(so.ns)
+	so.idx = len(l.sockets)
+	l.sockets = append(l.sockets, so)
+	l.byID[so.id] = so
+	c := so.ctr()
+	c.connects.Add(1)
+	c.connected.Add(1)
+}
+
+// ctr returns the namespace counters of the socket's reactor.
+func (so *Socket) ctr() *nsCounters { return so.ns.ctr[so.c.s.r.idx] }
+
+// remove takes so out of its namespace with reason and runs OnDisconnect.
+func (so *Socket) remove(reason string) {
+	if so.gone {
+		return
+	}
+	so.gone = true
+	r := so.c.s.r
+	l := r.local(so.ns)
+	for len(so.rooms) > 0 {
+		so.leaveAt(l, len(so.rooms)-1)
+	}
+	last := len(l.sockets) - 1
+	if so.idx <= last && l.sockets[so.idx] == so {
+		l.sockets[so.idx] = l.sockets[last]
+		l.sockets[so.idx].idx = so.idx
+		l.sockets[last] = nil
+		l.sockets = l.sockets[:last]
+	}
+	delete(l.byID, so.id)
+	c := so.ctr()
+	c.disconnects.Add(1)
+	c.connected.Add(-1)
+	cs := so.c.sockets
+	for i, x := range cs {
+		if x == so {
+			so.c.sockets = append(cs[:i], cs[i+1:]...)
+			break
+		}
+	}
+	acks := so.acks
+	so.acks = nil
+	for _, a := range acks {
+		r.timers.stop(&a.t)
+		a.done(nil, nil, ErrDisconnected)
+	}
+	if so.ns.OnDisconnect != nil {
+		so.ns.OnDisconnect(so, reason)
+	}
+}
+
+// Join adds the socket to room. Joining its own id room is a no-op: every
+// socket is always in it.
+func (so *Socket) Join(room string) {
+	if so.gone || room == so.id || so.inRoom(room) {
+		return
+	}
+	l := so.c.s.r.local(so.ns)
+	set := l.rooms[room]
+	if set == nil {
+		set = &roomSet{}
+		l.rooms[room] = set
+	}
+	so.rooms = append(so.rooms, roomRef{name: room, set: set, idx: len(set.members)})
+	set.members = append(set.members, so)
+}
+
+// Leave removes the socket from room.
+func (so *Socket) Leave(room string) {
+	for i := range so.rooms {
+		if so.rooms[i].name == room {
+			so.leaveAt(so.c.s.r.local(so.ns), i)
+			return
+		}
+	}
+}
+
+func (so *Socket) leaveAt(l *nsLocal, i int) {
+	ref := so.rooms[i]
+	m := ref.set.members
+	last := len(m) - 1
+	if ref.idx <= last && m[ref.idx] == so {
+		moved := m[last]
+		m[ref.idx] = moved
+		if moved != so {
+			for j := range moved.rooms {
+				if moved.rooms[j].set == ref.set {
+					moved.rooms[j].idx = ref.idx
+					break
+				}
+			}
+		}
+		m[last] = nil
+		ref.set.members = m[:last]
+	}
+	if len(ref.set.members) == 0 {
+		delete(l.rooms, ref.name)
+	}
+	so.rooms = append(so.rooms[:i], so.rooms[i+1:]...)
+}
+
+func (so *Socket) inRoom(room string) bool {
+	for i := range so.rooms {
+		if so.rooms[i].name == room {
+			return true
+		}
+	}
+	return false
+}
+
+// Rooms returns the rooms of the socket, its own id room first (as Node's
+// socket.rooms).
+func (so *Socket) Rooms() []string {
+	out := make([]string, 0, len(so.rooms)+1)
+	out = append(out, so.id)
+	for _, r := range so.rooms {
+		out = append(out, r.name)
+	}
+	return out
+}
+
+// Emit sends event name to this client. args is the raw JSON of the
+// arguments, comma separated without brackets (may be empty);
+// attachments are binary arguments referenced by placeholders in args.
+func (so *Socket) Emit(name string, args []byte, attachments [][]byte) {
+	so.emit(name, args, attachments, false, 0)
+}
+
+func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id uint64) {
+	if so.gone {
+		return
+	}
+	r := so.c.s.r
+	t := socketio.Event
+	if len(atts) > 0 {
+		t = socketio.BinaryEvent
+	}
+	b := socketio.AppendHeader(r.enc[:0], t, len(atts), nsBytes(so.ns), hasAck, id)
+	b = append(b, '[')
+	b = socketio.AppendJSONString(b, []byte(name))
+	if len(args) > 0 {
+		b = append(b, ',')
+		b = append(b, args...)
+	}
+	b = append(b, ']')
+	r.enc = b
+	c := so.ctr()
+	c.eventsOut.Add(1)
+	c.bytesOut.Add(uint64(len(b)))
+	so.send(b, atts)
+}
+
+// send sends one packet and its attachments.
+func (so *Socket) send(pkt []byte, atts [][]byte) {
+	s := so.c.s
+	s.Send(pkt, false)
+	for _, a := range atts {
+		s.Send(a, true)
+	}
+}
+
+// nsBytes returns the namespace name for encoding without allocating.
+func nsBytes(ns *Namespace) []byte { return ns.nameBytes }
+
+// EmitWithAck sends event name and calls done with the client's ack
+// arguments (raw JSON list content), or with ErrAckTimeout after timeout,
+// or ErrDisconnected. done runs on the socket's reactor.
+func (so *Socket) EmitWithAck(name string, args []byte, atts [][]byte, timeout time.Duration, done func(args []byte, atts [][]byte, err error)) {
+	if so.gone {
+		done(nil, nil, ErrDisconnected)
+		return
+	}
+	r := so.c.s.r
+	a := &pendingAck{id: so.nextAck, so: so, done: done}
+	so.nextAck++
+	a.t.index = -1
+	a.t.fire = a.onTimeout
+	so.acks = append(so.acks, a)
+	r.timers.set(&a.t, r.now()+int64(timeout))
+	so.emit(name, args, atts, true, a.id)
+}
+
+func (a *pendingAck) onTimeout(int64) {
+	if a.so.takeAck(a.id) != nil {
+		a.done(nil, nil, ErrAckTimeout)
+	}
+}
+
+// takeAck removes and returns the pending ack id.
+func (so *Socket) takeAck(id uint64) *pendingAck {
+	for i, a := range so.acks {
+		if a.id == id {
+			so.acks = append(so.acks[:i], so.acks[i+1:]...)
+			return a
+		}
+	}
+	return nil
+}
+
+// Ack answers an event that asked for an acknowledgement. args and
+// attachments are as for Emit. A second Ack for the same event is ignored.
+func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
+	if !ev.HasAck || so.gone {
+		return
+	}
+	ev.HasAck = false
+	r := so.c.s.r
+	t := socketio.Ack
+	if len(attachments) > 0 {
+		t = socketio.BinaryAck
+	}
+	b := socketio.AppendHeader(r.enc[:0], t, len(attachments), nsBytes(so.ns), true, ev.ackID)
+	b = append(b, '[')
+	b = append(b, args...)
+	b = append(b, ']')
+	r.enc = b
+	so.send(b, attachments)
+}
+
+// Disconnect makes the socket leave its namespace: the client gets a
+// DISCONNECT packet. With close, the whole Engine.IO connection closes too.
+func (so *Socket) Disconnect(close bool) {
+	if so.gone {
+		return
+	}
+	r := so.c.s.r
+	r.enc = socketio.AppendDisconnect(r.enc[:0], nsBytes(so.ns))
+	so.c.s.Send(r.enc, false)
+	so.remove("server namespace disconnect")
+	if close {
+		so.c.s.Close()
+	}
+}
+
+// onEvent dispatches an EVENT to its handler.
+func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
+	name, args, err := socketio.SplitEvent(h.Data)
+	if err != nil {
+		so.c.fail(err.Error())
+		return
+	}
+	c := so.ctr()
+	c.eventsIn.Add(1)
+	c.bytesIn.Add(uint64(len(h.Data)))
+	ev := Event{Name: name, Args: args, Attachments: atts, HasAck: h.HasAck, ackID: h.AckID}
+	hd := so.ns.events[string(name)]
+	if hd == nil {
+		hd = so.ns.OnAny
+	}
+	if hd != nil {
+		hd(so, &ev)
+	}
+}
+
+// onAck completes a pending EmitWithAck.
+func (so *Socket) onAck(h *socketio.Header, atts [][]byte) {
+	if !h.HasAck {
+		return
+	}
+	a := so.takeAck(h.AckID)
+	if a == nil {
+		return
+	}
+	so.c.s.r.timers.stop(&a.t)
+	args, err := socketio.SplitAck(h.Data)
+	if err != nil {
+		so.c.fail(err.Error())
+		return
+	}
+	a.done(args, atts, nil)
+}

@@ -1,0 +1,169 @@
+package loop
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+
+	"sioloop/protocol/engineio"
+)
+
+// Stats are server-wide counters that change only on cold paths.
+type Stats struct {
+	// HandshakeErrors counts refused Engine.IO requests by error code 0-5.
+	HandshakeErrors [6]atomic.Uint64
+}
+
+// loopCounters are the hot-path counters of one reactor. Only that
+// reactor writes them (atomically, so scrapes may read them), so they
+// never bounce between cores; scrapes sum the reactors.
+type loopCounters struct {
+	packetsIn, packetsOut atomic.Uint64 // Engine.IO messages
+	bytesIn, bytesOut     atomic.Uint64 // Engine.IO message payload bytes
+	broadcasts            atomic.Uint64 // broadcast jobs run by this reactor
+	deliveries            atomic.Uint64 // broadcast packets handed to a socket
+	volatileDropped       atomic.Uint64
+	slowConsumers         atomic.Uint64
+	polling, websocket    atomic.Int64 // sessions by current transport
+}
+
+// Snapshot is a point-in-time copy of the server's counters.
+type Snapshot struct {
+	Connections       int64 // open client TCP connections
+	Sessions          int64 // open Engine.IO sessions
+	PollingSessions   int64
+	WebSocketSessions int64
+	HandshakeErrors   [6]uint64 // by Engine.IO error code
+	PacketsIn         uint64    // Engine.IO messages received
+	PacketsOut        uint64    // Engine.IO messages sent to one client
+	BytesIn           uint64
+	BytesOut          uint64
+	Broadcasts        uint64 // broadcasts (counted once, not per reactor)
+	Deliveries        uint64 // broadcast packets handed to sockets
+	VolatileDropped   uint64 // volatile packets dropped for clients that could not take them
+	SlowConsumers     uint64 // clients disconnected for exceeding the outbound cap
+	LoopConnections   []int64 // open connections per reactor
+}
+
+// Snapshot sums the reactors' counters. Any goroutine may call it.
+func (srv *Server) Snapshot() Snapshot {
+	var s Snapshot
+	for i := range s.HandshakeErrors {
+		s.HandshakeErrors[i] = srv.stats.HandshakeErrors[i].Load()
+	}
+	s.Broadcasts = srv.broadcasts.Load()
+	for _, r := range *srv.reactors.Load() {
+		n := r.conns.Load()
+		s.Connections += n
+		s.LoopConnections = append(s.LoopConnections, n)
+		s.Sessions += r.sessions.Load()
+		s.PollingSessions += r.ctr.polling.Load()
+		s.WebSocketSessions += r.ctr.websocket.Load()
+		s.PacketsIn += r.ctr.packetsIn.Load()
+		s.PacketsOut += r.ctr.packetsOut.Load()
+		s.BytesIn += r.ctr.bytesIn.Load()
+		s.BytesOut += r.ctr.bytesOut.Load()
+		s.Deliveries += r.ctr.deliveries.Load()
+		s.VolatileDropped += r.ctr.volatileDropped.Load()
+		s.SlowConsumers += r.ctr.slowConsumers.Load()
+	}
+	return s
+}
+
+// OutboundQueued returns the bytes queued in user space for all clients
+// (WebSocket outbound buffers and polling queues). It asks every reactor
+// and waits for the answers or ctx.
+func (srv *Server) OutboundQueued(ctx context.Context) (int64, error) {
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for _, r := range *srv.reactors.Load() {
+		wg.Add(1)
+		r.post(func(r *reactor) {
+			defer wg.Done()
+			var n int64
+			srv.sessions.mu.RLock()
+			for _, s := range srv.sessions.m {
+				if s.r != r {
+					continue
+				}
+				n += int64(len(s.queue))
+				if s.ws != nil {
+					n += int64(s.ws.OutboundBuffered())
+				}
+			}
+			srv.sessions.mu.RUnlock()
+			total.Add(n)
+		})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return total.Load(), nil
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// Stats returns the server's cold-path counters.
+func (srv *Server) Stats() *Stats { return &srv.stats }
+
+func (srv *Server) countHandshakeError(code engineio.ErrorCode) {
+	if int(code) >= 0 && int(code) < len(srv.stats.HandshakeErrors) {
+		srv.stats.HandshakeErrors[code].Add(1)
+	}
+}
+
+// nsCounters are a namespace's counters on one reactor, written only by it.
+type nsCounters struct {
+	connected                       atomic.Int64
+	connects, disconnects           atomic.Uint64
+	eventsIn, eventsOut             atomic.Uint64
+	bytesIn, bytesOut               atomic.Uint64
+	errors                          atomic.Uint64
+}
+
+// NamespaceStats are the Socket.IO counters of one namespace.
+type NamespaceStats struct {
+	Name        string
+	Connected   int64  // sockets in the namespace now
+	Connects    uint64 // CONNECTs accepted
+	Disconnects uint64
+	EventsIn    uint64 // events received from clients
+	EventsOut   uint64 // events sent (direct emits and broadcast deliveries)
+	BytesIn     uint64 // bytes of received event packets
+	BytesOut    uint64 // bytes of sent event packets
+	Errors      uint64 // refused CONNECTs and protocol errors
+}
+
+// NamespaceStats sums the per-reactor counters of every namespace. Any
+// goroutine may call it.
+func (io *SocketIO) NamespaceStats() []NamespaceStats {
+	io.mu.RLock()
+	nss := make([]*Namespace, 0, len(io.nsps))
+	for _, n := range io.nsps {
+		nss = append(nss, n)
+	}
+	io.mu.RUnlock()
+	out := make([]NamespaceStats, 0, len(nss))
+	reactors := *io.srv.reactors.Load()
+	for _, n := range nss {
+		st := NamespaceStats{Name: n.name}
+		for _, r := range reactors {
+			if r.idx >= len(n.ctr) {
+				continue
+			}
+			c := n.ctr[r.idx]
+			st.Connected += c.connected.Load()
+			st.Connects += c.connects.Load()
+			st.Disconnects += c.disconnects.Load()
+			st.EventsIn += c.eventsIn.Load()
+			st.EventsOut += c.eventsOut.Load()
+			st.BytesIn += c.bytesIn.Load()
+			st.BytesOut += c.bytesOut.Load()
+			st.Errors += c.errors.Load()
+		}
+		out = append(out, st)
+	}
+	return out
+}

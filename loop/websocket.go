@@ -1,0 +1,255 @@
+package loop
+
+import (
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"sioloop/loop/http1"
+	"sioloop/loop/wsframe"
+	"sioloop/protocol/engineio"
+)
+
+// noopInterval is how often a parked GET is released with a noop while an
+// upgrade is being probed (engine.io socket.ts: setInterval(check, 100)).
+const noopInterval = int64(100 * time.Millisecond)
+
+// checkWSRequest validates the RFC 6455 §4.2.1 parts of an upgrade request
+// that http1 does not. It writes the refusal and returns false on error.
+func (cs *connState) checkWSRequest(c gnet.Conn, req *http1.Request) bool {
+	if string(req.WSVersion) != "13" {
+		// RFC 6455 §4.4: answer 426 with the versions we support.
+		b := http1.AppendStatusLine(cs.r.out[:0], 426)
+		b = append(b, "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
+		cs.r.out = b
+		_, _ = c.Write(b)
+		closeConn(c)
+		return false
+	}
+	// RFC 6455 §4.1: the key is a base64-encoded 16-byte nonce.
+	if len(req.WSKey) != 24 {
+		cs.writeUpgradeError(c, "Bad request")
+		return false
+	}
+	return true
+}
+
+// write101 switches c to WebSocket framing.
+func (cs *connState) write101(c gnet.Conn, req *http1.Request) {
+	b := append(cs.r.out[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
+	b = wsframe.AppendAcceptKey(b, req.WSKey)
+	b = append(b, "\r\n\r\n"...)
+	cs.r.out = b
+	_, _ = c.Write(b)
+	cs.ws = true
+}
+
+// serveWSHandshake opens a session directly over WebSocket.
+func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount) {
+	if !cs.checkWSRequest(c, req) {
+		return
+	}
+	cs.write101(c, req)
+	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(req.RawQuery))
+	s.ws = c
+	cs.sess = s
+	open := engineio.AppendOpen(nil, s.openInfo([]string{}))
+	s.writeFrame(wsframe.OpText, 0, open)
+	s.start()
+}
+
+// serveProbe accepts the WebSocket of a polling session's upgrade
+// (engine.io socket.ts _maybeUpgrade).
+func (cs *connState) serveProbe(c gnet.Conn, req *http1.Request, s *Session) {
+	if s.ws != nil || s.probe != nil || s.closing {
+		cs.writeUpgradeError(c, "Bad request")
+		return
+	}
+	if !cs.checkWSRequest(c, req) {
+		return
+	}
+	cs.write101(c, req)
+	cs.sess = s
+	cs.probe = true
+	s.probe = c
+	s.probing = false
+	s.upgradeEnd = cs.r.now() + int64(cs.r.srv.cfg.UpgradeTimeout)
+	cs.r.timers.set(&s.upgradeTimer, s.upgradeEnd)
+}
+
+// onUpgradeTimer releases a parked GET with a noop every 100 ms during a
+// probe, and drops the probe when upgradeTimeout runs out.
+func (s *Session) onUpgradeTimer(now int64) {
+	if s.probe == nil {
+		return
+	}
+	if now >= s.upgradeEnd {
+		c := s.probe
+		s.probe = nil
+		closeConn(c)
+		return
+	}
+	if s.probing && s.get != nil {
+		s.sendPacket(engineio.Noop, nil)
+	}
+	s.r.timers.set(&s.upgradeTimer, min(now+noopInterval, s.upgradeEnd))
+}
+
+// probePacket handles a packet on a WebSocket that probes an upgrade.
+func (s *Session) probePacket(c gnet.Conn, cs *connState, p engineio.Packet) {
+	switch {
+	case p.Type == engineio.Ping && string(p.Data) == "probe":
+		cs.r.out = wsframe.AppendFrame(cs.r.out[:0], wsframe.OpText, []byte("3probe"))
+		_, _ = c.Write(cs.r.out)
+		s.probing = true
+		if s.get != nil {
+			s.sendPacket(engineio.Noop, nil)
+		}
+		s.r.timers.set(&s.upgradeTimer, min(s.r.now()+noopInterval, s.upgradeEnd))
+	case p.Type == engineio.Upgrade && s.probing:
+		s.completeUpgrade(c, cs)
+	default:
+		s.probe = nil
+		cs.sess = nil
+		s.r.timers.stop(&s.upgradeTimer)
+		closeConn(c)
+	}
+}
+
+// completeUpgrade moves s from polling to the probed WebSocket and sends
+// over it whatever polling still had queued.
+func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
+	s.r.timers.stop(&s.upgradeTimer)
+	s.probe = nil
+	cs.probe = false
+	if g := s.get; g != nil {
+		s.get = nil
+		gs := g.Context().(*connState)
+		gs.parked = nil
+		gs.writePollResponse(g, []byte{byte(engineio.Noop)})
+	}
+	q := s.queue
+	s.queue = nil
+	s.r.ctr.polling.Add(-1)
+	s.r.ctr.websocket.Add(1)
+	s.ws = c
+	for len(q) > 0 {
+		p, rest, err := engineio.NextPayloadPacket(q)
+		if err != nil {
+			break
+		}
+		if p.Binary {
+			s.writeFrame(wsframe.OpBinary, 0, p.Data)
+		} else {
+			s.writeFrame(wsframe.OpText, byte(p.Type), p.Data)
+		}
+		q = rest
+	}
+}
+
+// serveFrame decodes one WebSocket frame from in: (consumed, action).
+func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
+	maxPayload := cs.r.srv.cfg.MaxPayload
+	h, hn, err := wsframe.ParseHeader(in)
+	if err == wsframe.ErrNeedMore {
+		return 0, gnet.None
+	}
+	if err != nil {
+		cs.r.srv.log.Debug("bad websocket frame", "remote", c.RemoteAddr().String(), "err", err)
+		closeWS(c, wsframe.CloseCode(err), "")
+		return len(in), gnet.None
+	}
+	if h.Length > int64(maxPayload) || (h.OpCode == wsframe.OpContinuation && len(cs.frag)+int(h.Length) > maxPayload) {
+		closeWS(c, wsframe.CloseMessageTooBig, "")
+		return len(in), gnet.None
+	}
+	total := hn + int(h.Length)
+	if len(in) < total {
+		return 0, gnet.None
+	}
+	payload := in[hn:total]
+	// The whole frame is here, so it is unmasked exactly once.
+	wsframe.Unmask(payload, h.Mask)
+	switch h.OpCode {
+	case wsframe.OpPing:
+		// RFC 6455 §5.5.2: a Pong echoes the Ping's application data.
+		cs.r.out = wsframe.AppendFrame(cs.r.out[:0], wsframe.OpPong, payload)
+		_, _ = c.Write(cs.r.out)
+	case wsframe.OpPong:
+	case wsframe.OpClose:
+		code, _, err := wsframe.ParseClose(payload)
+		switch {
+		case err != nil:
+			code = wsframe.CloseProtocolError
+		case code == 0:
+			code = wsframe.CloseNormal
+		}
+		// RFC 6455 §5.5.1: echo the close code, then close.
+		closeWS(c, code, "")
+	case wsframe.OpContinuation:
+		if cs.fragOp == 0 {
+			closeWS(c, wsframe.CloseProtocolError, "")
+			break
+		}
+		cs.frag = append(cs.frag, payload...)
+		if h.Fin {
+			op := cs.fragOp
+			cs.fragOp = 0
+			cs.message(c, op, cs.frag)
+			cs.frag = nil
+		}
+	default: // text or binary
+		if cs.fragOp != 0 {
+			// RFC 6455 §5.4: a new message may not start inside a fragmented one.
+			closeWS(c, wsframe.CloseProtocolError, "")
+			break
+		}
+		if !h.Fin {
+			cs.fragOp = h.OpCode
+			cs.frag = append(cs.frag[:0], payload...)
+			break
+		}
+		cs.message(c, h.OpCode, payload)
+	}
+	return total, gnet.None
+}
+
+// message handles one complete WebSocket message.
+func (cs *connState) message(c gnet.Conn, op wsframe.OpCode, data []byte) {
+	s := cs.sess
+	if s == nil || s.closed {
+		return
+	}
+	var p engineio.Packet
+	if op == wsframe.OpBinary {
+		p = engineio.Packet{Type: engineio.Message, Data: data, Binary: true}
+	} else {
+		if !wsframe.ValidUTF8(data) {
+			// RFC 6455 §8.1: invalid UTF-8 in a text frame fails the connection with 1007.
+			s.failWS(c, cs, wsframe.CloseInvalidPayload)
+			return
+		}
+		var err error
+		if p, err = engineio.ParsePacketInPlace(data); err != nil {
+			s.failWS(c, cs, wsframe.CloseProtocolError)
+			return
+		}
+	}
+	if cs.probe {
+		s.probePacket(c, cs, p)
+		return
+	}
+	s.onPacket(p)
+}
+
+// failWS closes c with code, ending the session if c carries it.
+func (s *Session) failWS(c gnet.Conn, cs *connState, code int) {
+	if cs.probe {
+		s.probe = nil
+		cs.sess = nil
+		s.r.timers.stop(&s.upgradeTimer)
+		closeWS(c, code, "")
+		return
+	}
+	s.terminate("parse error", code)
+}
