@@ -20,12 +20,15 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		return 0, gnet.None
 	}
 	if err != nil {
-		status := 400
-		if e, ok := err.(*http1.Error); ok {
-			status = e.Status
+		// Like Node's http server on a parse error: the status line,
+		// Connection: close, and no body.
+		e, ok := err.(*http1.Error)
+		if !ok {
+			e = http1.ErrBadRequestLine
 		}
 		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
-		cs.writeStatus(c, status, err.Error())
+		cs.r.out = e.AppendResponse(cs.r.out[:0])
+		_, _ = c.Write(cs.r.out)
 		closeConn(c)
 		return len(in), gnet.None
 	}

@@ -106,6 +106,7 @@ func (s *Server) Serve() error {
 		gnet.WithNumEventLoop(s.cfg.EventLoops),
 		gnet.WithReusePort(s.cfg.ReusePort),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
 		gnet.WithLogger(quietLogger{}),
 		gnet.WithLogLevel(logging.ErrorLevel),
@@ -148,10 +149,16 @@ func (s *Server) reactorOf(el gnet.EventLoop) *reactor {
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	now := time.Now().UnixNano()
 	s.clock.Store(now)
+	// Sleep until the earliest timer is due (at most tickInterval), so
+	// heartbeats fire on time rather than up to a tick late.
+	next := now + int64(tickInterval)
 	for _, r := range *s.reactors.Load() {
 		r.ring(now)
+		if due := r.nextDue.Load(); due > now && due < next {
+			next = due
+		}
 	}
-	return tickInterval, gnet.None
+	return max(time.Duration(next-now), time.Millisecond), gnet.None
 }
 
 // OnOpen implements gnet.EventHandler.

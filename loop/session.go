@@ -239,6 +239,14 @@ func (s *Session) onPacket(p engineio.Packet) {
 		// engine.io-protocol v4: only the server pings.
 		s.terminate("invalid heartbeat direction", wsframe.CloseProtocolError)
 	case engineio.Close:
+		if g := s.get; g != nil {
+			// engine.io polling.ts onClose: a pending GET is released
+			// with a noop when the client closes.
+			s.get = nil
+			gs := g.Context().(*connState)
+			gs.parked = nil
+			gs.writePollResponse(g, []byte{byte(engineio.Noop)})
+		}
 		s.terminate("transport close", wsframe.CloseNormal)
 	case engineio.Noop, engineio.Upgrade:
 		// Nothing to do outside an upgrade.

@@ -294,9 +294,17 @@ func (c *client) dispatch(h *socketio.Header, atts [][]byte) {
 // onConnect joins a namespace (socket.io client.ts connect / namespace.ts _add).
 func (c *client) onConnect(h *socketio.Header) {
 	r := c.s.r
-	ns := c.io.lookup(h.Namespace)
+	var ns *Namespace
+	if len(h.Query) == 0 {
+		// On EIO4 Node takes "/admin?x" as the whole (unknown) name.
+		ns = c.io.lookup(h.Namespace)
+	}
 	if ns == nil {
-		r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, "Invalid namespace", nil)
+		name := h.Namespace
+		if len(h.Query) > 0 {
+			name = append(append([]byte(nil), name...), h.Query...)
+		}
+		r.enc = socketio.AppendConnectError(r.enc[:0], name, "Invalid namespace", nil)
 		c.s.Send(r.enc, false)
 		return
 	}

@@ -356,3 +356,17 @@ func (so *Socket) onAck(h *socketio.Header, atts [][]byte) {
 	}
 	a.done(args, atts, nil)
 }
+
+// After runs fn on the socket's reactor once d has passed, unless the
+// socket has left by then. It is for application timers; the reactor's
+// timer heap drives it, no Go timer is created.
+func (so *Socket) After(d time.Duration, fn func(so *Socket)) {
+	r := so.c.s.r
+	t := &timer{index: -1}
+	t.fire = func(int64) {
+		if !so.gone {
+			fn(so)
+		}
+	}
+	r.timers.set(t, r.now()+int64(d))
+}

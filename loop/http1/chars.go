@@ -1,5 +1,7 @@
 package http1
 
+import "encoding/binary"
+
 // Byte classes as 256-entry tables: one load per byte on the hot path.
 var (
 	// isToken: tchar of RFC 9110 §5.6.2, for methods and field names.
@@ -64,4 +66,48 @@ func nextElement(list []byte) (el, rest []byte) {
 		}
 	}
 	return trimOWS(list), nil
+}
+
+// SWAR constants: a byte of ones, and the high bit of every byte.
+const (
+	lo8 = 0x0101010101010101
+	hi8 = 0x8080808080808080
+)
+
+// indexCtl returns the index of the first byte of b below n or equal to DEL
+// (0x7f), or -1. n must be at most 0x80. It tests 8 bytes per step: request
+// lines and field values are long runs of clean bytes, and this check is most
+// of the work of Parse. (x - n*lo8) &^ x & hi8 is non-zero iff some byte of x
+// is below n, and the same on x^0x7f7f... with n = 1 finds a DEL.
+func indexCtl(b []byte, n byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		x := binary.LittleEndian.Uint64(b[i:])
+		y := x ^ (0x7f * lo8)
+		if ((x-uint64(n)*lo8)&^x|(y-lo8)&^y)&hi8 != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if c := b[i]; c < n || c == 0x7f {
+			return i
+		}
+	}
+	return -1
+}
+
+// validValue reports whether every byte of v may appear in a field value:
+// RFC 9110 §5.5 field-vchar, SP, HTAB and obs-text, i.e. no control other
+// than HTAB and no DEL.
+func validValue(v []byte) bool {
+	for {
+		i := indexCtl(v, 0x20)
+		if i < 0 {
+			return true
+		}
+		if v[i] != '\t' {
+			return false
+		}
+		v = v[i+1:]
+	}
 }

@@ -38,9 +38,10 @@
 //     Transfer-Encoding is refused (400) where net/http drops Content-Length,
 //     and Transfer-Encoding in HTTP/1.0 is refused (RFC 9112 §6.1) where
 //     net/http ignores it.
-//   - Transfer-Encoding: chunked is recognised (Request.Chunked) but this
-//     package does not decode chunked bodies: the server answers 411. Other
-//     codings get 501 when chunked is final, 400 otherwise (RFC 9112 §6.3).
+//   - Transfer-Encoding is accepted only as one line whose value is "chunked"
+//     (as in net/http and nginx), which sets Request.Chunked; this package does
+//     not decode chunked bodies, the server answers 411. Anything else gets 501
+//     when chunked is the final coding, 400 otherwise (RFC 9112 §6.3).
 //   - At most MaxHeaders header lines (431 beyond), and maxHeader bytes of
 //     head (431 beyond).
 package http1

@@ -1,9 +1,6 @@
 package http1
 
-import (
-	"bytes"
-	"math"
-)
+import "bytes"
 
 // Parse parses a request head from b into r, which it resets first. It
 // returns the number of bytes of the head (also r.HeaderLen) on success;
@@ -108,7 +105,7 @@ type parser struct {
 	absHost     []byte // authority of an absolute-form target
 	cl          []byte // first Content-Length value
 	te          int    // Transfer-Encoding lines
-	teCodings   int    // transfer codings listed
+	teIsChunked bool   // the last Transfer-Encoding value is exactly "chunked"
 	teChunked   int    // of which "chunked"
 	teLastChunk bool   // the last coding listed is "chunked"
 	connClose   bool
@@ -133,12 +130,9 @@ func (p *parser) requestLine(r *Request, line []byte) error {
 	}
 	r.Method = line[:i:i]
 	rest := line[i+1:]
-	j := 0
-	for j < len(rest) && rest[j] > ' ' && rest[j] != 0x7f {
-		j++
-	}
+	j := indexCtl(rest, ' '+1)
 	switch {
-	case j == len(rest):
+	case j < 0:
 		return ErrBadRequestLine
 	case rest[j] != ' ' || j == 0:
 		return ErrBadTarget
@@ -170,9 +164,9 @@ func (p *parser) target(r *Request, uri []byte) error {
 	default: // absolute-form, http and https only
 		var rest []byte
 		switch {
-		case len(uri) > 7 && equalFold(uri[:7], "http://"):
+		case len(uri) > 7 && lowerEq(uri[:7], "http://"):
 			rest = uri[7:]
-		case len(uri) > 8 && equalFold(uri[:8], "https://"):
+		case len(uri) > 8 && lowerEq(uri[:8], "https://"):
 			rest = uri[8:]
 		default:
 			return ErrBadTarget
@@ -255,10 +249,8 @@ func (p *parser) field(r *Request, b []byte, start, end int) error {
 	if i == 0 || i == len(line) || line[i] != ':' {
 		return ErrBadHeaderName
 	}
-	for _, c := range line[i+1:] {
-		if !isValue[c] {
-			return ErrBadHeaderValue
-		}
+	if !validValue(line[i+1:]) {
+		return ErrBadHeaderValue
 	}
 	if r.n == MaxHeaders {
 		return ErrTooManyHeaders
@@ -273,146 +265,6 @@ func (p *parser) field(r *Request, b []byte, start, end int) error {
 	r.fields[r.n] = field{int32(start), int32(start + i), int32(v0), int32(v1)}
 	r.n++
 	return p.known(r, line[:i], b[v0:v1:v1])
-}
-
-// known records the headers Request names and the ones framing depends on.
-// Names are compared by length first, then case-insensitively.
-func (p *parser) known(r *Request, name, v []byte) error {
-	switch len(name) {
-	case 4:
-		if equalFold(name, "host") {
-			p.hosts++
-			if p.hosts > 1 {
-				return ErrDuplicateHost
-			}
-			for _, c := range v {
-				if !isHost[c] {
-					return ErrBadHost
-				}
-			}
-			r.Host = v
-		}
-	case 6:
-		switch {
-		case equalFold(name, "origin"):
-			setFirst(&r.Origin, v)
-		case equalFold(name, "cookie"):
-			setFirst(&r.Cookie, v)
-		case equalFold(name, "accept"):
-			setFirst(&r.Accept, v)
-		}
-	case 7:
-		if equalFold(name, "upgrade") {
-			p.upgrades++
-			p.upgradeIsWS = equalFold(v, "websocket")
-		}
-	case 10:
-		switch {
-		case equalFold(name, "connection"):
-			for rest := v; len(rest) > 0; {
-				var el []byte
-				el, rest = nextElement(rest)
-				switch {
-				case equalFold(el, "close"):
-					p.connClose = true
-				case equalFold(el, "keep-alive"):
-					p.connKeep = true
-				case equalFold(el, "upgrade"):
-					p.connUpgrade = true
-				}
-			}
-		case equalFold(name, "user-agent"):
-			setFirst(&r.UserAgent, v)
-		}
-	case 12:
-		if equalFold(name, "content-type") {
-			setFirst(&r.ContentType, v)
-		}
-	case 13:
-		if equalFold(name, "authorization") {
-			setFirst(&r.Authorization, v)
-		}
-	case 14:
-		if equalFold(name, "content-length") {
-			return p.contentLength(r, v)
-		}
-	case 15:
-		if equalFold(name, "x-forwarded-for") {
-			setFirst(&r.XForwardedFor, v)
-		}
-	case 17:
-		switch {
-		case equalFold(name, "sec-websocket-key"):
-			setFirst(&r.WSKey, v)
-		case equalFold(name, "transfer-encoding"):
-			p.te++
-			for rest := v; len(rest) > 0; {
-				var el []byte
-				el, rest = nextElement(rest)
-				if len(el) == 0 {
-					continue // RFC 9110 §5.6.1: ignore empty list elements
-				}
-				p.teCodings++
-				p.teLastChunk = equalFold(el, "chunked")
-				if p.teLastChunk {
-					p.teChunked++
-				}
-			}
-		}
-	case 21:
-		if equalFold(name, "sec-websocket-version") {
-			setFirst(&r.WSVersion, v)
-		}
-	case 22:
-		if equalFold(name, "sec-websocket-protocol") {
-			setFirst(&r.WSProtocol, v)
-		}
-	case 24:
-		if equalFold(name, "sec-websocket-extensions") {
-			setFirst(&r.WSExtensions, v)
-		}
-	case 30:
-		if equalFold(name, "access-control-request-headers") {
-			setFirst(&r.AccessControlRequestHeaders, v)
-		}
-	}
-	return nil
-}
-
-// setFirst stores v in *dst unless an earlier line already did.
-func setFirst(dst *[]byte, v []byte) {
-	if *dst == nil {
-		*dst = v
-	}
-}
-
-// contentLength parses a Content-Length value (RFC 9110 §8.6: 1*DIGIT).
-func (p *parser) contentLength(r *Request, v []byte) error {
-	if p.cl != nil {
-		// RFC 9110 §8.6 lets a recipient accept repeated identical values;
-		// like net/http we compare the text, so "5" and "05" conflict.
-		if !bytes.Equal(v, p.cl) {
-			return ErrDuplicateContentLength
-		}
-		return nil
-	}
-	if len(v) == 0 {
-		return ErrBadContentLength
-	}
-	var n int64
-	for _, c := range v {
-		if !isDigit(c) {
-			return ErrBadContentLength
-		}
-		d := int64(c - '0')
-		if n > (math.MaxInt64-d)/10 {
-			return ErrBadContentLength
-		}
-		n = n*10 + d
-	}
-	p.cl = v
-	r.ContentLength = n
-	return nil
 }
 
 // finish applies the rules that need the whole head.
@@ -438,7 +290,9 @@ func (p *parser) finish(r *Request) error {
 		case p.cl != nil:
 			// RFC 9112 §6.1: such a message "ought to be handled as an error".
 			return ErrLengthAndChunked
-		case p.teCodings == 1 && p.teChunked == 1:
+		case p.te == 1 && p.teIsChunked:
+			// Like net/http and nginx, only one Transfer-Encoding line whose
+			// value is exactly "chunked": this is where request smuggling hides.
 			r.Chunked = true
 		case p.teLastChunk && p.teChunked == 1:
 			return ErrUnsupportedTransferEncoding

@@ -192,6 +192,8 @@ var vectors = []struct {
 	{"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", "", ErrBadTransferEncoding},
 	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", "", ErrUnsupportedTransferEncoding},
 	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n", "", ErrUnsupportedTransferEncoding},
+	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked,\r\n\r\n", "", ErrUnsupportedTransferEncoding},
+	{"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding:\r\n\r\n", "", ErrUnsupportedTransferEncoding},
 	{manyHeaders(MaxHeaders + 1), "", ErrTooManyHeaders},
 }
 

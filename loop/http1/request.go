@@ -122,3 +122,20 @@ func equalFold(b []byte, s string) bool {
 	}
 	return true
 }
+
+// lowerEq reports whether b equals lower, a lower-case constant of letters,
+// digits, '-', ':' and '/', under ASCII case folding. It folds with one OR:
+// for bytes Parse has already validated (no controls), c|0x20 hits a letter
+// only for that letter's two cases, and leaves digits, '-', ':' and '/' as
+// they are.
+func lowerEq(b []byte, lower string) bool {
+	if len(b) != len(lower) {
+		return false
+	}
+	for i := range len(b) {
+		if b[i]|0x20 != lower[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -40,13 +40,15 @@
 // Each difference makes Parse stricter, for input no Socket.IO client
 // produces:
 //
-//   - An empty packet, or one starting with whitespace, is refused; Node
-//     reads both as CONNECT to "/" (Number("") and Number(" ") are 0).
+//   - An empty packet is refused, and the type must be an ASCII digit;
+//     Node reads "" as CONNECT to "/", and a leading whitespace byte as
+//     type CONNECT (Number("") and Number(" ") are 0).
 //   - The attachment count is ASCII digits only; Node also takes " 1",
 //     "1.0" and "0x1".
 //   - An ack id above MaxAckID (2^53-1) is refused; Node rounds it.
 //   - Whitespace between the header and the JSON is refused; Node reads it
-//     as ack id 0 (`2 ["a"]` has id 0).
+//     as ack id 0 (`2 ["a"]` has id 0). Whitespace after the JSON is
+//     accepted, as by JSON.parse, and left out of Header.Data.
 //   - EVENT and BINARY_EVENT without a payload, and ACK and BINARY_ACK
 //     without a payload or without an ack id, are refused, as the protocol
 //     text requires; Node's parser passes them and its server ignores

@@ -92,3 +92,16 @@ func TestSplitEventRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+func TestIsReservedEvent(t *testing.T) {
+	for _, r := range reservedEvents {
+		if !IsReservedEvent(b(r)) {
+			t.Errorf("IsReservedEvent(%q) = false", r)
+		}
+	}
+	for _, s := range []string{"", "message", "Connect", "connect ", "conn\\u0065ct"} {
+		if IsReservedEvent(b(s)) {
+			t.Errorf("IsReservedEvent(%q) = true", s)
+		}
+	}
+}

@@ -156,9 +156,9 @@ func scanWord(b []byte, i int, w string) int {
 
 // Scanner states shared by checkJSON and CheckPlaceholders.
 const (
-	wantValue = iota // a value: after '[', ',' in an array, ':' or at the top
-	wantKey          // an object key: after ',' in an object
-	afterValue       // ',' or a closing bracket, or the end at depth 0
+	wantValue  = iota // a value: after '[', ',' in an array, ':' or at the top
+	wantKey           // an object key: after '{' or ',' in an object
+	afterValue        // ',' or a closing bracket, or the end at depth 0
 )
 
 // checkJSON reports whether b is exactly one JSON value, with no leading
@@ -166,6 +166,9 @@ const (
 // container whether it is an object in a bit stack, so it cannot
 // overflow the goroutine stack on hostile nesting.
 func checkJSON(b []byte) error {
+	if len(b) == 0 || isWS(b[0]) {
+		return ErrInvalidJSON
+	}
 	var objs [MaxDepth / 64]uint64 // bit d set: the container at depth d is an object
 	depth, i, state := 0, 0, wantValue
 	for {

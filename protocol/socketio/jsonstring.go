@@ -16,6 +16,15 @@ package socketio
 // It does not allocate when dst has room.
 func AppendJSONString(dst []byte, s []byte) []byte { return appendQuoted(dst, s) }
 
+// asciiPlain marks the bytes AppendJSONString copies as they are without
+// a second look: printable ASCII other than '"' and '\\'.
+var asciiPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x80; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // appendQuoted is AppendJSONString for both strings and byte slices.
 func appendQuoted[S ~string | ~[]byte](dst []byte, s S) []byte {
 	const hex = "0123456789abcdef"
@@ -23,11 +32,11 @@ func appendQuoted[S ~string | ~[]byte](dst []byte, s S) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
+		if asciiPlain[c] {
+			i++
+			continue
+		}
 		if c < 0x80 {
-			if strPlain[c] {
-				i++
-				continue
-			}
 			dst = append(dst, s[start:i]...)
 			switch c {
 			case '"', '\\':

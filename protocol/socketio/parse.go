@@ -86,10 +86,7 @@ func Parse(b []byte) (Header, error) {
 	}
 
 	if i < len(b) {
-		if isWS(b[i]) {
-			return Header{}, ErrInvalidJSON
-		}
-		d := trimRightWS(b[i:])
+		d := trimRightWS(b[i:]) // checkJSON refuses leading whitespace
 		if err := checkJSON(d); err != nil {
 			return Header{}, err
 		}

@@ -75,11 +75,14 @@ var vectors = []vector{
 }
 
 // refusals are packets Parse must refuse, with the reason.
+//
+// Node's socket.io-parser 4.2.7 refuses them too, except where a comment
+// says otherwise (each such case is in the package documentation).
 var refusals = []struct {
 	wire string
 	err  error
 }{
-	{``, ErrEmptyPacket},
+	{``, ErrEmptyPacket}, // Node: CONNECT to "/"
 	{`7`, ErrUnknownType},
 	{`a["x"]`, ErrUnknownType},
 	{` 2["x"]`, ErrUnknownType},
@@ -102,17 +105,17 @@ var refusals = []struct {
 	{`2[{"a":1}]`, ErrInvalidPayload},
 	{`2[["a"]]`, ErrInvalidPayload},
 	{`2[true]`, ErrInvalidPayload},
-	{`2`, ErrInvalidPayload},
-	{`2/admin,`, ErrInvalidPayload},
-	{`212`, ErrInvalidPayload},
-	{`29007199254740992["a"]`, ErrBadAckID},
-	{`218446744073709551615["a"]`, ErrBadAckID},
-	{`218446744073709551616["a"]`, ErrBadAckID},
+	{`2`, ErrInvalidPayload},                    // Node accepts an EVENT without payload
+	{`2/admin,`, ErrInvalidPayload},             // Node accepts
+	{`212`, ErrInvalidPayload},                  // Node accepts
+	{`29007199254740992["a"]`, ErrBadAckID},     // Node rounds the id
+	{`218446744073709551615["a"]`, ErrBadAckID}, // Node rounds the id
+	{`218446744073709551616["a"]`, ErrBadAckID}, // Node rounds the id
 	{`2` + string(bytes.Repeat([]byte("9"), 400)) + `["a"]`, ErrBadAckID},
-	{`3["a"]`, ErrBadAckID},
-	{`3/admin,["a"]`, ErrBadAckID},
-	{`61-["a"]`, ErrBadAckID},
-	{`312`, ErrInvalidPayload},
+	{`3["a"]`, ErrBadAckID},        // Node accepts an ACK without id, its server drops it
+	{`3/admin,["a"]`, ErrBadAckID}, // Node accepts
+	{`61-["a"]`, ErrBadAckID},      // Node accepts
+	{`312`, ErrInvalidPayload},     // Node accepts an ACK without payload
 	{`312{}`, ErrInvalidPayload},
 	{`312"a"`, ErrInvalidPayload},
 	{`511-["a"]`, ErrTooManyAttachments},
@@ -122,16 +125,16 @@ var refusals = []struct {
 	{`5-["a"]`, ErrBadAttachments},
 	{`5["a"]`, ErrBadAttachments},
 	{`51["a"]`, ErrBadAttachments},
-	{`5 1-["a"]`, ErrBadAttachments},
-	{`51.0-["a"]`, ErrBadAttachments},
+	{`5 1-["a"]`, ErrBadAttachments},  // Node: Number(" 1") is 1
+	{`51.0-["a"]`, ErrBadAttachments}, // Node: Number("1.0") is 1
 	{`5`, ErrBadAttachments},
 	{`6`, ErrBadAttachments},
 	{`51`, ErrBadAttachments},
 	{`2["a"`, ErrInvalidJSON},
 	{`2["a"]x`, ErrInvalidJSON},
 	{`2["a"]["b"]`, ErrInvalidJSON},
-	{`2 ["a"]`, ErrInvalidJSON},
-	{"2\n[\"a\"]", ErrInvalidJSON},
+	{`2 ["a"]`, ErrInvalidJSON},    // Node: ack id 0
+	{"2\n[\"a\"]", ErrInvalidJSON}, // Node: ack id 0
 	{`2["a",]`, ErrInvalidJSON},
 	{`2["a" 1]`, ErrInvalidJSON},
 	{`2["a"}`, ErrInvalidJSON},
