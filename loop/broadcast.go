@@ -2,6 +2,7 @@ package loop
 
 import (
 	"errors"
+	"math/bits"
 	"sync"
 	"sync/atomic"
 
@@ -51,7 +52,6 @@ type encodedBroadcast struct {
 	poll     []byte // the same packets, joined by 0x1e, binary as b<base64>
 
 	recipients atomic.Int64
-	dropped    atomic.Int64
 }
 
 // Broadcast encodes b once and has every reactor deliver it to its own
@@ -74,10 +74,7 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	var wg sync.WaitGroup
 	for _, r := range *io.srv.reactors.Load() {
 		wg.Add(1)
-		r.post(func(r *reactor) {
-			r.deliver(eb)
-			wg.Done()
-		})
+		r.enqueue(job{eb: eb, done: wg.Done})
 	}
 	wg.Wait()
 	return int(eb.recipients.Load()), nil
@@ -109,57 +106,77 @@ func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
 	return eb
 }
 
-// deliver writes eb to this reactor's target sockets. Loop goroutine only.
-func (r *reactor) deliver(eb *encodedBroadcast) {
-	l := r.peek(eb.ns)
-	if l == nil {
-		return
-	}
-	r.seq++
-	seq := r.seq
-	for _, name := range eb.except {
-		l.mark(name, seq)
-	}
-	n := 0
-	if len(eb.rooms) == 0 {
-		// Iterate backwards: a write can close a slow socket, which
-		// swap-removes it from the slice.
-		for i := len(l.sockets) - 1; i >= 0; i-- {
-			if i >= len(l.sockets) {
-				continue
-			}
-			so := l.sockets[i]
-			if so.seen != seq {
-				so.seen = seq
-				n += r.deliverTo(so, eb)
-			}
+// maxBatch is the most broadcasts delivered in one pass; it is the width
+// of Socket.batchMask.
+const maxBatch = 64
+
+// deliverBatch writes a run of broadcasts to this reactor's target sockets:
+// first every broadcast marks its targets, then every touched socket gets
+// its frames, in order, with one Write or Writev. Loop goroutine only.
+func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
+	r.batchSeq++
+	bseq := r.batchSeq
+	touched := r.touched[:0]
+	for j, eb := range ebs {
+		l := r.peek(eb.ns)
+		if l == nil {
+			continue
 		}
-	} else {
+		r.seq++
+		seq := r.seq
+		for _, name := range eb.except {
+			l.mark(name, seq)
+		}
+		bit := uint64(1) << j
+		if len(eb.rooms) == 0 {
+			for _, so := range l.sockets {
+				touched = so.target(seq, bseq, bit, touched)
+			}
+			continue
+		}
 		for _, name := range eb.rooms {
 			if set := l.rooms[name]; set != nil {
-				for i := len(set.members) - 1; i >= 0; i-- {
-					if i >= len(set.members) {
-						continue
-					}
-					so := set.members[i]
-					if so.seen != seq {
-						so.seen = seq
-						n += r.deliverTo(so, eb)
-					}
+				for _, so := range set.members {
+					touched = so.target(seq, bseq, bit, touched)
 				}
-			} else if so := l.byID[name]; so != nil && so.seen != seq {
-				so.seen = seq
-				n += r.deliverTo(so, eb)
+			} else if so := l.byID[name]; so != nil {
+				touched = so.target(seq, bseq, bit, touched)
 			}
 		}
 	}
-	eb.recipients.Add(int64(n))
-	r.ctr.broadcasts.Add(1)
-	r.ctr.deliveries.Add(uint64(n))
-	if c := eb.ns.ctr[r.idx]; n > 0 {
-		c.eventsOut.Add(uint64(n))
-		c.bytesOut.Add(uint64(n * len(eb.poll)))
+	var sent [maxBatch]int64
+	for _, so := range touched {
+		r.deliverTo(so, ebs, &sent)
 	}
+	clear(touched)
+	r.touched = touched[:0]
+	var total uint64
+	for j, eb := range ebs {
+		eb.recipients.Add(sent[j])
+		total += uint64(sent[j])
+		if c := eb.ns.ctr[r.idx]; sent[j] > 0 {
+			c.eventsOut.Add(uint64(sent[j]))
+			c.bytesOut.Add(uint64(sent[j]) * uint64(len(eb.poll)))
+		}
+	}
+	r.ctr.broadcasts.Add(uint64(len(ebs)))
+	r.ctr.deliveries.Add(total)
+}
+
+// target marks so as a recipient of broadcast bit of batch bseq, once per
+// broadcast (seq), and adds it to touched the first time in the batch.
+func (so *Socket) target(seq, bseq, bit uint64, touched []*Socket) []*Socket {
+	if so.seen == seq {
+		return touched // excepted, or already reached through another room
+	}
+	so.seen = seq
+	if so.batchSeq != bseq {
+		so.batchSeq = bseq
+		so.batchMask = 0
+		touched = append(touched, so)
+	}
+	so.batchMask |= bit
+	return touched
 }
 
 // mark stamps the sockets of room (or the socket with that id) with seq.
@@ -173,31 +190,50 @@ func (l *nsLocal) mark(room string, seq uint64) {
 	}
 }
 
-// deliverTo sends eb to one socket; it returns 1 if it was sent.
-func (r *reactor) deliverTo(so *Socket, eb *encodedBroadcast) int {
+// deliverTo sends so the broadcasts of its batchMask, counting them in sent.
+func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch]int64) {
 	s := so.c.s
-	if s.closed || s.closing {
-		return 0
+	if s.closed || s.closing || so.gone {
+		return
 	}
+	limit := r.srv.cfg.MaxOutboundBytes
 	if c := s.ws; c != nil {
-		if eb.volatile && c.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes {
-			eb.dropped.Add(1)
-			r.ctr.volatileDropped.Add(1)
-			return 0
+		over := c.OutboundBuffered() > limit
+		iov := r.iov[:0]
+		for m := so.batchMask; m != 0; m &= m - 1 {
+			j := bits.TrailingZeros64(m)
+			eb := ebs[j]
+			if eb.volatile && over {
+				r.ctr.volatileDropped.Add(1)
+				continue
+			}
+			iov = append(iov, eb.frames)
+			sent[j]++
 		}
-		if _, err := c.Write(eb.frames); err != nil {
-			return 0
+		var err error
+		switch len(iov) {
+		case 0:
+		case 1:
+			_, err = c.Write(iov[0])
+		default:
+			_, err = c.Writev(iov)
 		}
-		if c.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes {
+		clear(iov)
+		r.iov = iov[:0]
+		if err == nil && !s.closed && c.OutboundBuffered() > limit {
 			s.terminate("slow consumer", wsframe.ClosePolicyViolation)
 		}
-		return 1
+		return
 	}
-	if eb.volatile && s.get == nil {
-		eb.dropped.Add(1)
-		r.ctr.volatileDropped.Add(1)
-		return 0
+	for m := so.batchMask; m != 0 && !s.closed; m &= m - 1 {
+		j := bits.TrailingZeros64(m)
+		eb := ebs[j]
+		if eb.volatile && s.get == nil {
+			// Node drops a volatile packet when the transport is not writable.
+			r.ctr.volatileDropped.Add(1)
+			continue
+		}
+		s.enqueueEncoded(eb.poll)
+		sent[j]++
 	}
-	s.enqueueEncoded(eb.poll)
-	return 1
 }

@@ -1,6 +1,8 @@
 package loop
 
 import (
+	"time"
+
 	"github.com/panjf2000/gnet/v2"
 
 	"sioloop/loop/wsframe"
@@ -27,9 +29,10 @@ type connState struct {
 	frag   []byte
 	fragOp wsframe.OpCode
 
-	closing   bool // a close is scheduled; ignore further input
-	closed    bool // OnClose ran
-	migrating bool // the socket moved to another reactor or to net/http
+	closing    bool // a close is scheduled; input is discarded
+	lingerLeft int  // bytes a lingering conn may still discard
+	closed     bool // OnClose ran
+	migrating  bool // the socket moved to another reactor or to net/http
 }
 
 // serve decodes every complete unit in in (HTTP requests or WebSocket
@@ -59,6 +62,11 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 	if cs.closed || cs.migrating || cs.closing {
 		if !owned && !cs.closed {
 			_, _ = c.Discard(len(in))
+		}
+		if cs.lingerLeft > 0 {
+			if cs.lingerLeft -= len(in) - off; cs.lingerLeft <= 0 {
+				return gnet.Close
+			}
 		}
 		if cs.migrating {
 			return gnet.Close
@@ -113,15 +121,72 @@ func closeConn(c gnet.Conn) {
 	_ = c.Close() // asynchronous: runs after the current callback
 }
 
-// closeWS sends a WebSocket close frame with code and closes c.
+// closeWS sends a WebSocket close frame with code, then lingers: RFC 6455
+// §7.1.1 has the server wait for the client to close the TCP connection.
 func closeWS(c gnet.Conn, code int, reason string) {
 	cs, _ := c.Context().(*connState)
-	if cs != nil && (cs.closing || cs.closed) {
+	if cs == nil {
+		_ = c.Close()
 		return
 	}
-	if cs != nil {
-		cs.r.out = wsframe.AppendClose(cs.r.out[:0], code, reason)
-		_, _ = c.Write(cs.r.out)
+	if cs.closing || cs.closed {
+		return
 	}
-	closeConn(c)
+	cs.r.out = wsframe.AppendClose(cs.r.out[:0], code, reason)
+	_, _ = c.Write(cs.r.out)
+	linger(c, cs)
+}
+
+// Lingering bounds: how long and how much a closing connection may still
+// send before it is cut.
+const (
+	lingerTimeout  = 2 * time.Second
+	lingerMaxBytes = 4 << 20
+)
+
+// linger closes c gracefully: what is queued for it still goes out, and
+// what the peer is still sending (the rest of an oversized body or frame)
+// is read and discarded, so the peer sees our answer instead of a reset.
+// The connection closes when the peer closes it, after lingerTimeout, or
+// after lingerMaxBytes more bytes. Loop goroutine only.
+func linger(c gnet.Conn, cs *connState) {
+	if cs.closing || cs.closed {
+		return
+	}
+	cs.closing = true
+	cs.lingerLeft = lingerMaxBytes
+	r := cs.r
+	r.lingering = append(r.lingering, lingerConn{c: c, cs: cs, until: r.now() + int64(lingerTimeout)})
+	if !r.lingerTimer.armed() {
+		r.timers.set(&r.lingerTimer, r.lingering[0].until)
+	}
+}
+
+// lingerConn is a connection being closed gracefully.
+type lingerConn struct {
+	c     gnet.Conn
+	cs    *connState
+	until int64
+}
+
+// sweepLingering closes lingering connections whose time is up. The list
+// is in deadline order because every entry gets the same timeout.
+func (r *reactor) sweepLingering(now int64) {
+	i := 0
+	for ; i < len(r.lingering); i++ {
+		l := r.lingering[i]
+		if l.cs.closed {
+			continue
+		}
+		if l.until > now {
+			break
+		}
+		_ = l.c.Close()
+	}
+	n := copy(r.lingering, r.lingering[i:])
+	clear(r.lingering[n:])
+	r.lingering = r.lingering[:n]
+	if n > 0 {
+		r.timers.set(&r.lingerTimer, r.lingering[0].until)
+	}
 }

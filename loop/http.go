@@ -29,7 +29,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
 		cs.r.out = e.AppendResponse(cs.r.out[:0])
 		_, _ = c.Write(cs.r.out)
-		closeConn(c)
+		linger(c, cs)
 		return len(in), gnet.None
 	}
 	if req.Chunked {
@@ -54,7 +54,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		if req.ContentLength > int64(srv.cfg.MaxPayload) {
 			// engine.io: a POST body over maxHttpBufferSize gets 413.
 			cs.writeStatus(c, 413, "Payload Too Large")
-			closeConn(c)
+			linger(c, cs)
 			return len(in), gnet.None
 		}
 		total += int(req.ContentLength)

@@ -33,9 +33,14 @@ type reactor struct {
 	// nsl holds the per-namespace socket sets and room indexes of this
 	// reactor, by Namespace.id.
 	nsl []*nsLocal
+	// batch, touched and iov are the scratch of deliverBatch.
+	batch   []*encodedBroadcast
+	touched []*Socket
+	iov     [][]byte
 	// seq stamps sockets while a broadcast walks several rooms so that a
 	// socket in two of them gets the packet once.
-	seq uint64
+	seq      uint64
+	batchSeq uint64
 	// dirty lists polling sessions whose queue grew during this callback;
 	// they are flushed once at its end so several packets share one response.
 	dirty []*Session
@@ -48,10 +53,14 @@ type reactor struct {
 	conns    atomic.Int64 // open TCP connections on this loop
 	sessions atomic.Int64 // Engine.IO sessions whose home is this loop
 
+	// lingering are connections being closed gracefully (see linger).
+	lingering   []lingerConn
+	lingerTimer timer
+
 	// The outbox: jobs posted by other goroutines, drained in order.
 	mu        sync.Mutex
-	pending   []func(*reactor)
-	spare     []func(*reactor)
+	pending   []job
+	spare     []job
 	scheduled bool
 	drainTask gnet.RunnableFunc
 	tickTask  gnet.RunnableFunc
@@ -59,6 +68,7 @@ type reactor struct {
 
 func newReactor(srv *Server, el gnet.EventLoop, idx int) *reactor {
 	r := &reactor{srv: srv, el: el, idx: idx, rndOff: len(reactor{}.rnd)}
+	r.lingerTimer = timer{index: -1, fire: r.sweepLingering}
 	r.drainTask = func(context.Context) error { r.drain(); return nil }
 	r.tickTask = func(context.Context) error { r.tick(); return nil }
 	return r
@@ -83,11 +93,22 @@ func (r *reactor) newID() string {
 	return string(b[:])
 }
 
-// post queues fn to run on the reactor. Any goroutine may call it. Jobs run
-// in the order they were posted; the loop is woken at most once per drain.
-func (r *reactor) post(fn func(*reactor)) {
+// job is one entry of a reactor's outbox: a function to run, or a
+// broadcast to deliver (then done, if set, runs after delivery).
+type job struct {
+	fn   func(*reactor)
+	eb   *encodedBroadcast
+	done func()
+}
+
+// post queues fn to run on the reactor. Any goroutine may call it.
+func (r *reactor) post(fn func(*reactor)) { r.enqueue(job{fn: fn}) }
+
+// enqueue appends j to the outbox. Jobs run in the order they were
+// enqueued; the loop is woken at most once per drain.
+func (r *reactor) enqueue(j job) {
 	r.mu.Lock()
-	r.pending = append(r.pending, fn)
+	r.pending = append(r.pending, j)
 	wake := !r.scheduled
 	r.scheduled = true
 	r.mu.Unlock()
@@ -107,10 +128,31 @@ func (r *reactor) drain() {
 	r.pending = r.spare[:0]
 	r.scheduled = false
 	r.mu.Unlock()
-	for i, fn := range jobs {
-		fn(r)
-		jobs[i] = nil
+	for i := 0; i < len(jobs); {
+		if jobs[i].eb == nil {
+			jobs[i].fn(r)
+			i++
+			continue
+		}
+		// Consecutive broadcasts are delivered together: each socket gets
+		// all of its frames in one writev.
+		j := i
+		batch := r.batch[:0]
+		for j < len(jobs) && jobs[j].eb != nil && len(batch) < maxBatch {
+			batch = append(batch, jobs[j].eb)
+			j++
+		}
+		r.deliverBatch(batch)
+		clear(batch)
+		r.batch = batch[:0]
+		for k := i; k < j; k++ {
+			if jobs[k].done != nil {
+				jobs[k].done()
+			}
+		}
+		i = j
 	}
+	clear(jobs)
 	r.mu.Lock()
 	r.spare = jobs[:0]
 	r.mu.Unlock()

@@ -27,6 +27,11 @@ type Socket struct {
 	idx   int    // position in nsLocal.sockets
 	seen  uint64 // broadcast stamp, see reactor.seq
 
+	// batchSeq and batchMask record which broadcasts of the reactor's
+	// current delivery batch target this socket (see deliverBatch).
+	batchSeq  uint64
+	batchMask uint64
+
 	nextAck uint64
 	acks    []*pendingAck
 

@@ -38,10 +38,10 @@ type Snapshot struct {
 	PacketsOut        uint64    // Engine.IO messages sent to one client
 	BytesIn           uint64
 	BytesOut          uint64
-	Broadcasts        uint64 // broadcasts (counted once, not per reactor)
-	Deliveries        uint64 // broadcast packets handed to sockets
-	VolatileDropped   uint64 // volatile packets dropped for clients that could not take them
-	SlowConsumers     uint64 // clients disconnected for exceeding the outbound cap
+	Broadcasts        uint64  // broadcasts (counted once, not per reactor)
+	Deliveries        uint64  // broadcast packets handed to sockets
+	VolatileDropped   uint64  // volatile packets dropped for clients that could not take them
+	SlowConsumers     uint64  // clients disconnected for exceeding the outbound cap
 	LoopConnections   []int64 // open connections per reactor
 }
 
@@ -116,11 +116,11 @@ func (srv *Server) countHandshakeError(code engineio.ErrorCode) {
 
 // nsCounters are a namespace's counters on one reactor, written only by it.
 type nsCounters struct {
-	connected                       atomic.Int64
-	connects, disconnects           atomic.Uint64
-	eventsIn, eventsOut             atomic.Uint64
-	bytesIn, bytesOut               atomic.Uint64
-	errors                          atomic.Uint64
+	connected             atomic.Int64
+	connects, disconnects atomic.Uint64
+	eventsIn, eventsOut   atomic.Uint64
+	bytesIn, bytesOut     atomic.Uint64
+	errors                atomic.Uint64
 }
 
 // NamespaceStats are the Socket.IO counters of one namespace.

@@ -116,4 +116,3 @@ func unauthorized(why string) *loop.ConnectError {
 	data, _ := json.Marshal(map[string]string{"reason": why})
 	return &loop.ConnectError{Message: "unauthorized", Data: data}
 }
-

@@ -35,13 +35,15 @@ func main() {
 		port = p
 	}
 	flag.IntVar(&port, "port", port, "TCP port to listen on (env PORT)")
+	pingInterval := flag.Duration("ping-interval", 300*time.Millisecond, "Engine.IO pingInterval (the suites expect 300ms)")
+	pingTimeout := flag.Duration("ping-timeout", 200*time.Millisecond, "Engine.IO pingTimeout (the suites expect 200ms)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	srv := loop.New(loop.Config{
 		Addr:         fmt.Sprintf(":%d", port),
-		PingInterval: 300 * time.Millisecond,
-		PingTimeout:  200 * time.Millisecond,
+		PingInterval: *pingInterval,
+		PingTimeout:  *pingTimeout,
 		MaxPayload:   1000000,
 	}, log)
 	srv.Handle("/engine.io/", loop.EchoHandler{})
