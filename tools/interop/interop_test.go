@@ -1,0 +1,589 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Targets selected with INTEROP_TARGET.
+const (
+	targetSioloop = "sioloop" // the root package main and tools/conformance (default)
+	targetNode    = "node"    // tools/peers/node/server.js
+)
+
+// restartMarker is the line a scenario prints when it wants the server stopped and started
+// again on the same port (sio.js reconnect).
+const restartMarker = "@@RESTART_SERVER@@"
+
+// jwtSecret is the HS256 secret of the server started for the auth scenario.
+const jwtSecret = "interop-secret-2f9c"
+
+// namespaces is the NAMESPACES value of every Socket.IO server the scenarios run against.
+const namespaces = "/custom,/org-*"
+
+// The conformance echo server's fixed heartbeat: the Engine.IO v4 test suite wants a short
+// one. It is too short for 100 clients in one Node process on a loaded 2-core machine (the
+// event loop stalls past pingTimeout and healthy sessions are dropped), so only the heartbeat
+// scenario runs against it; the other Engine.IO scenarios get relaxedPing.
+const (
+	conformancePingInterval = 300 * time.Millisecond
+	conformancePingTimeout  = 200 * time.Millisecond
+)
+
+// relaxedPing is the heartbeat (Node's defaults) of the servers the other scenarios run against.
+var relaxedPing = [2]time.Duration{25 * time.Second, 20 * time.Second}
+
+// app says which application a server process serves.
+type app int
+
+const (
+	appSocketIO app = iota // the sioloop application at /socket.io/, admin routes on the same port
+	appEngineIO            // a bare Engine.IO echo at /engine.io/
+)
+
+// serverConfig is what a scenario needs from the server, whatever the target; env maps it to
+// each target's command line and environment, in one place.
+type serverConfig struct {
+	app          app
+	namespaces   string        // NAMESPACES; empty: only "/"
+	jwtSecret    string        // JWT_SECRET; empty: no authentication
+	pingInterval time.Duration // zero: the target's default
+	pingTimeout  time.Duration // zero: the target's default
+}
+
+// command returns the program, arguments, environment additions and readiness path of cfg
+// for the harness's target, listening on port (and adminPort for sioloop's admin listener).
+func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (prog string, args, env []string, ready string) {
+	t.Helper()
+	switch h.target {
+	case targetNode:
+		// The Node peer serves both applications on one port and takes milliseconds.
+		env = []string{"PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "MAX_PAYLOAD=1000000"}
+		if cfg.namespaces != "" {
+			env = append(env, "NAMESPACES="+cfg.namespaces)
+		}
+		if cfg.jwtSecret != "" {
+			env = append(env, "JWT_SECRET="+cfg.jwtSecret)
+		}
+		if cfg.pingInterval > 0 {
+			env = append(env, "PING_INTERVAL="+strconv.FormatInt(cfg.pingInterval.Milliseconds(), 10))
+		}
+		if cfg.pingTimeout > 0 {
+			env = append(env, "PING_TIMEOUT="+strconv.FormatInt(cfg.pingTimeout.Milliseconds(), 10))
+		}
+		return h.node, []string{filepath.Join(h.root, "tools", "peers", "node", "server.js")}, env, "/health"
+	case targetSioloop:
+		if cfg.app == appEngineIO {
+			// tools/conformance: --port N; its heartbeat defaults to 300ms/200ms and is only
+			// passed (as Go durations) when a scenario wants another one.
+			args = []string{"--port", strconv.Itoa(port)}
+			if cfg.pingInterval > 0 && cfg.pingInterval != conformancePingInterval {
+				args = append(args, "--ping-interval", cfg.pingInterval.String())
+			}
+			if cfg.pingTimeout > 0 && cfg.pingTimeout != conformancePingTimeout {
+				args = append(args, "--ping-timeout", cfg.pingTimeout.String())
+			}
+			return h.binary(t, "conformance"), args, nil, "/engine.io/?EIO=4&transport=polling"
+		}
+		env = []string{"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(adminPort)}
+		if cfg.namespaces != "" {
+			env = append(env, "NAMESPACES="+cfg.namespaces)
+		}
+		if cfg.jwtSecret != "" {
+			env = append(env, "JWT_SECRET="+cfg.jwtSecret)
+		}
+		if cfg.pingInterval > 0 {
+			env = append(env, "PING_INTERVAL="+cfg.pingInterval.String())
+		}
+		if cfg.pingTimeout > 0 {
+			env = append(env, "PING_TIMEOUT="+cfg.pingTimeout.String())
+		}
+		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
+	}
+	t.Fatalf("BUG: unknown target %q", h.target)
+	return "", nil, nil, ""
+}
+
+// scrubbedEnv is the environment of this process without the variables that configure a
+// server or a scenario, so a developer's shell cannot change what a test means.
+func scrubbedEnv() []string {
+	drop := map[string]bool{
+		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
+		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
+		"TARGET_URL": true, "SIO_MANY_CLIENTS": true,
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// ------------------------------------------------------------------------------- harness
+
+// harness holds what every test shares: the target, the repository root, Node and the
+// binaries built for the sioloop target.
+type harness struct {
+	target string
+	root   string // repository root (holds go.mod)
+	dir    string // tools/interop
+	node   string // path of the node executable
+
+	mu    sync.Mutex
+	built map[string]buildResult
+}
+
+type buildResult struct {
+	path string
+	err  error
+}
+
+var (
+	tmpDir      string // removed by TestMain
+	harnessOnce sync.Once
+	theHarness  *harness
+	harnessErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "sioloop-interop-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "interop:", err)
+		os.Exit(1)
+	}
+	tmpDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// getHarness checks the prerequisites once and fails the test with the fix when one is missing.
+func getHarness(t *testing.T) *harness {
+	t.Helper()
+	harnessOnce.Do(func() { theHarness, harnessErr = newHarness() })
+	if harnessErr != nil {
+		t.Fatal(harnessErr)
+	}
+	return theHarness
+}
+
+func newHarness() (*harness, error) {
+	target := os.Getenv("INTEROP_TARGET")
+	if target == "" {
+		target = targetSioloop
+	}
+	if target != targetSioloop && target != targetNode {
+		return nil, fmt.Errorf("invalid INTEROP_TARGET %q: want %q (default) or %q", target, targetSioloop, targetNode)
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		return nil, err
+	}
+	root := filepath.Clean(filepath.Join(dir, "..", ".."))
+	if mod, err := os.ReadFile(filepath.Join(root, "go.mod")); err != nil || !bytes.Contains(mod, []byte("module sioloop")) {
+		return nil, fmt.Errorf("repository root not found: %s/go.mod is missing or not module sioloop", root)
+	}
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return nil, fmt.Errorf("node is not installed (want Node.js >= 20 on PATH): %v", err)
+	}
+	need := []string{
+		filepath.Join(dir, "node_modules", "engine.io-client", "package.json"),
+		filepath.Join(dir, "node_modules", "socket.io-client", "package.json"),
+	}
+	if target == targetNode {
+		peer := filepath.Join(root, "tools", "peers", "node", "node_modules")
+		need = append(need,
+			filepath.Join(peer, "socket.io", "package.json"),
+			filepath.Join(peer, "engine.io", "package.json"),
+			filepath.Join(peer, "jsonwebtoken", "package.json"))
+	}
+	for _, p := range need {
+		if _, err := os.Stat(p); err != nil {
+			return nil, fmt.Errorf("node packages are not installed (%s is missing): run ./scripts/test.sh from the repository root, "+
+				"or npm ci in tools/interop and tools/peers/node", p)
+		}
+	}
+	return &harness{target: target, root: root, dir: dir, node: node, built: map[string]buildResult{}}, nil
+}
+
+// binary builds (once per test binary) the named sioloop program and returns its path:
+// "sioloop" is the root package main, "conformance" is sioloop/tools/conformance.
+func (h *harness) binary(t *testing.T, name string) string {
+	t.Helper()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.built[name]
+	if !ok {
+		pkg := map[string]string{"sioloop": "sioloop", "conformance": "sioloop/tools/conformance"}[name]
+		if pkg == "" {
+			t.Fatalf("BUG: no package for binary %q", name)
+		}
+		r.path = filepath.Join(tmpDir, name)
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			goTool = filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		}
+		args := []string{"build", "-o", r.path}
+		// INTEROP_GOFLAGS adds build flags, e.g. INTEROP_GOFLAGS=-race runs the server
+		// under the race detector.
+		args = append(args, strings.Fields(os.Getenv("INTEROP_GOFLAGS"))...)
+		args = append(args, pkg)
+		cmd := exec.Command(goTool, args...)
+		cmd.Dir = h.root
+		start := time.Now()
+		if out, err := cmd.CombinedOutput(); err != nil {
+			r.err = fmt.Errorf("INTEROP_TARGET=%s: cannot build the server under test: `go %s` in %s failed: %v\n%s\n"+
+				"The sioloop target needs the root package main (main.go) and tools/conformance to build. "+
+				"To check the harness alone, run INTEROP_TARGET=node go test ./tools/interop",
+				h.target, strings.Join(args, " "), h.root, err, bytes.TrimSpace(out))
+		} else {
+			t.Logf("built %s in %v", pkg, time.Since(start).Round(time.Millisecond))
+		}
+		h.built[name] = r
+	}
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return r.path
+}
+
+// freePort asks the kernel for a free loopback port. Another process could take it before the
+// server binds it; on this test machine that race is rare enough.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// ------------------------------------------------------------------------------- server
+
+// server is one running server process under test. Its methods are called from the test
+// goroutine that owns it.
+type server struct {
+	h         *harness
+	name      string
+	cfg       serverConfig
+	port      int
+	adminPort int
+	url       string
+	out       *tailBuffer // stdout and stderr of every incarnation
+
+	cmd  *exec.Cmd
+	done chan struct{} // closed when cmd has exited
+	err  error         // cmd.Wait's result, valid once done is closed
+}
+
+// startServer starts a server for cfg on fresh ports and stops it when t ends.
+func (h *harness) startServer(t *testing.T, name string, cfg serverConfig) *server {
+	t.Helper()
+	s := &server{h: h, name: name, cfg: cfg, port: freePort(t), adminPort: freePort(t), out: newTailBuffer(256 << 10)}
+	s.url = "http://127.0.0.1:" + strconv.Itoa(s.port)
+	failedStart := false
+	t.Cleanup(func() {
+		exited := s.exited()
+		s.stop(t)
+		if exited && !failedStart {
+			t.Errorf("server %s had exited before the end of the test: %v\n%s", s.name, s.err, s.out.String())
+		}
+	})
+	if err := s.start(t); err != nil {
+		failedStart = true
+		t.Fatalf("starting server %s: %v\n--- server output ---\n%s", name, err, s.out.String())
+	}
+	return s
+}
+
+// start spawns the process and waits until its readiness URL answers 200.
+func (s *server) start(t *testing.T) error {
+	t.Helper()
+	prog, args, env, ready := s.h.command(t, s.cfg, s.port, s.adminPort)
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = s.h.root
+	cmd.Env = append(scrubbedEnv(), env...)
+	cmd.Stdout = s.out
+	cmd.Stderr = s.out
+	// Own process group: stop signals every process the server started. Pdeathsig ends the
+	// server if this test binary dies without cleaning up.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.WaitDelay = 2 * time.Second
+	fmt.Fprintf(s.out, "=== interop: starting %s %s with %s\n", prog, strings.Join(args, " "), strings.Join(env, " "))
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() {
+		s.err = cmd.Wait()
+		close(s.done)
+	}()
+
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if s.exited() {
+			return fmt.Errorf("exited before it was ready: %v", s.err)
+		}
+		resp, err := client.Get(s.url + ready)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("GET %s: status %d", ready, resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not ready after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (s *server) exited() bool {
+	if s.done == nil {
+		return false
+	}
+	select {
+	case <-s.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// stop sends SIGTERM to the server's process group, then SIGKILL after 5 s.
+func (s *server) stop(t *testing.T) {
+	t.Helper()
+	if s.cmd == nil {
+		return
+	}
+	pgid := s.cmd.Process.Pid
+	if !s.exited() {
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-s.done:
+		case <-time.After(5 * time.Second):
+			t.Logf("server %s ignored SIGTERM for 5s: SIGKILL", s.name)
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-s.done
+		}
+	}
+	// Whatever the leader left behind in its group goes too.
+	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	s.cmd = nil
+}
+
+// restart stops the server and starts it again on the same ports.
+func (s *server) restart(t *testing.T) error {
+	t.Helper()
+	s.stop(t)
+	var err error
+	for try := 0; try < 5; try++ {
+		if err = s.start(t); err == nil {
+			return nil
+		}
+		s.stop(t) // the port may still be held by the old process's sockets: retry
+		time.Sleep(200 * time.Millisecond)
+	}
+	return err
+}
+
+// ------------------------------------------------------------------------------- scenarios
+
+// scenario is one run of `node <tool>.js <name>` against srv.
+type scenario struct {
+	tool    string        // "eio" or "sio"
+	name    string        // scenario name, see the header of eio.js and sio.js
+	env     []string      // extra environment of the script
+	timeout time.Duration // the driver's limit; the script gets 10 s less
+	slow    bool          // skipped under -short
+}
+
+// run runs sc as the current (sub)test, logging every line the script prints. A line equal to
+// restartMarker restarts srv. On failure, the server output of the run is logged too.
+func (h *harness) run(t *testing.T, srv *server, sc scenario) {
+	t.Helper()
+	if sc.slow && testing.Short() {
+		t.Skipf("%s %s is slow: skipped under -short", sc.tool, sc.name)
+	}
+	if srv.exited() {
+		t.Fatalf("server %s is not running: %v\n%s", srv.name, srv.err, srv.out.String())
+	}
+	mark := srv.out.Len()
+	ctx, cancel := context.WithTimeout(context.Background(), sc.timeout)
+	defer cancel()
+	script := filepath.Join(h.dir, sc.tool+".js")
+	args := []string{script, "--url", srv.url, "--timeout", strconv.Itoa(int((sc.timeout - 10*time.Second).Seconds())), sc.name}
+	cmd := exec.CommandContext(ctx, h.node, args...)
+	cmd.Dir = h.dir
+	cmd.Env = append(scrubbedEnv(), sc.env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var failures []string
+	sawResult := false
+	sc2 := bufio.NewScanner(stdout)
+	sc2.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc2.Scan() {
+		line := sc2.Text()
+		if line == restartMarker {
+			t.Logf("%s: restarting server %s (SIGTERM, wait, start on port %d)", sc.tool, srv.name, srv.port)
+			if err := srv.restart(t); err != nil {
+				t.Errorf("restarting server %s: %v", srv.name, err)
+				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				break
+			}
+			t.Logf("%s: server %s is back", sc.tool, srv.name)
+			continue
+		}
+		t.Log(line)
+		if strings.HasPrefix(line, "FAIL") {
+			failures = append(failures, line)
+		}
+		if strings.HasPrefix(line, "ok ") {
+			sawResult = true
+		}
+	}
+	io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	if ctx.Err() != nil {
+		t.Errorf("%s %s: killed after the driver's timeout of %v", sc.tool, sc.name, sc.timeout)
+	}
+	if err != nil || len(failures) > 0 || !sawResult {
+		t.Errorf("node %s.js %s failed after %v (exit: %v); %d failed check(s):\n%s",
+			sc.tool, sc.name, time.Since(start).Round(time.Millisecond), err, len(failures), strings.Join(failures, "\n"))
+		if stderr.Len() > 0 {
+			t.Logf("--- script stderr ---\n%s", stderr.String())
+		}
+		out := srv.out.Since(mark)
+		if out == "" {
+			out = "(nothing)"
+		}
+		t.Logf("--- server %s output during the scenario ---\n%s", srv.name, out)
+	}
+}
+
+// TestEngineIO runs eio.js against a bare Engine.IO echo server.
+func TestEngineIO(t *testing.T) {
+	h := getHarness(t)
+	srv := h.startServer(t, "eio", serverConfig{app: appEngineIO, pingInterval: relaxedPing[0], pingTimeout: relaxedPing[1]})
+	for _, sc := range []scenario{
+		{tool: "eio", name: "websocket", timeout: 60 * time.Second},
+		{tool: "eio", name: "polling", timeout: 60 * time.Second},
+		{tool: "eio", name: "upgrade", timeout: 60 * time.Second},
+		{tool: "eio", name: "binary", timeout: 60 * time.Second},
+		{tool: "eio", name: "large", timeout: 90 * time.Second},
+		{tool: "eio", name: "concurrent", timeout: 90 * time.Second},
+		{tool: "eio", name: "reconnect", timeout: 60 * time.Second},
+	} {
+		t.Run(sc.name, func(t *testing.T) { h.run(t, srv, sc) })
+	}
+	t.Run("heartbeat", func(t *testing.T) {
+		fast := h.startServer(t, "eio-heartbeat", serverConfig{
+			app: appEngineIO, pingInterval: conformancePingInterval, pingTimeout: conformancePingTimeout,
+		})
+		h.run(t, fast, scenario{tool: "eio", name: "heartbeat", timeout: 60 * time.Second})
+	})
+}
+
+// TestSocketIO runs sio.js against the sioloop application.
+func TestSocketIO(t *testing.T) {
+	h := getHarness(t)
+	srv := h.startServer(t, "sio", serverConfig{app: appSocketIO, namespaces: namespaces})
+	for _, sc := range []scenario{
+		{tool: "sio", name: "connect", timeout: 60 * time.Second},
+		{tool: "sio", name: "namespaces", timeout: 60 * time.Second},
+		{tool: "sio", name: "echo", timeout: 60 * time.Second},
+		{tool: "sio", name: "binary", timeout: 60 * time.Second},
+		{tool: "sio", name: "rooms", timeout: 60 * time.Second},
+		{tool: "sio", name: "admin", timeout: 60 * time.Second},
+		{tool: "sio", name: "many", timeout: 180 * time.Second, slow: true},
+	} {
+		t.Run(sc.name, func(t *testing.T) { h.run(t, srv, sc) })
+	}
+	t.Run("auth", func(t *testing.T) {
+		authSrv := h.startServer(t, "sio-jwt", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret})
+		h.run(t, authSrv, scenario{tool: "sio", name: "auth", env: []string{"JWT_SECRET=" + jwtSecret}, timeout: 60 * time.Second})
+	})
+	t.Run("reconnect", func(t *testing.T) {
+		// A server of its own: the scenario has it restarted.
+		rs := h.startServer(t, "sio-restart", serverConfig{app: appSocketIO, namespaces: namespaces})
+		h.run(t, rs, scenario{tool: "sio", name: "reconnect", timeout: 90 * time.Second})
+	})
+}
+
+// ------------------------------------------------------------------------------- output
+
+// tailBuffer is an io.Writer, safe for concurrent use, that keeps the last max bytes written
+// and counts everything written.
+type tailBuffer struct {
+	mu    sync.Mutex
+	max   int
+	buf   []byte
+	total int // bytes ever written
+}
+
+func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.total += len(p)
+	b.buf = append(b.buf, p...)
+	if over := len(b.buf) - b.max; over > 0 {
+		b.buf = append(b.buf[:0], b.buf[over:]...)
+	}
+	return len(p), nil
+}
+
+// Len returns the number of bytes ever written, a mark for Since.
+func (b *tailBuffer) Len() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.total
+}
+
+// Since returns what was written after mark, as far as it is still kept.
+func (b *tailBuffer) Since(mark int) string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	n := b.total - mark
+	if n > len(b.buf) {
+		return "[…]\n" + string(b.buf)
+	}
+	return string(b.buf[len(b.buf)-n:])
+}
+
+func (b *tailBuffer) String() string { return b.Since(0) }

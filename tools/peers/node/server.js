@@ -1,0 +1,410 @@
+#!/usr/bin/env node
+// Node reference peer for sioloop.
+//
+// One HTTP server on PORT (default 3000) serves:
+//
+//   /engine.io/            a bare Engine.IO v4 server (the `engine.io` package) that echoes
+//                          every message back on the same socket, text and binary, nothing else.
+//   /socket.io/            a socket.io 4.8 server with the sioloop application behaviour:
+//                          `message` echo (+ ack), `subscribe` / `unsubscribe` rooms, namespaces
+//                          from NAMESPACES, optional JWT auth (JWT_SECRET).
+//   POST /SendWebsocketEvent  the admin emit route of sioloop (JSON in, JSON out).
+//   GET  /health           {"status":"healthy",...}
+//   GET  /                 {"status":"ok","service":"node-peer","connectedClients":N}
+//
+// Environment (all optional):
+//
+//   PORT            listening port (default 3000); HOST the address (default 127.0.0.1).
+//   PING_INTERVAL   Engine.IO pingInterval in milliseconds (default 25000), both servers.
+//   PING_TIMEOUT    Engine.IO pingTimeout in milliseconds (default 20000), both servers.
+//   MAX_PAYLOAD     Engine.IO maxHttpBufferSize in bytes (default 1000000), both servers.
+//                   It is also the WebSocket message limit (ws closes with 1009 above it).
+//   NAMESPACES      extra Socket.IO namespaces, comma separated, `*` is a glob
+//                   (e.g. "/custom,/org-*"). "/" always exists.
+//   JWT_SECRET      when set, CONNECT auth.token must be a valid HS256 JWT signed with it.
+//   ADMIN_MAX_BODY  largest POST /SendWebsocketEvent body in bytes (default 1048576).
+//
+// This file is the behavioural reference the Go server is tested against
+// (tools/interop). Keep it small and obvious.
+"use strict";
+
+const http = require("node:http");
+const engine = require("engine.io");
+const { Server } = require("socket.io");
+const jwt = require("jsonwebtoken");
+
+// ---------------------------------------------------------------- configuration
+
+function intEnv(name, def) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return def;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) {
+    console.error(`invalid ${name} ${JSON.stringify(raw)}: want a non-negative integer`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const PORT = intEnv("PORT", 3000);
+const HOST = process.env.HOST || "127.0.0.1";
+const PING_INTERVAL = intEnv("PING_INTERVAL", 25000);
+const PING_TIMEOUT = intEnv("PING_TIMEOUT", 20000);
+const MAX_PAYLOAD = intEnv("MAX_PAYLOAD", 1000000);
+const ADMIN_MAX_BODY = intEnv("ADMIN_MAX_BODY", 1 << 20);
+const JWT_SECRET = process.env.JWT_SECRET || "";
+const NAMESPACES = (process.env.NAMESPACES || "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter((s) => s !== "" && s !== "/");
+
+for (const ns of NAMESPACES) {
+  if (!ns.startsWith("/")) {
+    console.error(`invalid NAMESPACES entry ${JSON.stringify(ns)}: want a name starting with "/"`);
+    process.exit(2);
+  }
+}
+
+// Event names socket.io refuses to emit (socket.io/lib/socket.ts RESERVED_EVENTS).
+const RESERVED_EVENTS = new Set([
+  "connect",
+  "connect_error",
+  "disconnect",
+  "disconnecting",
+  "newListener",
+  "removeListener",
+]);
+
+// globToRegExp turns "org-*" into /^org-.*$/ (only `*` is special).
+function globToRegExp(glob) {
+  const body = glob
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\/]/g, "\\$&"))
+    .join(".*");
+  return new RegExp("^" + body + "$");
+}
+
+const startedAt = Date.now();
+const httpServer = http.createServer(onHTTPRequest);
+
+// ---------------------------------------------------------------- bare Engine.IO echo
+
+const eio = engine.attach(httpServer, {
+  path: "/engine.io/",
+  pingInterval: PING_INTERVAL,
+  pingTimeout: PING_TIMEOUT,
+  maxHttpBufferSize: MAX_PAYLOAD,
+});
+
+eio.on("connection", (socket) => {
+  // Echo: a string comes back as a text message, a Buffer as a binary one.
+  socket.on("message", (data) => socket.send(data));
+});
+
+// ---------------------------------------------------------------- Socket.IO app
+
+const io = new Server(httpServer, {
+  path: "/socket.io/",
+  serveClient: false,
+  pingInterval: PING_INTERVAL,
+  pingTimeout: PING_TIMEOUT,
+  maxHttpBufferSize: MAX_PAYLOAD,
+});
+
+// Namespace patterns in configuration order: "/" first, then NAMESPACES.
+const namespaceMatchers = [{ name: "/", re: /^\/$/ }];
+const namespaces = [io.of("/")];
+for (const ns of NAMESPACES) {
+  if (ns.includes("*")) {
+    const re = globToRegExp(ns);
+    namespaceMatchers.push({ name: ns, re });
+    namespaces.push(io.of(re));
+  } else {
+    namespaceMatchers.push({ name: ns, re: new RegExp("^" + ns.replace(/[.+?^${}()|[\]\\/]/g, "\\$&") + "$") });
+    namespaces.push(io.of(ns));
+  }
+}
+
+function namespaceConfigured(name) {
+  return namespaceMatchers.some((m) => m.re.test(name));
+}
+
+// authMiddleware checks CONNECT auth.token when JWT_SECRET is set.
+function authMiddleware(socket, next) {
+  if (!JWT_SECRET) return next();
+  const deny = (reason) => {
+    const err = new Error("unauthorized");
+    err.data = { reason };
+    next(err);
+  };
+  const token = socket.handshake.auth && socket.handshake.auth.token;
+  if (typeof token !== "string" || token === "") return deny("missing token");
+  let claims;
+  try {
+    claims = jwt.verify(token, JWT_SECRET, { algorithms: ["HS256"] });
+  } catch (e) {
+    return deny(e.message || "invalid token");
+  }
+  if (typeof claims !== "object" || claims === null) return deny("invalid claims");
+  socket.data.userId = typeof claims.sub === "string" ? claims.sub : undefined;
+  if (claims.channels !== undefined) {
+    if (!Array.isArray(claims.channels) || !claims.channels.every((c) => typeof c === "string")) {
+      return deny("invalid channels claim");
+    }
+    socket.data.channels = claims.channels.map(globToRegExp);
+  }
+  next();
+}
+
+// channelNames flattens subscribe/unsubscribe arguments (a name, an array of names, or several
+// of either) into a list of non-empty strings.
+function channelNames(args) {
+  const out = [];
+  for (const a of args) {
+    if (typeof a === "string") {
+      if (a !== "") out.push(a);
+    } else if (Array.isArray(a)) {
+      for (const b of a) if (typeof b === "string" && b !== "") out.push(b);
+    }
+  }
+  return out;
+}
+
+function splitAck(args) {
+  if (args.length > 0 && typeof args[args.length - 1] === "function") {
+    return [args.slice(0, -1), args[args.length - 1]];
+  }
+  return [args, null];
+}
+
+function onConnection(socket) {
+  const nsp = socket.nsp;
+
+  // message: echo the event to the sender with the same arguments, and when the client asked
+  // for an ack, acknowledge with the same arguments too.
+  socket.on("message", (...raw) => {
+    const [args, ack] = splitAck(raw);
+    socket.emit("message", ...args);
+    if (ack) ack(...args);
+  });
+
+  socket.on("subscribe", (...raw) => {
+    const [args, ack] = splitAck(raw);
+    const allowed = socket.data.channels;
+    const rooms = channelNames(args).filter((name) => {
+      // Another socket's private room cannot be joined (it would leak its direct messages).
+      if (name !== socket.id && nsp.sockets.has(name)) return false;
+      if (allowed && !allowed.some((re) => re.test(name))) return false;
+      return true;
+    });
+    if (rooms.length > 0) socket.join(rooms);
+    if (ack) ack(Array.from(socket.rooms));
+  });
+
+  socket.on("unsubscribe", (...raw) => {
+    const [args, ack] = splitAck(raw);
+    for (const name of channelNames(args)) {
+      if (name !== socket.id) socket.leave(name);
+    }
+    if (ack) ack(Array.from(socket.rooms));
+  });
+}
+
+for (const nsp of namespaces) {
+  nsp.use(authMiddleware);
+  nsp.on("connection", onConnection);
+}
+
+function connectedClients() {
+  let n = 0;
+  for (const nsp of io._nsps.values()) n += nsp.sockets.size;
+  return n;
+}
+
+// ---------------------------------------------------------------- admin HTTP routes
+
+function sendJSON(res, status, obj, headers) {
+  const body = JSON.stringify(obj);
+  res.writeHead(status, Object.assign({
+    "Content-Type": "application/json",
+    "Content-Length": Buffer.byteLength(body),
+  }, headers || {}));
+  res.end(body);
+}
+
+function onHTTPRequest(req, res) {
+  const url = new URL(req.url, "http://localhost");
+  switch (url.pathname) {
+    case "/":
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return sendJSON(res, 405, { error: "method not allowed" }, { Allow: "GET, HEAD" });
+      }
+      return sendJSON(res, 200, { status: "ok", service: "node-peer", connectedClients: connectedClients() });
+    case "/health":
+      if (req.method !== "GET" && req.method !== "HEAD") {
+        return sendJSON(res, 405, { error: "method not allowed" }, { Allow: "GET, HEAD" });
+      }
+      return sendJSON(res, 200, {
+        status: "healthy",
+        service: "node-peer",
+        uptime: (Date.now() - startedAt) / 1000,
+        connectedClients: connectedClients(),
+        engineIOClients: eio.clientsCount,
+      });
+    case "/SendWebsocketEvent":
+      return onSendWebsocketEvent(req, res);
+    default:
+      return sendJSON(res, 404, { error: "not found" });
+  }
+}
+
+function onSendWebsocketEvent(req, res) {
+  if (req.method !== "POST") {
+    return sendJSON(res, 405, { error: "method not allowed: use POST" }, { Allow: "POST" });
+  }
+  const ctype = (req.headers["content-type"] || "").split(";")[0].trim().toLowerCase();
+  if (ctype !== "application/json") {
+    req.resume();
+    return sendJSON(res, 415, { error: `unsupported content type ${JSON.stringify(ctype)}: want application/json` });
+  }
+  // An oversized body is read to its end and dropped before the 413 goes out: answering early
+  // and closing would make the client fail its upload before it reads the answer.
+  const chunks = [];
+  let size = 0;
+  let tooLarge = false;
+  req.on("data", (c) => {
+    size += c.length;
+    if (size > ADMIN_MAX_BODY) tooLarge = true;
+    else chunks.push(c);
+  });
+  req.on("error", () => {});
+  req.on("end", () => {
+    if (tooLarge) {
+      return sendJSON(res, 413, { error: `request body too large: more than ${ADMIN_MAX_BODY} bytes` });
+    }
+    let body;
+    try {
+      body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    } catch (e) {
+      return sendJSON(res, 400, { error: "invalid JSON: " + e.message });
+    }
+    let result;
+    try {
+      result = emitFromRequest(body);
+    } catch (e) {
+      if (e instanceof BadRequest) return sendJSON(res, 400, { error: e.message });
+      throw e;
+    }
+    sendJSON(res, 200, result);
+  });
+}
+
+class BadRequest extends Error {}
+
+function stringList(v, field) {
+  if (v === undefined || v === null) return [];
+  if (typeof v === "string") return v === "" ? [] : [v];
+  if (Array.isArray(v) && v.every((s) => typeof s === "string")) return v.filter((s) => s !== "");
+  throw new BadRequest(`invalid ${field}: want a string or an array of strings`);
+}
+
+function checkEventName(name, field) {
+  if (typeof name !== "string" || name === "") {
+    throw new BadRequest(`invalid ${field}: want a non-empty string`);
+  }
+  if (RESERVED_EVENTS.has(name)) {
+    throw new BadRequest(`invalid ${field} ${JSON.stringify(name)}: reserved event name`);
+  }
+}
+
+// emitFromRequest validates one POST /SendWebsocketEvent body and emits its events.
+//
+// Forms: {"channel":C,"payload":P} emits C with {"payload":P}; {"channels":[...],"payload":P}
+// emits one event per channel (an array P is zipped with the channels, min of both lengths);
+// {"event":E,"data":D} emits E with D. Targeting: rooms, except, to (a socket id), namespace
+// (default "/"), volatile. "recipients" is the number of distinct sockets the target matched.
+function emitFromRequest(body) {
+  const start = process.hrtime.bigint();
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    throw new BadRequest("invalid body: want a JSON object");
+  }
+  const forms = ["channel", "channels", "event"].filter((k) => body[k] !== undefined);
+  if (forms.length === 0) throw new BadRequest("missing field: one of channel, channels or event");
+  if (forms.length > 1) throw new BadRequest(`conflicting fields: ${forms.join(", ")}`);
+
+  const events = []; // [name, data]
+  if (body.channel !== undefined) {
+    checkEventName(body.channel, "channel");
+    events.push([body.channel, { payload: body.payload }]);
+  } else if (body.channels !== undefined) {
+    if (!Array.isArray(body.channels) || body.channels.length === 0) {
+      throw new BadRequest("invalid channels: want a non-empty array of strings");
+    }
+    body.channels.forEach((c, i) => checkEventName(c, `channels[${i}]`));
+    if (Array.isArray(body.payload)) {
+      const n = Math.min(body.channels.length, body.payload.length);
+      for (let i = 0; i < n; i++) events.push([body.channels[i], { payload: body.payload[i] }]);
+    } else {
+      for (const c of body.channels) events.push([c, { payload: body.payload }]);
+    }
+  } else {
+    checkEventName(body.event, "event");
+    events.push([body.event, body.data]);
+  }
+
+  const rooms = stringList(body.rooms, "rooms");
+  const except = stringList(body.except, "except");
+  if (body.to !== undefined && (typeof body.to !== "string" || body.to === "")) {
+    throw new BadRequest("invalid to: want a socket id");
+  }
+  if (body.to) rooms.push(body.to);
+  const nsName = body.namespace === undefined ? "/" : body.namespace;
+  if (typeof nsName !== "string" || !nsName.startsWith("/")) {
+    throw new BadRequest("invalid namespace: want a name starting with \"/\"");
+  }
+  if (body.volatile !== undefined && typeof body.volatile !== "boolean") {
+    throw new BadRequest("invalid volatile: want a boolean");
+  }
+  if (!namespaceConfigured(nsName)) {
+    throw new BadRequest(`unknown namespace ${JSON.stringify(nsName)}`);
+  }
+
+  const nsp = io._nsps.get(nsName); // absent: a glob namespace nobody joined yet
+  let recipients = 0;
+  if (nsp) {
+    for (const socket of nsp.sockets.values()) {
+      if (rooms.length > 0 && !rooms.some((r) => socket.rooms.has(r))) continue;
+      if (except.some((r) => socket.rooms.has(r))) continue;
+      recipients++;
+    }
+    for (const [name, data] of events) {
+      let op = nsp;
+      if (rooms.length > 0) op = op.to(rooms);
+      if (except.length > 0) op = op.except(except);
+      if (body.volatile) op = op.volatile;
+      if (data === undefined) op.emit(name);
+      else op.emit(name, data);
+    }
+  }
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  return { status: "success", events_sent: events.length, recipients, duration: `${ms.toFixed(3)}ms` };
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+httpServer.listen(PORT, HOST, () => {
+  const addr = httpServer.address();
+  console.error(`node-peer listening on ${addr.address}:${addr.port} (engine.io at /engine.io/, socket.io at /socket.io/)`);
+});
+
+function shutdown(sig) {
+  console.error(`node-peer: ${sig}, exiting`);
+  // io.close() closes every Engine.IO connection without a Socket.IO DISCONNECT packet, so
+  // clients see "transport close" and reconnect; exit right after, whatever is pending.
+  io.close();
+  eio.close();
+  setTimeout(() => process.exit(0), 50).unref();
+  process.exitCode = 0;
+}
+process.on("SIGTERM", () => shutdown("SIGTERM"));
+process.on("SIGINT", () => shutdown("SIGINT"));
