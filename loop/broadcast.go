@@ -88,7 +88,7 @@ func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
 	pkt := []byte{byte(engineio.Message)}
 	pkt = socketio.AppendHeader(pkt, t, len(b.Attachments), ns.nameBytes, false, 0)
 	pkt = append(pkt, '[')
-	pkt = socketio.AppendJSONString(pkt, []byte(b.Event))
+	pkt = socketio.AppendJSONStringOf(pkt, b.Event)
 	if len(b.Args) > 0 {
 		pkt = append(pkt, ',')
 		pkt = append(pkt, b.Args...)

@@ -19,6 +19,7 @@ type connState struct {
 
 	parked    *Session // http: the session whose GET waits on this conn
 	keepAlive bool     // http: the parked request allows keep-alive
+	held      []byte   // http: responses waiting behind the parked GET
 	cors      int      // http: index+1 of the allowed origin of the parked request, 0: none
 
 	// carry holds bytes read before the connection moved from another
@@ -106,6 +107,26 @@ func (cs *connState) onClose(c gnet.Conn, err error) {
 			}
 			s.end(reason)
 		}
+	}
+}
+
+// send writes an HTTP response. While a GET is parked on the connection,
+// responses to requests pipelined after it are held back and written once
+// the GET is answered: HTTP/1.1 answers in request order (RFC 9112 §9.3.2),
+// though, as in Node, the requests themselves are processed at once.
+func (cs *connState) send(c gnet.Conn, b []byte) {
+	if cs.parked != nil {
+		cs.held = append(cs.held, b...)
+		return
+	}
+	_, _ = c.Write(b)
+}
+
+// release writes the responses held behind a GET that was just answered.
+func (cs *connState) release(c gnet.Conn) {
+	if len(cs.held) > 0 {
+		_, _ = c.Write(cs.held)
+		cs.held = nil
 	}
 }
 

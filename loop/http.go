@@ -28,7 +28,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		}
 		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
 		cs.r.out = e.AppendResponse(cs.r.out[:0])
-		_, _ = c.Write(cs.r.out)
+		cs.send(c, cs.r.out)
 		linger(c, cs)
 		return len(in), gnet.None
 	}
@@ -261,7 +261,7 @@ func (cs *connState) writePreflight(c gnet.Conn, req *http1.Request, cors int) {
 	}
 	b = append(b, "\r\n"...)
 	cs.r.out = b
-	_, _ = c.Write(b)
+	cs.send(c, b)
 	if !req.KeepAlive {
 		closeConn(c)
 	}
@@ -284,7 +284,7 @@ func (cs *connState) writeUpgradeError(c gnet.Conn, msg string) {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, msg...)
 	cs.r.out = b
-	_, _ = c.Write(b)
+	cs.send(c, b)
 	closeConn(c)
 }
 
@@ -296,7 +296,7 @@ func (cs *connState) writeStatus(c gnet.Conn, status int, msg string) {
 	b = append(b, "\r\n\r\n"...)
 	b = append(b, msg...)
 	cs.r.out = b
-	_, _ = c.Write(b)
+	cs.send(c, b)
 }
 
 // writeResponse writes a complete response with body.
@@ -314,7 +314,7 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 	b = append(b, "\r\n"...)
 	b = append(b, body...)
 	cs.r.out = b
-	_, _ = c.Write(b)
+	cs.send(c, b)
 	if !keepAlive {
 		closeConn(c)
 	}
@@ -323,4 +323,5 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 // writePollResponse answers the parked GET on c with payload.
 func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
 	cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/plain; charset=UTF-8", payload)
+	cs.release(c)
 }

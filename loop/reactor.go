@@ -37,6 +37,8 @@ type reactor struct {
 	batch   []*encodedBroadcast
 	touched []*Socket
 	iov     [][]byte
+	// ev is the Event handed to event handlers, reused for every event.
+	ev Event
 	// seq stamps sockets while a broadcast walks several rooms so that a
 	// socket in two of them gets the packet once.
 	seq      uint64

@@ -229,7 +229,7 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 	}
 	b := socketio.AppendHeader(r.enc[:0], t, len(atts), nsBytes(so.ns), hasAck, id)
 	b = append(b, '[')
-	b = socketio.AppendJSONString(b, []byte(name))
+	b = socketio.AppendJSONStringOf(b, name)
 	if len(args) > 0 {
 		b = append(b, ',')
 		b = append(b, args...)
@@ -334,14 +334,20 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	c := so.ctr()
 	c.eventsIn.Add(1)
 	c.bytesIn.Add(uint64(len(h.Data)))
-	ev := Event{Name: name, Args: args, Attachments: atts, HasAck: h.HasAck, ackID: h.AckID}
 	hd := so.ns.events[string(name)]
 	if hd == nil {
 		hd = so.ns.OnAny
 	}
-	if hd != nil {
-		hd(so, &ev)
+	if hd == nil {
+		return
 	}
+	// The reactor's Event is reused: handlers may not keep it, and a
+	// pointer to a local would escape through the func value.
+	r := so.c.s.r
+	ev := &r.ev
+	*ev = Event{Name: name, Args: args, Attachments: atts, HasAck: h.HasAck, ackID: h.AckID}
+	hd(so, ev)
+	*ev = Event{}
 }
 
 // onAck completes a pending EmitWithAck.

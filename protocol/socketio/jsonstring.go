@@ -111,3 +111,7 @@ func utf8Len[S ~string | ~[]byte](s S, i int) (int, bool) {
 	}
 	return need, true
 }
+
+// AppendJSONStringOf is AppendJSONString for a Go string, without the
+// conversion to []byte.
+func AppendJSONStringOf(dst []byte, s string) []byte { return appendQuoted(dst, s) }
