@@ -36,6 +36,9 @@ type Broadcast struct {
 // never declared or connected to.
 var ErrUnknownNamespace = errors.New("loop: unknown namespace")
 
+// ErrServerClosed is returned by Broadcast once Shutdown has begun.
+var ErrServerClosed = errors.New("loop: server shutting down")
+
 // ErrReservedEvent is returned by Broadcast for an event name that clients
 // reserve (connect, disconnect, ...).
 var ErrReservedEvent = errors.New("loop: reserved event name")
@@ -62,8 +65,14 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	if nsName == "" {
 		nsName = "/"
 	}
+	if io.srv.draining.Load() {
+		return 0, ErrServerClosed
+	}
 	ns := io.Namespace(nsName)
 	if ns == nil {
+		if io.matchesPattern(nsName) {
+			return 0, nil // a pattern namespace nobody has joined yet
+		}
 		return 0, ErrUnknownNamespace
 	}
 	if socketio.IsReservedEvent([]byte(b.Event)) {

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
 
 	"sioloop/loop/wsframe"
 )
@@ -20,6 +21,7 @@ type connState struct {
 	parked    *Session // http: the session whose GET waits on this conn
 	keepAlive bool     // http: the parked request allows keep-alive
 	held      []byte   // http: responses waiting behind the parked GET
+	posting   *Session // http: the session whose POST body is arriving here
 	cors      int      // http: index+1 of the allowed origin of the parked request, 0: none
 
 	// carry holds bytes read before the connection moved from another
@@ -31,6 +33,7 @@ type connState struct {
 	fragOp wsframe.OpCode
 
 	closing    bool // a close is scheduled; input is discarded
+	lingering  bool // closing gracefully, see linger
 	lingerLeft int  // bytes a lingering conn may still discard
 	closed     bool // OnClose ran
 	migrating  bool // the socket moved to another reactor or to net/http
@@ -86,6 +89,9 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 
 // onClose runs when gnet closes the conn.
 func (cs *connState) onClose(c gnet.Conn, err error) {
+	if s := cs.posting; s != nil && s.post == c {
+		s.post = nil
+	}
 	if s := cs.parked; s != nil {
 		// engine.io: a poll request that ends early closes the session.
 		cs.parked = nil
@@ -175,7 +181,16 @@ func linger(c gnet.Conn, cs *connState) {
 		return
 	}
 	cs.closing = true
+	cs.lingering = true
+	cs.r.lingerN.Add(1)
 	cs.lingerLeft = lingerMaxBytes
+	if c.OutboundBuffered() == 0 {
+		// Half-close: the peer reads our last bytes, then EOF, and hangs up;
+		// its unread input never turns our close into a reset.
+		if fd := c.Fd(); fd >= 0 {
+			_ = unix.Shutdown(fd, unix.SHUT_WR)
+		}
+	}
 	r := cs.r
 	r.lingering = append(r.lingering, lingerConn{c: c, cs: cs, until: r.now() + int64(lingerTimeout)})
 	if !r.lingerTimer.armed() {

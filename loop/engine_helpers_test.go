@@ -154,6 +154,9 @@ type response struct {
 	headers    [][2]string // name as sent, trimmed value; in arrival order
 	head       string      // every byte of the head, CRLFs included
 	body       string
+	// untilClose: no Content-Length, "Connection: close"; the body is what
+	// arrives until the connection ends (readResponse leaves it unread).
+	untilClose bool
 }
 
 // header returns the first value of the header name (case-insensitive).
@@ -210,7 +213,12 @@ func readResponse(br *bufio.Reader) (*response, error) {
 	}
 	cl, ok := r.header("Content-Length")
 	if !ok {
-		if r.status == 204 {
+		switch {
+		case r.status == 204:
+			return r, nil
+		case announcesClose(r):
+			// RFC 9112 §6.3: the body runs to the end of the connection.
+			r.untilClose = true
 			return r, nil
 		}
 		return nil, fmt.Errorf("response without Content-Length: %q", r.head)
@@ -262,6 +270,10 @@ func (h *hconn) writeBytewise(s string) {
 	}
 }
 
+// read reads one response. For a response framed by the end of the
+// connection it half-closes first, so that a server that lingers until the
+// client goes ends the response at once (TestHTTPRefusalsEndPromptly
+// checks what happens without that help).
 func (h *hconn) read() *response {
 	h.t.Helper()
 	h.c.SetReadDeadline(time.Now().Add(ioTimeout))
@@ -269,7 +281,30 @@ func (h *hconn) read() *response {
 	if err != nil {
 		h.t.Fatalf("read response: %v", err)
 	}
+	if r.untilClose {
+		h.halfClose()
+		body, err := readToEOF(h.c, h.br, ioTimeout)
+		if err != nil {
+			h.t.Fatalf("reading a body framed by the connection close: %v", err)
+		}
+		r.body = string(body)
+	}
 	return r
+}
+
+// halfClose sends FIN: the client will send nothing more.
+func (h *hconn) halfClose() { _ = h.c.(*net.TCPConn).CloseWrite() }
+
+// expectRefusesMore checks that the server serves nothing more on the
+// connection after a refusal: a valid request sent now gets no answer, and
+// the connection ends once the client half-closes (the server may linger
+// until then, RFC 9112 §9.6).
+func (h *hconn) expectRefusesMore() {
+	h.t.Helper()
+	h.c.SetWriteDeadline(time.Now().Add(ioTimeout))
+	_, _ = io.WriteString(h.c, reqGET("EIO=4&transport=polling")) // may fail: the server may be gone
+	h.halfClose()
+	h.expectEOF()
 }
 
 // expectQuiet fails if anything arrives (or the connection ends) within d.
@@ -289,16 +324,17 @@ func (h *hconn) expectQuiet(d time.Duration) {
 // anything more.
 func (h *hconn) expectEOF() {
 	h.t.Helper()
-	if rest, err := readToEOF(h.c, h.br); err != nil {
+	if rest, err := readToEOF(h.c, h.br, ioTimeout); err != nil {
 		h.t.Fatalf("expected the server to close the connection: %v (read %q)", err, rest)
 	} else if len(rest) > 0 {
 		h.t.Fatalf("expected the connection to close, got more bytes %q", rest)
 	}
 }
 
-// readToEOF reads until the peer closes. A reset counts as a close.
-func readToEOF(c net.Conn, br *bufio.Reader) ([]byte, error) {
-	c.SetReadDeadline(time.Now().Add(ioTimeout))
+// readToEOF reads until the peer closes, for at most d. A reset counts as
+// a close.
+func readToEOF(c net.Conn, br *bufio.Reader, d time.Duration) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(d))
 	rest, err := io.ReadAll(br)
 	if err != nil && errors.Is(err, syscall.ECONNRESET) {
 		err = nil
@@ -590,7 +626,9 @@ func (w *wsConn) readText() (string, error) {
 	return string(f.payload), nil
 }
 
-// closeHandshake sends Close 1000 and expects the echo and the close.
+// closeHandshake sends Close 1000, expects it echoed, and hangs up (RFC
+// 6455 §7.1.1: the client MAY close after sending and receiving a Close;
+// TestWSClosingHandshake checks that the server closes on its own).
 func (w *wsConn) closeHandshake() error {
 	if err := w.write(frameOf(true, opClose, closePayload(1000, ""))); err != nil {
 		return err
@@ -602,11 +640,18 @@ func (w *wsConn) closeHandshake() error {
 	if f.op != opClose || string(f.payload) != string(closePayload(1000, "")) {
 		return fmt.Errorf("want close 1000 echoed, got %v", f)
 	}
-	rest, err := readToEOF(w.c, w.br)
-	if err != nil || len(rest) > 0 {
-		return fmt.Errorf("after the close echo: %v, %q", err, rest)
-	}
 	return w.c.Close()
+}
+
+// answerClose replies to the server's Close frame f as RFC 6455 §5.5.1
+// asks (echo its code) and hangs up.
+func (w *wsConn) answerClose(f frame) {
+	var p []byte
+	if len(f.payload) >= 2 {
+		p = f.payload[:2]
+	}
+	_ = w.write(frameOf(true, opClose, p))
+	w.c.Close()
 }
 
 // Must-style wrappers; t is the calling goroutine's test.
@@ -645,19 +690,18 @@ func (w *wsConn) expectBinary(t testing.TB, want []byte) {
 	}
 }
 
-// expectClose expects a Close frame with code (closeNone: empty payload,
-// closeAny: any code) and then the end of the connection.
+// expectClose expects the server to start the closing handshake with code
+// (closeNone: empty payload, closeAny: any code), answers it and hangs up.
 func (w *wsConn) expectClose(t testing.TB, code int) {
 	t.Helper()
 	f := w.next(t)
 	if f.op != opClose {
 		t.Fatalf("want a close frame (code %d), got %v", code, f)
 	}
-	got := closeCode(f)
-	if code != closeAny && got != code {
+	if got := closeCode(f); code != closeAny && got != code {
 		t.Errorf("close code %d, want %d (payload %q)", got, code, f.payload)
 	}
-	w.expectEOF(t)
+	w.answerClose(f)
 }
 
 // closeCode returns the status code of a Close frame, closeNone if it has none.
@@ -677,7 +721,7 @@ func (w *wsConn) expectGone(t testing.TB) {
 		if f.op != opClose {
 			t.Fatalf("want the connection to end, got %v", f)
 		}
-		w.expectEOF(t)
+		w.answerClose(f)
 		return
 	}
 	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, syscall.ECONNRESET) {
@@ -685,9 +729,11 @@ func (w *wsConn) expectGone(t testing.TB) {
 	}
 }
 
-func (w *wsConn) expectEOF(t testing.TB) {
+// expectEOF expects the server to close the connection within d without
+// sending anything more.
+func (w *wsConn) expectEOF(t testing.TB, d time.Duration) {
 	t.Helper()
-	rest, err := readToEOF(w.c, w.br)
+	rest, err := readToEOF(w.c, w.br, d)
 	if err != nil {
 		t.Fatalf("want the connection closed after the close frame: %v (read %q)", err, rest)
 	}
@@ -744,7 +790,17 @@ func (c *canary) check(t testing.TB) {
 	c.n++
 	msg := fmt.Sprintf("4canary %d", c.n)
 	c.ws.sendText(t, msg)
-	c.ws.expectText(t, msg)
+	for {
+		f := c.ws.next(t)
+		if f.op == opText && string(f.payload) == "2" { // a ping, should a test run long
+			c.ws.sendText(t, "3")
+			continue
+		}
+		if !f.fin || f.op != opText || string(f.payload) != msg {
+			t.Fatalf("WebSocket canary got %v, want %q", f, msg)
+		}
+		break
+	}
 	c.ts.post(t, c.sid, msg)
 	if got := c.ts.poll(t, c.sid); got != msg {
 		t.Fatalf("polling canary got %q, want %q", got, msg)

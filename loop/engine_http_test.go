@@ -5,9 +5,13 @@ package loop_test
 // (one WebSocket, one polling) must keep echoing through all of it.
 
 import (
+	"bufio"
 	"fmt"
+	"io"
+	"net"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -137,7 +141,7 @@ func TestHTTPLimits(t *testing.T) {
 		if r.statusLine != "HTTP/1.1 431 Request Header Fields Too Large" {
 			t.Errorf("status line %q, want 431", r.statusLine)
 		}
-		h.expectEOF()
+		h.expectRefusesMore()
 	})
 	t.Run("head that never ends", func(t *testing.T) {
 		// Many header lines, 8.4 KiB without the blank line that would end
@@ -149,7 +153,7 @@ func TestHTTPLimits(t *testing.T) {
 		if r.status != 431 {
 			t.Errorf("status %d, want 431: %v", r.status, r)
 		}
-		h.expectEOF()
+		h.expectRefusesMore()
 	})
 	t.Run("body over maxPayload", func(t *testing.T) {
 		h := ts.dial(t)
@@ -159,7 +163,7 @@ func TestHTTPLimits(t *testing.T) {
 		if r.statusLine != "HTTP/1.1 413 Payload Too Large" {
 			t.Errorf("status line %q, want 413", r.statusLine)
 		}
-		h.expectEOF()
+		h.expectRefusesMore()
 	})
 	t.Run("body of exactly maxPayload", func(t *testing.T) {
 		// Node counts maxHttpBufferSize on the body; 1e6 bytes pass.
@@ -228,7 +232,7 @@ func TestHTTPGarbage(t *testing.T) {
 			if !statusLineRE.MatchString(r.statusLine) {
 				t.Errorf("status line %q", r.statusLine)
 			}
-			h.expectEOF()
+			h.expectRefusesMore()
 			c.check(t)
 		})
 	}
@@ -239,7 +243,7 @@ func TestHTTPGarbage(t *testing.T) {
 	if r := h.read(); r.status != 400 {
 		t.Errorf("bytewise garbage: %v", r)
 	}
-	h.expectEOF()
+	h.expectRefusesMore()
 	c.check(t)
 	waitFor(t, "garbage connections to close", func() bool {
 		return ts.srv.Connections() <= 1 // the canary's WebSocket
@@ -249,41 +253,114 @@ func TestHTTPGarbage(t *testing.T) {
 // statusLineRE matches a status line as Node's http module writes it.
 var statusLineRE = regexp.MustCompile(`^HTTP/1\.1 [1-5]\d\d [A-Za-z -]+$`)
 
-// A response after which the server closes the connection must say so.
-// RFC 9112 §9.6: a server that closes after a response SHOULD send the
-// "close" connection option in it; Node's http server does for the 400 and
-// 431 it answers parse errors with, and engine.io's abortUpgrade does too
-// (Node keeps the connection after a 413; we close, so we must announce
-// it). Without it an HTTP/1.1 client may reuse the connection and lose its
-// next request.
-func TestHTTPRefusalsAnnounceClose(t *testing.T) {
+// A response after which the server closes the connection must say so,
+// and must be complete without the client's help.
+//
+//   - RFC 9112 §9.6: a server that closes after a response SHOULD send the
+//     "close" connection option in it. Node's http server does for the 400
+//     and 431 it answers parse errors with, and engine.io's abortUpgrade does
+//     too (Node keeps the connection after a 413; we close, so we must
+//     announce it). Without it an HTTP/1.1 client may reuse the connection
+//     and lose its next request.
+//   - RFC 9112 §6.3: a response without Content-Length ends when the
+//     connection closes. Node ends the socket right after such a response;
+//     a server that instead lingers until the client hangs up leaves the
+//     client waiting for the end of the body.
+//   - A client that stays silent after a refusal is cut off in bounded time.
+func TestHTTPRefusalsEndCleanly(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, loop.Config{})
 	sid := ts.handshake(t)
-	raws := []string{
-		reqGET(sidQuery(sid), "X-Big: "+strings.Repeat("a", 9000)),                                              // 431
-		"POST " + enginePath + "?" + sidQuery(sid) + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n4", // 413
+	type refusal struct {
+		raw      string
+		answered int
 	}
-	answered := make([]int, len(raws))
+	refusals := []refusal{
+		{reqGET(sidQuery(sid), "X-Big: "+strings.Repeat("a", 9000)), 0},                                              // 431
+		{"POST " + enginePath + "?" + sidQuery(sid) + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n4", 0}, // 413
+	}
 	for _, tc := range garbageCases {
-		raws = append(raws, tc.raw)
-		answered = append(answered, tc.answered)
+		refusals = append(refusals, refusal{tc.raw, tc.answered})
 	}
-	var lacking []string
-	for i, raw := range raws {
-		h := ts.dial(t)
-		h.write(raw)
-		r := h.read()
-		for range answered[i] {
-			r = h.read()
-		}
-		if !announcesClose(r) {
-			lacking = append(lacking, r.statusLine)
-		}
-		h.expectEOF()
+	type result struct {
+		statusLine           string
+		announced, delimited bool
+		err                  error
 	}
-	if len(lacking) > 0 {
+	results := make([]result, len(refusals))
+	var wg sync.WaitGroup
+	for i, rf := range refusals {
+		wg.Go(func() {
+			res := &results[i]
+			c, err := net.DialTimeout("tcp", ts.addr, ioTimeout)
+			if err != nil {
+				res.err = err
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			c.SetDeadline(time.Now().Add(ioTimeout))
+			if _, err := io.WriteString(c, rf.raw); err != nil {
+				res.err = err
+				return
+			}
+			var r *response
+			for range rf.answered + 1 {
+				if r, err = readResponse(br); err != nil {
+					res.err = err
+					return
+				}
+			}
+			res.statusLine, res.announced, res.delimited = r.statusLine, announcesClose(r), !r.untilClose
+			if r.untilClose {
+				// Node ends the connection right after the response.
+				_, err := readToEOF(c, br, time.Second)
+				res.delimited = err == nil
+			}
+		})
+	}
+	wg.Wait()
+	var unannounced, undelimited []string
+	for i, res := range results {
+		if res.err != nil {
+			t.Fatalf("refusal %d (%.30q): %v", i, refusals[i].raw, res.err)
+		}
+		if !res.announced {
+			unannounced = append(unannounced, res.statusLine)
+		}
+		if !res.delimited {
+			undelimited = append(undelimited, res.statusLine)
+		}
+	}
+	if len(unannounced) > 0 {
 		t.Errorf("SERVER BUG: %d of %d responses sent before the server closes the connection lack \"Connection: close\" "+
-			"(Node sends it; RFC 9112 §9.6), e.g. %q", len(lacking), len(raws), lacking[0])
+			"(RFC 9112 §9.6; Node sends it): %q", len(unannounced), len(refusals), dedup(unannounced))
 	}
+	if len(undelimited) > 0 {
+		t.Errorf("SERVER BUG: %d of %d refusals have no Content-Length, so their body ends only when the connection does, "+
+			"but the server kept the connection open for over 1s waiting for the client to hang up (Node ends the socket at once; "+
+			"send Content-Length: 0 or half-close when lingering): %q", len(undelimited), len(refusals), dedup(undelimited))
+	}
+
+	// A client that stays connected and silent after a refusal is cut off.
+	h := ts.dial(t)
+	h.write("POST " + enginePath + "?" + sidQuery(sid) + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1000001\r\n\r\n4")
+	if r := h.read(); r.status != 413 {
+		t.Fatalf("want 413, got %v", r)
+	}
+	if rest, err := readToEOF(h.c, h.br, 5*time.Second); err != nil || len(rest) > 0 {
+		t.Errorf("a silent client was not cut off within 5s of a refusal: %v, %q", err, rest)
+	}
+}
+
+func dedup(s []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, v := range s {
+		if !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -147,11 +147,64 @@ func TestWSClose(t *testing.T) {
 			if got := closeCode(f); got != tc.want {
 				t.Errorf("SERVER BUG: Close %q answered with code %d; Node's ws answers %d", tc.payload, got, tc.want)
 			}
-			w.expectEOF(t)
+			w.c.Close()
 			waitFor(t, "the session to end", func() bool { return ts.srv.Sessions() == 2 })
 			c.check(t)
 		})
 	}
+}
+
+// The closing handshake ends the TCP connection. RFC 6455 §7.1.1: "After
+// both sending and receiving a Close message, an endpoint considers the
+// WebSocket connection closed and MUST close the underlying TCP connection.
+// The server MUST close the underlying TCP connection immediately; the
+// client SHOULD wait for the server to close the connection". Node's ws
+// ends the socket as soon as both Close frames have passed.
+func TestWSClosingHandshake(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, loop.Config{})
+	const promptly = time.Second
+	t.Run("client starts", func(t *testing.T) {
+		t.Parallel()
+		w, _ := ts.openWS(t)
+		w.send(t, frameOf(true, opClose, closePayload(1000, "")))
+		if f := w.next(t); f.op != opClose || closeCode(f) != 1000 {
+			t.Fatalf("want the close echoed, got %v", f)
+		}
+		t0 := time.Now()
+		if rest, err := readToEOF(w.c, w.br, promptly); err != nil || len(rest) > 0 {
+			t.Errorf("SERVER BUG: after echoing the client's Close the server kept the TCP connection open for %v "+
+				"(RFC 6455 §7.1.1: the server MUST close it immediately): %v %q", time.Since(t0).Round(time.Millisecond), err, rest)
+		}
+	})
+	t.Run("server starts, client answers", func(t *testing.T) {
+		t.Parallel()
+		w, _ := ts.openWS(t)
+		w.send(t, clientFrame(0x81, []byte("4x"), false)) // unmasked: the server fails the connection
+		f := w.next(t)
+		if f.op != opClose || closeCode(f) != 1002 {
+			t.Fatalf("want close 1002, got %v", f)
+		}
+		w.send(t, frameOf(true, opClose, f.payload[:2]))
+		t0 := time.Now()
+		if rest, err := readToEOF(w.c, w.br, promptly); err != nil || len(rest) > 0 {
+			t.Errorf("SERVER BUG: the client answered the server's Close, yet the server kept the TCP connection open for %v "+
+				"(RFC 6455 §7.1.1: the server MUST close it immediately once it has sent and received a Close): %v %q",
+				time.Since(t0).Round(time.Millisecond), err, rest)
+		}
+	})
+	t.Run("server starts, client silent", func(t *testing.T) {
+		t.Parallel()
+		w, _ := ts.openWS(t)
+		w.send(t, clientFrame(0x81, []byte("4x"), false))
+		if f := w.next(t); f.op != opClose {
+			t.Fatalf("want a close frame, got %v", f)
+		}
+		w.expectEOF(t, 5*time.Second) // cut off in bounded time
+	})
+	waitFor(t, "sessions and connections to drop", func() bool {
+		return ts.srv.Sessions() == 0 && ts.srv.Connections() == 0
+	})
 }
 
 // Frames that break RFC 6455 close only their connection, with the

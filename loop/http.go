@@ -59,6 +59,9 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		}
 		total += int(req.ContentLength)
 		if len(in) < total {
+			if cs.markPOST(c, &req, in) {
+				return len(in), gnet.None // moved to the session's reactor
+			}
 			return 0, gnet.None
 		}
 	}
@@ -102,11 +105,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	if sid, ok := http1.QueryValue(q, "sid"); ok {
 		s := srv.sessions.get(sid)
 		if s == nil {
-			if req.Upgrade {
-				cs.writeUpgradeError(c, "Session ID unknown")
-			} else {
-				cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
-			}
+			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
 			return
 		}
 		if s.r != cs.r {
@@ -140,11 +139,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 		return
 	}
 	if eio, _ := http1.QueryValue(q, "EIO"); string(eio) != "4" {
-		if req.Upgrade {
-			cs.writeUpgradeError(c, engineio.ErrUnsupportedProtocolVersion.Code.Message())
-		} else {
-			cs.writeEngineError(c, req, engineio.ErrUnsupportedProtocolVersion, cors)
-		}
+		cs.writeEngineError(c, req, engineio.ErrUnsupportedProtocolVersion, cors)
 		return
 	}
 	if srv.draining.Load() {
@@ -154,7 +149,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	}
 	if req.Upgrade {
 		if !isWS {
-			cs.writeUpgradeError(c, "Bad request")
+			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
 			return
 		}
 		cs.serveWSHandshake(c, req, m)
@@ -184,8 +179,43 @@ func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, c
 	}
 }
 
+// markPOST notes that a polling POST's body is still arriving on c, so that
+// an overlapping POST for the same session can be refused as Node does. A
+// POST for a session of another reactor moves there first (it reports true).
+func (cs *connState) markPOST(c gnet.Conn, req *http1.Request, in []byte) bool {
+	if cs.posting != nil || !bytes.Equal(req.Method, methodPOST) {
+		return false
+	}
+	sid, ok := http1.QueryValue(req.RawQuery, "sid")
+	if !ok {
+		return false
+	}
+	s := cs.r.srv.sessions.get(sid)
+	switch {
+	case s == nil:
+	case s.r != cs.r:
+		cs.handOver(c, in, s.r)
+		return true
+	case s.post == nil:
+		s.post = c
+		cs.posting = s
+	}
+	return false
+}
+
 // servePollPOST feeds the packets of a polling POST body to the session.
 func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte, s *Session, cors int) {
+	if cs.posting == s {
+		cs.posting = nil
+	}
+	if s.post == c {
+		s.post = nil
+	} else if s.post != nil {
+		// engine.io polling.ts onDataRequest: "data request overlap from client".
+		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		s.terminate("transport error", 0)
+		return
+	}
 	if bytes.HasPrefix(req.ContentType, []byte("application/octet-stream")) {
 		// engine.io v4 polling bodies are always text.
 		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
@@ -268,9 +298,15 @@ func (cs *connState) writePreflight(c gnet.Conn, req *http1.Request, cors int) {
 }
 
 // writeEngineError writes an engine.io JSON error response
-// ({"code":N,"message":"..."}, 400 or 403), like server.ts abortRequest.
+// ({"code":N,"message":"..."}, 400 or 403), like server.ts abortRequest;
+// an upgrade request gets abortUpgrade's plain-text 400 instead.
 func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engineio.RequestError, cors int) {
 	cs.r.srv.log.Debug("engine.io request refused", "remote", c.RemoteAddr().String(), "code", int(e.Code), "uri", string(req.URI))
+	if req.Upgrade {
+		cs.r.srv.countHandshakeError(e.Code)
+		cs.writeUpgradeError(c, e.Message)
+		return
+	}
 	cs.writeResponse(c, e.Status, req.KeepAlive, cors, "application/json", e.Body)
 	cs.r.srv.countHandshakeError(e.Code)
 }

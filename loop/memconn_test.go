@@ -31,6 +31,7 @@ func (m *memConn) OutboundBuffered() int    { return m.pending }
 func (m *memConn) Close() error             { m.closed = true; return nil }
 func (m *memConn) Peek(int) ([]byte, error) { return m.in, nil }
 func (m *memConn) InboundBuffered() int     { return len(m.in) }
+func (m *memConn) Fd() int                  { return -1 }
 
 func (m *memConn) Discard(n int) (int, error) {
 	if n <= 0 || n > len(m.in) {

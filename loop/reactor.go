@@ -54,10 +54,14 @@ type reactor struct {
 	ctr      loopCounters
 	conns    atomic.Int64 // open TCP connections on this loop
 	sessions atomic.Int64 // Engine.IO sessions whose home is this loop
+	// live lists those sessions (Session.liveIdx is the position), for
+	// shutdown and for summing queued bytes without the global table.
+	live []*Session
 
 	// lingering are connections being closed gracefully (see linger).
 	lingering   []lingerConn
 	lingerTimer timer
+	lingerN     atomic.Int64 // lingering connections not yet closed
 
 	// The outbox: jobs posted by other goroutines, drained in order.
 	mu        sync.Mutex
@@ -116,9 +120,18 @@ func (r *reactor) enqueue(j job) {
 	r.mu.Unlock()
 	if wake {
 		if err := r.el.Execute(context.Background(), r.drainTask); err != nil {
+			// The loop has stopped: nothing will run these jobs. Release
+			// whoever waits on them instead of hanging.
 			r.mu.Lock()
+			jobs := r.pending
+			r.pending = nil
 			r.scheduled = false
 			r.mu.Unlock()
+			for _, j := range jobs {
+				if j.done != nil {
+					j.done()
+				}
+			}
 		}
 	}
 }

@@ -212,6 +212,9 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	cs.r.conns.Add(-1)
 	cs.closed = true
+	if cs.lingering {
+		cs.r.lingerN.Add(-1)
+	}
 	if !cs.migrating {
 		cs.onClose(c, err)
 	}
@@ -240,15 +243,29 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		})
 	}
 	wg.Wait()
-	// Give clients a moment to read the close frames before the sockets go.
-	deadline := time.Now().Add(200 * time.Millisecond)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	// Every client got its close (WebSocket 1001, polling "1"); queued
+	// data is still being written. Wait for the clients to hang up, or for
+	// the lingering timeout or ctx, before the reactors stop.
+	for s.closing() > 0 {
+		select {
+		case <-ctx.Done():
+		case <-time.After(20 * time.Millisecond):
+			continue
+		}
+		break
 	}
-	time.Sleep(time.Until(deadline))
-	err := s.eng.Stop(ctx)
+	err := s.eng.Stop(context.Background())
 	<-s.stopped
 	return err
+}
+
+// closing counts the sessions and lingering connections still open.
+func (s *Server) closing() int64 {
+	n := int64(0)
+	for _, r := range *s.reactors.Load() {
+		n += r.sessions.Load() + r.lingerN.Load()
+	}
+	return n
 }
 
 // Draining reports whether Shutdown has begun.

@@ -27,6 +27,7 @@ type Session struct {
 	ws    gnet.Conn // the WebSocket carrying the session, nil while polling
 	probe gnet.Conn // the WebSocket being probed during an upgrade
 	get   gnet.Conn // the parked polling GET, if any
+	post  gnet.Conn // a polling POST whose body is still arriving, if any
 
 	// queue holds encoded packets (joined by 0x1e) waiting for a polling GET.
 	queue []byte
@@ -39,6 +40,8 @@ type Session struct {
 	dirty        bool
 	closing      bool // polling: a close packet is queued for the next GET
 	closed       bool
+
+	liveIdx int // position in reactor.live
 
 	remote string // the peer address at handshake
 	query  string // the raw handshake query, for handlers that need it
@@ -98,6 +101,8 @@ func (s *Session) openInfo(upgrades []string) engineio.OpenInfo {
 func (s *Session) start() {
 	s.r.srv.sessions.add(s)
 	s.r.sessions.Add(1)
+	s.liveIdx = len(s.r.live)
+	s.r.live = append(s.r.live, s)
 	s.transportGauge().Add(1)
 	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingInterval))
 	s.h.OnOpen(s)
@@ -330,6 +335,13 @@ func (s *Session) finish() {
 	s.closed = true
 	s.r.srv.sessions.del(s)
 	s.r.sessions.Add(-1)
+	if live := s.r.live; s.liveIdx < len(live) && live[s.liveIdx] == s {
+		last := live[len(live)-1]
+		live[s.liveIdx] = last
+		last.liveIdx = s.liveIdx
+		live[len(live)-1] = nil
+		s.r.live = live[:len(live)-1]
+	}
 	s.transportGauge().Add(-1)
 	s.r.timers.stop(&s.heartbeat)
 	s.r.timers.stop(&s.upgradeTimer)
@@ -349,15 +361,7 @@ func (s *Session) finish() {
 
 // closeAllSessions ends every session of the reactor. Loop goroutine only.
 func (r *reactor) closeAllSessions(reason string) {
-	var mine []*Session
-	r.srv.sessions.mu.RLock()
-	for _, s := range r.srv.sessions.m {
-		if s.r == r {
-			mine = append(mine, s)
-		}
-	}
-	r.srv.sessions.mu.RUnlock()
-	for _, s := range mine {
+	for _, s := range append([]*Session(nil), r.live...) {
 		s.terminate(reason, wsframe.CloseGoingAway)
 	}
 	r.endBatch()

@@ -107,6 +107,18 @@ func (io *SocketIO) lookup(name []byte) *Namespace {
 	return nil
 }
 
+// matchesPattern reports whether name matches a declared namespace pattern.
+func (io *SocketIO) matchesPattern(name string) bool {
+	io.mu.RLock()
+	defer io.mu.RUnlock()
+	for _, p := range io.patterns {
+		if globMatch(p.name, name) {
+			return true
+		}
+	}
+	return false
+}
+
 // Namespace returns an existing namespace by name, or nil. Any goroutine.
 func (io *SocketIO) Namespace(name string) *Namespace {
 	io.mu.RLock()

@@ -81,17 +81,12 @@ func (srv *Server) OutboundQueued(ctx context.Context) (int64, error) {
 		r.post(func(r *reactor) {
 			defer wg.Done()
 			var n int64
-			srv.sessions.mu.RLock()
-			for _, s := range srv.sessions.m {
-				if s.r != r {
-					continue
-				}
+			for _, s := range r.live {
 				n += int64(len(s.queue))
 				if s.ws != nil {
 					n += int64(s.ws.OutboundBuffered())
 				}
 			}
-			srv.sessions.mu.RUnlock()
 			total.Add(n)
 		})
 	}

@@ -180,7 +180,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		code, _, err := wsframe.ParseClose(payload)
 		switch {
 		case err != nil:
-			code = wsframe.CloseProtocolError
+			code = wsframe.CloseCode(err)
 		case code == 0:
 			code = wsframe.CloseNormal
 		}
