@@ -24,6 +24,9 @@ type Broadcast struct {
 	// (a polling client with no pending GET, or one over its outbound cap)
 	// instead of queued.
 	Volatile bool
+	// Local keeps the broadcast on this server: it is not handed to the
+	// cluster Adapter (set it for broadcasts that came from the cluster).
+	Local bool
 	// Event is the event name; Args the raw JSON arguments after it,
 	// comma separated without brackets; Attachments the binary arguments
 	// referenced by placeholders in Args.
@@ -70,13 +73,21 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	}
 	ns := io.Namespace(nsName)
 	if ns == nil {
-		if io.matchesPattern(nsName) {
-			return 0, nil // a pattern namespace nobody has joined yet
+		if !io.matchesPattern(nsName) {
+			return 0, ErrUnknownNamespace
 		}
-		return 0, ErrUnknownNamespace
+		// A pattern namespace nobody joined here yet: other servers may
+		// have sockets in it.
+		if !b.Local && io.Adapter != nil {
+			io.Adapter.Publish(b)
+		}
+		return 0, nil
 	}
 	if socketio.IsReservedEvent([]byte(b.Event)) {
 		return 0, ErrReservedEvent
+	}
+	if !b.Local && io.Adapter != nil {
+		io.Adapter.Publish(b)
 	}
 	eb := encodeBroadcast(ns, b)
 	io.srv.broadcasts.Add(1)

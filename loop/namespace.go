@@ -1,5 +1,7 @@
 package loop
 
+import "sync/atomic"
+
 // Namespace is a Socket.IO namespace. Its hooks are set up before Serve and
 // run on the reactor of the socket concerned.
 type Namespace struct {
@@ -25,6 +27,10 @@ type Namespace struct {
 	OnAny EventHandler
 
 	events map[string]EventHandler
+	// ackSeq numbers the acks the server asks for in this namespace, for
+	// single emits and broadcasts alike (Node's nsp._ids), so that ids
+	// never collide on one socket.
+	ackSeq atomic.Uint64
 }
 
 // EventHandler handles one event from a client. ev and everything it

@@ -18,6 +18,9 @@ const DefaultConnectTimeout = 45 * time.Second
 // sessions of one endpoint. Configure namespaces with Of before Serve.
 type SocketIO struct {
 	srv *Server
+	// Adapter, when set, carries every broadcast that is not Local to the
+	// other servers of the cluster. Set it before Serve.
+	Adapter Adapter
 	// ConnectTimeout closes a client that joins no namespace in time.
 	// Default 45s.
 	ConnectTimeout time.Duration
@@ -25,6 +28,14 @@ type SocketIO struct {
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
 	patterns []*Namespace // names with '*': children are created on first CONNECT
+}
+
+// Adapter connects a SocketIO to the other servers of a cluster.
+type Adapter interface {
+	// Publish hands b to the other servers. It is called from the
+	// goroutine that broadcasts, must not block on the network, and must
+	// copy what it keeps of b.
+	Publish(b *Broadcast)
 }
 
 // nspSeq numbers namespaces process-wide; reactors index their per-namespace

@@ -32,8 +32,7 @@ type Socket struct {
 	batchSeq  uint64
 	batchMask uint64
 
-	nextAck uint64
-	acks    []*pendingAck
+	acks []*pendingAck
 
 	// UserID is set by authentication middleware (the JWT "sub").
 	UserID string
@@ -262,14 +261,19 @@ func (so *Socket) EmitWithAck(name string, args []byte, atts [][]byte, timeout t
 		done(nil, nil, ErrDisconnected)
 		return
 	}
+	id := so.ns.ackSeq.Add(1) - 1
+	so.awaitAck(id, timeout, done)
+	so.emit(name, args, atts, true, id)
+}
+
+// awaitAck registers a pending ack id for the socket.
+func (so *Socket) awaitAck(id uint64, timeout time.Duration, done func(args []byte, atts [][]byte, err error)) {
 	r := so.c.s.r
-	a := &pendingAck{id: so.nextAck, so: so, done: done}
-	so.nextAck++
+	a := &pendingAck{id: id, so: so, done: done}
 	a.t.index = -1
 	a.t.fire = a.onTimeout
 	so.acks = append(so.acks, a)
 	r.timers.set(&a.t, r.now()+int64(timeout))
-	so.emit(name, args, atts, true, a.id)
 }
 
 func (a *pendingAck) onTimeout(int64) {
