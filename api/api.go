@@ -1,0 +1,197 @@
+// Package api is the admin side of sioloop: the HTTP routes of the Rust
+// service it replaces, with the same JSON shapes, plus the Prometheus
+// exposition and the healthcheck subcommand.
+//
+// Routes (Handler):
+//
+//	GET  /                    {"status":"ok","service":"sioloop","version":…,"connectedClients":N}
+//	GET  /health              {"status":"healthy",…}; 503 {"status":"draining",…} once shutdown began
+//	GET  /metrics             Prometheus text; the old JSON with Accept: application/json or ?format=json
+//	POST /SendWebsocketEvent  broadcast events to Socket.IO clients (below); 503 once shutdown began
+//
+// The same handler answers on the admin listener (ADMIN_ADDR) and on the
+// client port, where the reactors hand it every request that is not
+// Socket.IO. When ADMIN_TOKEN is set, every route but / and /health wants
+// "Authorization: Bearer <token>". Errors are JSON, {"error":"…"}, with the
+// statuses of errors.go.
+//
+// POST /SendWebsocketEvent takes one of three JSON bodies:
+//
+//	{"channel":"news","payload":P}        event "news" with data {"payload":P}
+//	{"channels":["a","b"],"payload":P}    one such event per channel (at most MaxChannels);
+//	                                       "payload":[P1,P2] pairs the i-th payload with the i-th channel
+//	{"event":"broadcast","data":D}        event "broadcast" with data D
+//
+// with optional "namespace" (default "/"), "rooms" and "except" (a name or
+// a list; a socket id is a room), "to" (a socket id) and "volatile". P and
+// D reach the clients as sent, key order included (only insignificant
+// whitespace is dropped). The answer is {"status":"success","events_sent":N,
+// "recipients":M,"duration":"0.134ms"}, M being the number of sockets the
+// target matched (not multiplied by the number of events).
+//
+// The Content-Type must be application/json (parameters allowed, charset
+// UTF-8) or application/*+json; a missing one is refused with 415 like any
+// other. curl -d sends application/x-www-form-urlencoded, so send
+// -H 'Content-Type: application/json'. The reason is CSRF: a browser
+// POSTs cross-origin without a CORS preflight only with a missing, form or
+// text/plain type, so no web page can make a visitor's browser broadcast
+// through a server without ADMIN_TOKEN. Bodies over MaxBodyBytes get 413.
+//
+// "Connected clients" (connectedClients, connections, connected_clients)
+// are the open Engine.IO sessions, as Node's io.engine.clientsCount counts
+// them: one per Socket.IO client, whatever the number of namespaces it
+// joined, polling or WebSocket.
+//
+// This is the cold path: net/http, encoding/json and locks are fine here.
+// Loop state is read only through calls that are safe from any goroutine.
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
+
+	vm "github.com/VictoriaMetrics/metrics"
+
+	"sioloop/loop/app"
+	"sioloop/metrics"
+)
+
+// Version is the version reported by GET /. Set it at build time with
+// -ldflags "-X sioloop/api.Version=1.2.3".
+var Version = "dev"
+
+// MaxBodyBytes is the largest POST body the admin routes read (1 MiB);
+// a larger one is refused with 413.
+const MaxBodyBytes = 1 << 20
+
+// Route names, as they appear in the route label of
+// sioloop_admin_request_duration_seconds.
+const (
+	routeRoot    = "/"
+	routeHealth  = "/health"
+	routeMetrics = "/metrics"
+	routeSend    = "/SendWebsocketEvent"
+	routeOther   = "other" // every path that is no route (404)
+)
+
+// handler serves the admin routes of one service.
+type handler struct {
+	s       *app.Service
+	metrics *metrics.Set
+	start   time.Time
+	// tokenSum is the SHA-256 of ADMIN_TOKEN, or nil when it is unset.
+	tokenSum []byte
+	routes   map[string]*route
+	other    *vm.PrometheusHistogram
+}
+
+// route is one admin route.
+type route struct {
+	method string // GET routes also answer HEAD
+	public bool   // served without the admin token
+	serve  func(w http.ResponseWriter, r *http.Request, start time.Time) error
+	dur    *vm.PrometheusHistogram
+}
+
+// Handler returns the admin routes of s. It is meant to be called once per
+// service (app.New does): the handler owns the service's metrics.Set. The
+// uptime it reports counts from this call.
+func Handler(s *app.Service) http.Handler {
+	h := &handler{
+		s:       s,
+		metrics: metrics.New(s.Server, s.IO),
+		start:   time.Now(),
+	}
+	if s.Config.AdminToken != "" {
+		sum := sha256.Sum256([]byte(s.Config.AdminToken))
+		h.tokenSum = sum[:]
+	}
+	h.routes = map[string]*route{
+		routeRoot:    {method: http.MethodGet, public: true, serve: h.serveRoot},
+		routeHealth:  {method: http.MethodGet, public: true, serve: h.serveHealth},
+		routeMetrics: {method: http.MethodGet, serve: h.serveMetrics},
+		routeSend:    {method: http.MethodPost, serve: h.serveSend},
+	}
+	for name, rt := range h.routes {
+		rt.dur = h.metrics.AdminRoute(name)
+	}
+	h.other = h.metrics.AdminRoute(routeOther)
+	return h
+}
+
+// ServeHTTP routes r: token, then method, then the route itself. A
+// protected route answers 401 before 405, so that a caller without the
+// token learns nothing about it.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rt := h.routes[r.URL.Path]
+	if rt == nil {
+		writeError(w, ErrNotFound)
+		h.other.UpdateDuration(start)
+		return
+	}
+	defer rt.dur.UpdateDuration(start)
+	if !rt.public && !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="sioloop"`)
+		writeError(w, ErrUnauthorized)
+		return
+	}
+	if r.Method != rt.method && (rt.method != http.MethodGet || r.Method != http.MethodHead) {
+		allow := rt.method
+		if allow == http.MethodGet {
+			allow = "GET, HEAD"
+		}
+		w.Header().Set("Allow", allow)
+		writeError(w, errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s: want %s", r.Method, r.URL.Path, allow))
+		return
+	}
+	if err := rt.serve(w, r, start); err != nil {
+		writeError(w, err)
+	}
+}
+
+// authorized reports whether r carries the admin token, or none is set.
+// RFC 6750 §2.1: credentials = "Bearer" 1*SP b64token; RFC 9110 §11.1: the
+// scheme is case-insensitive. Both sides are hashed before the
+// constant-time compare, so that neither the token's content nor its
+// length leaks through timing.
+func (h *handler) authorized(r *http.Request) bool {
+	if h.tokenSum == nil {
+		return true
+	}
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimLeft(token, " ")))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenSum) == 1
+}
+
+// writeJSON writes v as the JSON body of a response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: api: cannot encode response: " + err.Error())
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "application/json")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// writeError writes err as {"error": "…"} with its status; an error that
+// is no *Error is a 500.
+func writeError(w http.ResponseWriter, err error) {
+	e, ok := err.(*Error)
+	if !ok {
+		e = &Error{Status: http.StatusInternalServerError, Msg: err.Error()}
+	}
+	writeJSON(w, e.Status, struct {
+		Error string `json:"error"`
+	}{e.Msg})
+}

@@ -1,0 +1,363 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gobwas/ws"
+	"github.com/gobwas/ws/wsutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"sioloop/loop/app"
+)
+
+// testService is a sioloop service running in-process on loopback ports.
+type testService struct {
+	svc   *app.Service
+	main  string // http://127.0.0.1:<port>
+	admin string // http://127.0.0.1:<admin port>
+	port  int
+	stop  context.CancelFunc
+	done  chan error
+}
+
+// freePort returns a loopback TCP port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// startService runs the real service with api.Handler on fresh ports,
+// with extra flags, and stops it when the test ends.
+func startService(t testing.TB, extra ...string) *testService {
+	t.Helper()
+	port, adminPort := freePort(t), freePort(t)
+	args := append([]string{
+		"--port", strconv.Itoa(port),
+		"--admin-addr", "127.0.0.1:" + strconv.Itoa(adminPort),
+		"--namespaces", "/chat",
+		"--shutdown-timeout", "2s",
+	}, extra...)
+	cfg, err := app.LoadConfig(args, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatalf("LoadConfig(%q): %v", args, err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	svc, err := app.New(cfg, log, Handler)
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testService{
+		svc:   svc,
+		main:  "http://127.0.0.1:" + strconv.Itoa(port),
+		admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
+		port:  port,
+		stop:  cancel,
+		done:  make(chan error, 1),
+	}
+	go func() { ts.done <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-ts.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("the service did not stop within 10s")
+		}
+	})
+	// Wait for both listeners: GET / answers on each once it is up.
+	for _, base := range []string{ts.main, ts.admin} {
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(base + "/")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					break
+				}
+			}
+			select {
+			case err := <-ts.done:
+				t.Fatalf("the service stopped while starting: %v", err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s did not answer GET / within 10s (last error %v)", base, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return ts
+}
+
+// response is a finished HTTP exchange.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends one request; hdr alternates header names and values.
+func do(t testing.TB, method, url string, body io.Reader, hdr ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: reading the body: %v", method, url, err)
+	}
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+// post sends a JSON POST /SendWebsocketEvent.
+func post(t testing.TB, base, body string, hdr ...string) response {
+	t.Helper()
+	return do(t, http.MethodPost, base+"/SendWebsocketEvent", strings.NewReader(body),
+		append([]string{"Content-Type", "application/json"}, hdr...)...)
+}
+
+// object decodes a JSON object body, keeping numbers exact.
+func (r response) object(t *testing.T) map[string]any {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		t.Fatalf("body %q is no JSON object: %v", r.body, err)
+	}
+	return m
+}
+
+// keys checks that m has exactly the keys want.
+func keys(t *testing.T, m map[string]any, want ...string) {
+	t.Helper()
+	if len(m) != len(want) {
+		t.Errorf("keys of %v: want exactly %v", m, want)
+	}
+	for _, k := range want {
+		if _, ok := m[k]; !ok {
+			t.Errorf("key %q missing from %v", k, m)
+		}
+	}
+}
+
+// scrape parses GET /metrics with Prometheus' own text parser.
+func scrape(t testing.TB, base string, hdr ...string) map[string]*dto.MetricFamily {
+	t.Helper()
+	r := do(t, http.MethodGet, base+"/metrics", nil, hdr...)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", r.status, r.body)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
+		t.Errorf("GET /metrics: Content-Type %q", ct)
+	}
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
+	if err != nil {
+		t.Fatalf("expfmt cannot parse /metrics: %v\n%s", err, r.body)
+	}
+	return mfs
+}
+
+// sample returns the value of the sample of family name with exactly the
+// labels given (alternating names and values); histograms give their count.
+func sample(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		if len(m.GetLabel())*2 != len(labels) {
+			continue
+		}
+		for i, lp := range m.GetLabel() {
+			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
+				continue next
+			}
+		}
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		}
+		return m.GetUntyped().GetValue(), true
+	}
+	return 0, false
+}
+
+// sum adds every sample of a counter or gauge family.
+func sum(mfs map[string]*dto.MetricFamily, name string) float64 {
+	var s float64
+	for _, m := range mfs[name].GetMetric() {
+		s += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	return s
+}
+
+// sioClient is a Socket.IO v5 client over a raw WebSocket, enough to see
+// what a broadcast delivers.
+type sioClient struct {
+	t    testing.TB
+	conn net.Conn
+	rw   io.ReadWriter
+	ns   string
+	sid  string // the socket id the server gave in its CONNECT answer
+	ack  int
+}
+
+// dialSIO opens a WebSocket session and joins namespace ns.
+func dialSIO(t testing.TB, ts *testService, ns string) *sioClient {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	url := "ws://127.0.0.1:" + strconv.Itoa(ts.port) + "/socket.io/?EIO=4&transport=websocket"
+	conn, br, _, err := ws.Dial(ctx, url)
+	if err != nil {
+		t.Fatalf("dial %s: %v", url, err)
+	}
+	c := &sioClient{t: t, conn: conn, ns: ns}
+	// The server may send the open packet with the 101 response: it is
+	// then in br, which reads on from conn once drained.
+	var r io.Reader = conn
+	if br != nil {
+		r = br
+	}
+	c.rw = struct {
+		io.Reader
+		io.Writer
+	}{r, conn}
+	t.Cleanup(func() { conn.Close() })
+	if open := c.read(); !strings.HasPrefix(open, "0{") {
+		t.Fatalf("first packet %q, want the Engine.IO open packet", open)
+	}
+	if ns == "/" {
+		c.send("40")
+	} else {
+		c.send("40" + ns + ",")
+	}
+	ackPrefix := "40{"
+	if ns != "/" {
+		ackPrefix = "40" + ns + ",{"
+	}
+	got := c.read()
+	if !strings.HasPrefix(got, ackPrefix) {
+		t.Fatalf("CONNECT answer %q, want %s…", got, ackPrefix)
+	}
+	var m struct{ Sid string }
+	if err := json.Unmarshal([]byte(got[len(ackPrefix)-1:]), &m); err != nil || m.Sid == "" {
+		t.Fatalf("CONNECT answer %q: no sid (%v)", got, err)
+	}
+	c.sid = m.Sid
+	return c
+}
+
+// read returns the next Engine.IO packet, answering pings on the way.
+func (c *sioClient) read() string {
+	c.t.Helper()
+	for {
+		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, err := wsutil.ReadServerText(c.rw)
+		if err != nil {
+			c.t.Fatalf("socket %s: reading: %v", c.sid, err)
+		}
+		if string(b) == "2" {
+			c.send("3")
+			continue
+		}
+		return string(b)
+	}
+}
+
+func (c *sioClient) send(pkt string) {
+	c.t.Helper()
+	_ = c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if err := wsutil.WriteClientText(c.conn, []byte(pkt)); err != nil {
+		c.t.Fatalf("socket %s: writing %q: %v", c.sid, pkt, err)
+	}
+}
+
+// prefix is the Socket.IO packet prefix of type typ in c's namespace,
+// e.g. "42" or "42/chat,".
+func (c *sioClient) prefix(typ string) string {
+	if c.ns == "/" {
+		return "4" + typ
+	}
+	return "4" + typ + c.ns + ","
+}
+
+// event returns the next EVENT as its JSON array, e.g. `["news",{…}]`.
+func (c *sioClient) event() string {
+	c.t.Helper()
+	p := c.read()
+	if !strings.HasPrefix(p, c.prefix("2")) {
+		c.t.Fatalf("socket %s: got %q, want an EVENT", c.sid, p)
+	}
+	return p[len(c.prefix("2")):]
+}
+
+// expect reads the next events and compares them with want, in order.
+func (c *sioClient) expect(want ...string) {
+	c.t.Helper()
+	for _, w := range want {
+		if got := c.event(); got != w {
+			c.t.Errorf("socket %s received %s, want %s", c.sid, got, w)
+		}
+	}
+}
+
+// call emits an event with an ack id and returns the ack's arguments.
+func (c *sioClient) call(args string) string {
+	c.t.Helper()
+	c.ack++
+	id := strconv.Itoa(c.ack)
+	c.send(c.prefix("2") + id + args)
+	p := c.read()
+	if !strings.HasPrefix(p, c.prefix("3")+id) {
+		c.t.Fatalf("socket %s: got %q, want ACK %s", c.sid, p, id)
+	}
+	return p[len(c.prefix("3")+id):]
+}
+
+// subscribe joins a channel room through the app's "subscribe" event.
+func (c *sioClient) subscribe(room string) {
+	c.t.Helper()
+	if got := c.call(`["subscribe","` + room + `"]`); !strings.Contains(got, `"`+room+`"`) {
+		c.t.Fatalf("socket %s: subscribe %q acked %s", c.sid, room, got)
+	}
+}

@@ -1,0 +1,219 @@
+package metrics
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"sioloop/loop"
+)
+
+// reading is what one scrape reads from the server.
+type reading struct {
+	snap      loop.Snapshot
+	nss       []loop.NamespaceStats // sorted by name
+	draining  bool
+	queued    int64
+	queuedErr error // OutboundQueued did not answer in time
+}
+
+// family is one metric family written at scrape time from a reading.
+type family struct {
+	name string // full Prometheus name, without labels
+	typ  string // "counter" or "gauge"
+	help string
+	// samples adds the family's samples from r with a.
+	samples func(a *appender, r *reading)
+}
+
+// families is every metric that sioloop reads from the loop at scrape time.
+// The socket_io_* names and their namespace label are those of the
+// socket.io-prometheus-metrics exporter (DESIGN.md §7.1), so existing
+// Grafana dashboards keep working; socket_io_connected carries the label
+// too, since a sioloop server serves several namespaces.
+var families = []family{
+	{"socket_io_connected", "gauge", "Sockets connected to the namespace now.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.int(nsLabel(n), n.Connected)
+			}
+		}},
+	{"socket_io_connect_total", "counter", "Socket.IO CONNECTs the namespace accepted.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.Connects)
+			}
+		}},
+	{"socket_io_disconnect_total", "counter", "Sockets that left the namespace.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.Disconnects)
+			}
+		}},
+	{"socket_io_events_received_total", "counter", "Events received from clients.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.EventsIn)
+			}
+		}},
+	{"socket_io_events_sent_total", "counter", "Events sent to clients: direct emits and broadcast deliveries.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.EventsOut)
+			}
+		}},
+	{"socket_io_receive_bytes", "counter", "Bytes of event packets received from clients.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.BytesIn)
+			}
+		}},
+	{"socket_io_transmit_bytes", "counter", "Bytes of event packets sent to clients.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.BytesOut)
+			}
+		}},
+	{"socket_io_errors_total", "counter", "CONNECTs the namespace refused and protocol errors of its sockets.",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.uint(nsLabel(n), n.Errors)
+			}
+		}},
+
+	{"sioloop_connections", "gauge", "Open client TCP connections, Engine.IO or not.",
+		func(a *appender, r *reading) { a.int("", r.snap.Connections) }},
+	{"sioloop_clients", "gauge", "Engine.IO sessions by current transport.",
+		func(a *appender, r *reading) {
+			a.int(`transport="polling"`, r.snap.PollingSessions)
+			a.int(`transport="websocket"`, r.snap.WebSocketSessions)
+		}},
+	{"sioloop_handshake_errors_total", "counter", "Refused Engine.IO requests by error code: 0 unknown transport, " +
+		"1 unknown session id, 2 bad handshake method, 3 bad request, 4 forbidden, 5 unsupported protocol version.",
+		func(a *appender, r *reading) {
+			for code, n := range r.snap.HandshakeErrors {
+				a.uint(`code="`+strconv.Itoa(code)+`"`, n)
+			}
+		}},
+	{"sioloop_engineio_messages_received_total", "counter", "Engine.IO messages received from clients.",
+		func(a *appender, r *reading) { a.uint("", r.snap.PacketsIn) }},
+	{"sioloop_engineio_messages_sent_total", "counter", "Engine.IO messages sent to one client (broadcasts are counted in sioloop_broadcast_deliveries_total).",
+		func(a *appender, r *reading) { a.uint("", r.snap.PacketsOut) }},
+	{"sioloop_engineio_received_bytes_total", "counter", "Payload bytes of the Engine.IO messages received from clients.",
+		func(a *appender, r *reading) { a.uint("", r.snap.BytesIn) }},
+	{"sioloop_engineio_sent_bytes_total", "counter", "Payload bytes of the Engine.IO messages sent to one client.",
+		func(a *appender, r *reading) { a.uint("", r.snap.BytesOut) }},
+	{"sioloop_broadcasts_total", "counter", "Broadcasts run (one per event, whatever the number of recipients).",
+		func(a *appender, r *reading) { a.uint("", r.snap.Broadcasts) }},
+	{"sioloop_broadcast_deliveries_total", "counter", "Broadcast packets handed to a client.",
+		func(a *appender, r *reading) { a.uint("", r.snap.Deliveries) }},
+	{"sioloop_volatile_dropped_total", "counter", "Volatile packets dropped for clients that could not take them at once.",
+		func(a *appender, r *reading) { a.uint("", r.snap.VolatileDropped) }},
+	{"sioloop_slow_consumer_disconnects_total", "counter", "Clients disconnected for exceeding the outbound cap (MAX_OUTBOUND_BYTES).",
+		func(a *appender, r *reading) { a.uint("", r.snap.SlowConsumers) }},
+	{"sioloop_outbound_queued_bytes", "gauge", "Bytes queued in user space for all clients (WebSocket outbound buffers and polling queues).",
+		func(a *appender, r *reading) {
+			if r.queuedErr == nil {
+				a.int("", r.queued)
+			}
+		}},
+	{"sioloop_loop_connections", "gauge", "Open client connections per event loop (reactor).",
+		func(a *appender, r *reading) {
+			for i, n := range r.snap.LoopConnections {
+				a.int(`loop="`+strconv.Itoa(i)+`"`, n)
+			}
+		}},
+	{"sioloop_draining", "gauge", "1 once graceful shutdown has begun, else 0.",
+		func(a *appender, r *reading) {
+			v := int64(0)
+			if r.draining {
+				v = 1
+			}
+			a.int("", v)
+		}},
+}
+
+// append writes the family's HELP and TYPE lines and its samples to b. A
+// family with no sample (no namespace yet, a reading that timed out) is
+// left out entirely, metadata included.
+func (f *family) append(b []byte, r *reading) []byte {
+	start := len(b)
+	b = append(b, "# HELP "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = append(b, f.help...)
+	b = append(b, "\n# TYPE "...)
+	b = append(b, f.name...)
+	b = append(b, ' ')
+	b = append(b, f.typ...)
+	b = append(b, '\n')
+	a := appender{b: b, name: f.name}
+	f.samples(&a, r)
+	if a.n == 0 {
+		return b[:start]
+	}
+	return a.b
+}
+
+// appender appends the sample lines of one family.
+type appender struct {
+	b    []byte
+	name string
+	n    int // samples appended
+}
+
+// uint appends `name{labels} v`; labels is the text inside the braces,
+// already escaped, or "" for none.
+func (a *appender) uint(labels string, v uint64) {
+	a.head(labels)
+	a.b = strconv.AppendUint(a.b, v, 10)
+	a.b = append(a.b, '\n')
+}
+
+// int is uint for gauges, which may go below zero.
+func (a *appender) int(labels string, v int64) {
+	a.head(labels)
+	a.b = strconv.AppendInt(a.b, v, 10)
+	a.b = append(a.b, '\n')
+}
+
+func (a *appender) head(labels string) {
+	a.n++
+	a.b = append(a.b, a.name...)
+	if labels != "" {
+		a.b = append(a.b, '{')
+		a.b = append(a.b, labels...)
+		a.b = append(a.b, '}')
+	}
+	a.b = append(a.b, ' ')
+}
+
+// nsLabel returns the namespace label of n.
+func nsLabel(n loop.NamespaceStats) string {
+	return `namespace="` + escapeLabel(n.Name) + `"`
+}
+
+// escapeLabel escapes a label value. Namespace names come from clients
+// (a CONNECT to a namespace matching a '*' pattern creates it), so they may
+// hold any character. The text format (Prometheus exposition formats,
+// "Text format details"): "label_value can be any sequence of UTF-8
+// characters, but the backslash (\), double-quote ("), and line feed (\n)
+// characters have to be escaped as \\, \", and \n, respectively."
+// Invalid UTF-8 becomes U+FFFD.
+func escapeLabel(v string) string {
+	if !utf8.ValidString(v) {
+		v = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	if !strings.ContainsAny(v, "\\\"\n") {
+		return v
+	}
+	return labelEscaper.Replace(v)
+}
+
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+// sortNamespaces orders nss by name, so that scrapes list them stably.
+func sortNamespaces(nss []loop.NamespaceStats) {
+	slices.SortFunc(nss, func(a, b loop.NamespaceStats) int { return strings.Compare(a.Name, b.Name) })
+}

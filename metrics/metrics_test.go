@@ -1,0 +1,236 @@
+package metrics
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"log/slog"
+	"regexp"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"sioloop/loop"
+)
+
+// parse reads a text exposition with Prometheus' own parser, with the
+// strict (legacy) name rules every Prometheus server accepts.
+func parse(t *testing.T, text []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	mfs, err := p.TextToMetricFamilies(bytes.NewReader(text))
+	if err != nil {
+		t.Fatalf("expfmt cannot parse the exposition: %v\n%s", err, text)
+	}
+	return mfs
+}
+
+// value returns the value of the sample of family name whose labels are
+// exactly labels (alternating names and values), and whether it exists.
+func value(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	mf := mfs[name]
+	if mf == nil {
+		return 0, false
+	}
+next:
+	for _, m := range mf.GetMetric() {
+		if len(m.GetLabel())*2 != len(labels) {
+			continue
+		}
+		for i, lp := range m.GetLabel() {
+			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
+				continue next
+			}
+		}
+		switch mf.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		default:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+func newServer(t *testing.T) (*loop.Server, *loop.SocketIO) {
+	t.Helper()
+	srv := loop.New(loop.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	sio := loop.NewSocketIO(srv)
+	sio.Of("/chat")
+	return srv, sio
+}
+
+// TestWritePrometheus scrapes a server that is not serving: every family
+// is present with zero values, the admin histogram counts its updates, the
+// Go and process metrics follow, and Prometheus' parser takes all of it.
+func TestWritePrometheus(t *testing.T) {
+	srv, sio := newServer(t)
+	s := New(srv, sio)
+	h := s.AdminRoute("/SendWebsocketEvent")
+	h.Update(0.003)
+	h.Update(0.2)
+	if s.AdminRoute("/SendWebsocketEvent") != h {
+		t.Fatal("AdminRoute made a second histogram for the same route")
+	}
+	var b bytes.Buffer
+	s.WritePrometheus(&b)
+	mfs := parse(t, b.Bytes())
+
+	f := func(name string, typ dto.MetricType, want float64, labels ...string) {
+		t.Helper()
+		mf := mfs[name]
+		if mf == nil {
+			t.Errorf("%s missing", name)
+			return
+		}
+		if mf.GetType() != typ {
+			t.Errorf("%s: TYPE %v, want %v", name, mf.GetType(), typ)
+		}
+		got, ok := value(mfs, name, labels...)
+		if !ok || got != want {
+			t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
+		}
+	}
+	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
+	for _, ns := range []string{"/", "/chat"} {
+		f("socket_io_connected", gauge, 0, "namespace", ns)
+		f("socket_io_connect_total", counter, 0, "namespace", ns)
+		f("socket_io_disconnect_total", counter, 0, "namespace", ns)
+		f("socket_io_events_received_total", counter, 0, "namespace", ns)
+		f("socket_io_events_sent_total", counter, 0, "namespace", ns)
+		f("socket_io_receive_bytes", counter, 0, "namespace", ns)
+		f("socket_io_transmit_bytes", counter, 0, "namespace", ns)
+		f("socket_io_errors_total", counter, 0, "namespace", ns)
+	}
+	f("sioloop_clients", gauge, 0, "transport", "polling")
+	f("sioloop_clients", gauge, 0, "transport", "websocket")
+	for _, code := range []string{"0", "1", "2", "3", "4", "5"} {
+		f("sioloop_handshake_errors_total", counter, 0, "code", code)
+	}
+	f("sioloop_connections", gauge, 0)
+	f("sioloop_broadcasts_total", counter, 0)
+	f("sioloop_broadcast_deliveries_total", counter, 0)
+	f("sioloop_volatile_dropped_total", counter, 0)
+	f("sioloop_slow_consumer_disconnects_total", counter, 0)
+	f("sioloop_outbound_queued_bytes", gauge, 0)
+	f("sioloop_draining", gauge, 0)
+	f(AdminRequestDuration, dto.MetricType_HISTOGRAM, 2, "route", "/SendWebsocketEvent")
+	if _, ok := mfs["sioloop_loop_connections"]; ok {
+		t.Error("sioloop_loop_connections present before any reactor started")
+	}
+	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "process_open_fds"} {
+		if mfs[name] == nil {
+			t.Errorf("process metric %s missing", name)
+		}
+	}
+	for _, fam := range families {
+		if got := mfs[fam.name].GetHelp(); fam.name != "sioloop_loop_connections" && got != fam.help {
+			t.Errorf("%s: HELP %q, want %q", fam.name, got, fam.help)
+		}
+	}
+}
+
+// TestFamilies checks the table itself: valid unique names, a known type
+// and help text for each, and counters of our own named *_total.
+func TestFamilies(t *testing.T) {
+	valid := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
+	seen := map[string]bool{AdminRequestDuration: true}
+	for _, f := range families {
+		if !valid.MatchString(f.name) {
+			t.Errorf("%q: invalid metric name", f.name)
+		}
+		if seen[f.name] {
+			t.Errorf("%q declared twice", f.name)
+		}
+		seen[f.name] = true
+		if f.typ != "counter" && f.typ != "gauge" {
+			t.Errorf("%s: type %q", f.name, f.typ)
+		}
+		if f.help == "" || strings.Contains(f.help, "\n") {
+			t.Errorf("%s: help %q", f.name, f.help)
+		}
+		if strings.HasPrefix(f.name, "sioloop_") && f.typ == "counter" && !strings.HasSuffix(f.name, "_total") {
+			t.Errorf("%s: a counter should end in _total", f.name)
+		}
+	}
+}
+
+// TestReading writes the table from a made-up reading: label values that
+// need escaping survive Prometheus' parser, every count lands in its
+// sample, and a family with no sample is left out with its metadata.
+func TestReading(t *testing.T) {
+	r := reading{
+		snap: loop.Snapshot{
+			Connections: 7, Sessions: 5, PollingSessions: 2, WebSocketSessions: 3,
+			HandshakeErrors: [6]uint64{1, 2, 3, 4, 5, 6},
+			Broadcasts:      9, Deliveries: 90, VolatileDropped: 4, SlowConsumers: 1,
+			LoopConnections: []int64{3, 4},
+		},
+		nss: []loop.NamespaceStats{
+			{Name: "/", Connected: 2, Connects: 10, Disconnects: 8, EventsIn: 11, EventsOut: 12, BytesIn: 13, BytesOut: 14, Errors: 1},
+			{Name: "/org-\"q\"\\\nx\xff", Connected: 1, Connects: 1},
+		},
+		draining:  true,
+		queuedErr: errors.New("timeout"),
+	}
+	var b []byte
+	for i := range families {
+		b = families[i].append(b, &r)
+	}
+	if bytes.Contains(b, []byte("sioloop_outbound_queued_bytes")) {
+		t.Errorf("outbound queued written after a timeout:\n%s", b)
+	}
+	mfs := parse(t, b)
+	f := func(name string, want float64, labels ...string) {
+		t.Helper()
+		if got, ok := value(mfs, name, labels...); !ok || got != want {
+			t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
+		}
+	}
+	odd := "/org-\"q\"\\\nx\uFFFD"
+	f("socket_io_connected", 2, "namespace", "/")
+	f("socket_io_connected", 1, "namespace", odd)
+	f("socket_io_connect_total", 1, "namespace", odd)
+	f("socket_io_connect_total", 10, "namespace", "/")
+	f("socket_io_disconnect_total", 8, "namespace", "/")
+	f("socket_io_events_received_total", 11, "namespace", "/")
+	f("socket_io_events_sent_total", 12, "namespace", "/")
+	f("socket_io_receive_bytes", 13, "namespace", "/")
+	f("socket_io_transmit_bytes", 14, "namespace", "/")
+	f("socket_io_errors_total", 1, "namespace", "/")
+	f("sioloop_connections", 7)
+	f("sioloop_clients", 2, "transport", "polling")
+	f("sioloop_clients", 3, "transport", "websocket")
+	f("sioloop_handshake_errors_total", 1, "code", "0")
+	f("sioloop_handshake_errors_total", 6, "code", "5")
+	f("sioloop_broadcasts_total", 9)
+	f("sioloop_broadcast_deliveries_total", 90)
+	f("sioloop_volatile_dropped_total", 4)
+	f("sioloop_slow_consumer_disconnects_total", 1)
+	f("sioloop_loop_connections", 3, "loop", "0")
+	f("sioloop_loop_connections", 4, "loop", "1")
+	f("sioloop_draining", 1)
+}
+
+func TestEscapeLabel(t *testing.T) {
+	f := func(in, want string) {
+		t.Helper()
+		if got := escapeLabel(in); got != want {
+			t.Errorf("escapeLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f("/", "/")
+	f("/chat", "/chat")
+	f(`a"b`, `a\"b`)
+	f(`a\b`, `a\\b`)
+	f("a\nb", `a\nb`)
+	f("a\xffb", "a\uFFFDb")
+	f("/é", "/é")
+}
