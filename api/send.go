@@ -46,7 +46,15 @@ type sendBody struct {
 	To        json.RawMessage `json:"to"`
 	Namespace json.RawMessage `json:"namespace"`
 	Volatile  json.RawMessage `json:"volatile"`
+	Ack       json.RawMessage `json:"ack"`
+	Timeout   json.RawMessage `json:"timeout"`
 }
+
+// Bounds of "timeout" for a broadcast with "ack": true.
+const (
+	DefaultAckTimeout = 5 * time.Second
+	MaxAckTimeout     = 60 * time.Second
+)
 
 // sendPlan is a decoded POST /SendWebsocketEvent: the events to
 // broadcast, in order, all to the same target.
@@ -55,6 +63,10 @@ type sendPlan struct {
 	// are set per event.
 	target loop.Broadcast
 	events []sendEvent
+	// ack asks every recipient for an acknowledgement and waits up to
+	// ackTimeout for them, as Node's io.timeout(ms).emitWithAck().
+	ack        bool
+	ackTimeout time.Duration
 }
 
 // sendEvent is one event: its name and the raw JSON of its arguments,
@@ -73,6 +85,10 @@ type sendResponse struct {
 	// count of its broadcasts (a client receiving two events counts once).
 	Recipients int    `json:"recipients"`
 	Duration   string `json:"duration"` // milliseconds, "0.134ms"
+	// With "ack": true, the acknowledgements received and how many
+	// recipients did not answer in time.
+	Responses []loop.AckResponse `json:"responses,omitempty"`
+	Timeouts  *int               `json:"timeouts,omitempty"`
 }
 
 // serveSend checks and reads the body, then broadcasts each event in turn.
@@ -99,9 +115,24 @@ func (h *handler) serveSend(w http.ResponseWriter, r *http.Request, start time.T
 		return ErrShuttingDown
 	}
 	resp := sendResponse{Status: "success"}
+	if p.ack {
+		resp.Responses = []loop.AckResponse{}
+		resp.Timeouts = new(int)
+	}
 	for _, ev := range p.events {
 		b := p.target
 		b.Event, b.Args = ev.name, ev.args
+		if p.ack {
+			answers, timeouts, err := h.s.IO.BroadcastWithAck(&b, p.ackTimeout)
+			if err != nil {
+				return broadcastError(err, &b)
+			}
+			resp.EventsSent++
+			resp.Recipients = max(resp.Recipients, len(answers)+timeouts)
+			resp.Responses = append(resp.Responses, answers...)
+			*resp.Timeouts += timeouts
+			continue
+		}
 		n, err := h.s.IO.Broadcast(&b)
 		if err != nil {
 			return broadcastError(err, &b)
@@ -284,7 +315,43 @@ func (p *sendPlan) parseTarget(sb *sendBody) error {
 			return typeError("volatile", "a boolean", sb.Volatile)
 		}
 	}
+	if present(sb.Ack) {
+		if err := json.Unmarshal(sb.Ack, &p.ack); err != nil {
+			return typeError("ack", "a boolean", sb.Ack)
+		}
+	}
+	p.ackTimeout = DefaultAckTimeout
+	if present(sb.Timeout) {
+		d, err := parseTimeout(sb.Timeout)
+		if err != nil {
+			return err
+		}
+		p.ackTimeout = d
+	}
 	return nil
+}
+
+// parseTimeout reads "timeout": a duration string ("2s", "500ms") or a
+// number of milliseconds, from 1ms to MaxAckTimeout.
+func parseTimeout(raw json.RawMessage) (time.Duration, error) {
+	var d time.Duration
+	var s string
+	var ms float64
+	switch {
+	case json.Unmarshal(raw, &s) == nil:
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			return 0, errorf(http.StatusBadRequest, `invalid "timeout" %q: want a duration like "2s" or milliseconds`, s)
+		}
+	case json.Unmarshal(raw, &ms) == nil:
+		d = time.Duration(ms * float64(time.Millisecond))
+	default:
+		return 0, typeError("timeout", `a duration like "2s" or a number of milliseconds`, raw)
+	}
+	if d < time.Millisecond || d > MaxAckTimeout {
+		return 0, errorf(http.StatusBadRequest, `invalid "timeout" %s: want from 1ms to %s`, raw, MaxAckTimeout)
+	}
+	return d, nil
 }
 
 // parseEvent reads the {"event":E,"data":D} form.

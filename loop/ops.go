@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"encoding/json"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -196,8 +197,8 @@ func (io *SocketIO) AllRooms(ns string) ([]string, error) {
 
 // AckResponse is one client's answer to a broadcast with ack.
 type AckResponse struct {
-	ID   string `json:"id"`   // socket id
-	Args []byte `json:"args"` // raw JSON array of the ack arguments
+	ID   string          `json:"id"`   // socket id
+	Args json.RawMessage `json:"args"` // JSON array of the ack arguments
 }
 
 // BroadcastWithAck sends b (encoded once, with one ack id shared by every

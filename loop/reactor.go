@@ -146,6 +146,9 @@ func (r *reactor) drain() {
 	for i := 0; i < len(jobs); {
 		if jobs[i].eb == nil {
 			jobs[i].fn(r)
+			if jobs[i].done != nil {
+				jobs[i].done()
+			}
 			i++
 			continue
 		}

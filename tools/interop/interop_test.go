@@ -526,6 +526,7 @@ func TestSocketIO(t *testing.T) {
 		{tool: "sio", name: "connect", timeout: 60 * time.Second},
 		{tool: "sio", name: "namespaces", timeout: 60 * time.Second},
 		{tool: "sio", name: "echo", timeout: 60 * time.Second},
+		{tool: "sio", name: "serverack", timeout: 60 * time.Second},
 		{tool: "sio", name: "binary", timeout: 60 * time.Second},
 		{tool: "sio", name: "rooms", timeout: 60 * time.Second},
 		{tool: "sio", name: "admin", timeout: 60 * time.Second},

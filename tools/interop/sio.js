@@ -378,6 +378,27 @@ const scenarios = {
     },
   },
 
+  serverack: {
+    async run(r, { url }) {
+      for (const [name, opts] of [["websocket", WS], ["polling", POLLING]]) {
+        await r.check(`${name}-server-asks`, 15000, async () => {
+          const yes = await connectClient(r, url, "/", opts);
+          const silent = await connectClient(r, url, "/", opts);
+          const room = "ack-" + rand();
+          await new Promise((resolve) => yes.emit("subscribe", room, resolve));
+          await new Promise((resolve) => silent.emit("subscribe", room, resolve));
+          yes.on("question", (q, cb) => cb({ answer: q.n * 2 }, "€"));
+          silent.on("question", () => {}); // never acknowledges
+          const j = await postOK(url, { event: "question", data: { n: 21 }, rooms: [room], ack: true, timeout: "1s" });
+          assert(j.recipients === 2, `recipients ${j.recipients}, want 2`);
+          assert(j.timeouts === 1, `timeouts ${describe(j.timeouts)}, want 1 (the silent client)`);
+          assert(Array.isArray(j.responses) && j.responses.length === 1, `responses ${describe(j.responses)}`);
+          assert(j.responses[0].id === yes.id, `answer from ${j.responses[0].id}, want ${yes.id}`);
+          assert(deepEqual(j.responses[0].args, [{ answer: 42 }, "€"]), `ack args ${describe(j.responses[0].args)}`);
+        });
+      }
+    },
+  },
   binary: {
     async run(r, { url }) {
       const blob = Buffer.alloc(100000);

@@ -295,7 +295,7 @@ function onSendWebsocketEvent(req, res) {
       if (e instanceof BadRequest) return sendJSON(res, 400, { error: e.message });
       throw e;
     }
-    sendJSON(res, 200, result);
+    Promise.resolve(result).then((r) => sendJSON(res, 200, r));
   });
 }
 
@@ -368,8 +368,18 @@ function emitFromRequest(body) {
   if (!namespaceConfigured(nsName)) {
     throw new BadRequest(`unknown namespace ${JSON.stringify(nsName)}`);
   }
+  if (body.ack !== undefined && typeof body.ack !== "boolean") {
+    throw new BadRequest("invalid ack: want a boolean");
+  }
+  let ackMs = 5000;
+  if (body.timeout !== undefined) {
+    const m = typeof body.timeout === "number" ? [null, String(body.timeout), "ms"] : /^(\d+(?:\.\d+)?)(ms|s)$/.exec(String(body.timeout));
+    if (!m) throw new BadRequest("invalid timeout: want a duration like \"2s\" or milliseconds");
+    ackMs = Number(m[1]) * (m[2] === "s" ? 1000 : 1);
+  }
 
   const nsp = io._nsps.get(nsName); // absent: a glob namespace nobody joined yet
+  if (body.ack) return emitWithAcks(nsp, events, rooms, except, ackMs, start);
   let recipients = 0;
   if (nsp) {
     for (const socket of nsp.sockets.values()) {
@@ -388,6 +398,38 @@ function emitFromRequest(body) {
   }
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
   return { status: "success", events_sent: events.length, recipients, duration: `${ms.toFixed(3)}ms` };
+}
+
+// emitWithAcks emits each event to every targeted socket with an ack and waits up to ms for
+// the answers, like io.timeout(ms).emitWithAck() but keeping which socket answered what.
+async function emitWithAcks(nsp, events, rooms, except, ms, start) {
+  const targets = [];
+  if (nsp) {
+    for (const socket of nsp.sockets.values()) {
+      if (rooms.length > 0 && !rooms.some((r) => socket.rooms.has(r))) continue;
+      if (except.some((r) => socket.rooms.has(r))) continue;
+      targets.push(socket);
+    }
+  }
+  const responses = [];
+  let timeouts = 0;
+  for (const [name, data] of events) {
+    const args = data === undefined ? [name] : [name, data];
+    await Promise.all(
+      targets.map((socket) =>
+        new Promise((resolve) => {
+          socket.timeout(ms).emit(...args, (err, ...answer) => {
+            if (err) timeouts++;
+            else responses.push({ id: socket.id, args: answer });
+            resolve();
+          });
+        })
+      )
+    );
+  }
+  responses.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const took = Number(process.hrtime.bigint() - start) / 1e6;
+  return { status: "success", events_sent: events.length, recipients: targets.length, duration: `${took.toFixed(3)}ms`, responses, timeouts };
 }
 
 // ---------------------------------------------------------------- lifecycle
