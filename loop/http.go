@@ -33,8 +33,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 		return len(in), gnet.None
 	}
 	if req.Chunked {
-		cs.writeStatus(c, 411, "chunked request bodies are not supported")
-		closeConn(c)
+		cs.writeFatal(c, 411, "chunked request bodies are not supported")
 		return len(in), gnet.None
 	}
 	m := srv.mountFor(req.Path)
@@ -43,7 +42,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 			cs.handOver(c, in, nil)
 			return len(in), gnet.None
 		}
-		cs.writeStatus(c, 404, "not found")
+		cs.writeStatus(c, 404, "not found", !req.KeepAlive)
 		if !req.KeepAlive {
 			closeConn(c)
 		}
@@ -53,8 +52,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 	if req.ContentLength > 0 {
 		if req.ContentLength > int64(srv.cfg.MaxPayload) {
 			// engine.io: a POST body over maxHttpBufferSize gets 413.
-			cs.writeStatus(c, 413, "Payload Too Large")
-			linger(c, cs)
+			cs.writeFatal(c, 413, "Payload Too Large")
 			return len(in), gnet.None
 		}
 		total += int(req.ContentLength)
@@ -143,8 +141,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 		return
 	}
 	if srv.draining.Load() {
-		cs.writeStatus(c, 503, "server shutting down")
-		closeConn(c)
+		cs.writeFatal(c, 503, "server shutting down")
 		return
 	}
 	if req.Upgrade {
@@ -324,9 +321,20 @@ func (cs *connState) writeUpgradeError(c gnet.Conn, msg string) {
 	closeConn(c)
 }
 
+// writeFatal answers with a plain-text status that ends the connection
+// (RFC 9112 §9.6: announced with Connection: close), then lingers so the
+// client can read it.
+func (cs *connState) writeFatal(c gnet.Conn, status int, msg string) {
+	cs.writeStatus(c, status, msg, true)
+	linger(c, cs)
+}
+
 // writeStatus writes a plain-text response with the status' reason.
-func (cs *connState) writeStatus(c gnet.Conn, status int, msg string) {
+func (cs *connState) writeStatus(c gnet.Conn, status int, msg string, closing bool) {
 	b := http1.AppendStatusLine(cs.r.out[:0], status)
+	if closing {
+		b = append(b, "Connection: close\r\n"...)
+	}
 	b = append(b, "Content-Type: text/plain; charset=utf-8\r\ncache-control: no-store\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(msg)), 10)
 	b = append(b, "\r\n\r\n"...)

@@ -23,8 +23,7 @@ func (cs *connState) handOver(c gnet.Conn, in []byte, target *reactor) {
 	nc, err := dupConn(c)
 	if err != nil {
 		srv.log.Warn("cannot move connection", "remote", c.RemoteAddr().String(), "err", err)
-		cs.writeStatus(c, 500, "Internal Server Error")
-		closeConn(c)
+		cs.writeFatal(c, 500, "Internal Server Error")
 		return
 	}
 	carry := append([]byte(nil), in...)
