@@ -1,0 +1,80 @@
+package app
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadConfigDefaults(t *testing.T) {
+	c, err := LoadConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 3000 || c.AdminAddr != ":3001" || !c.AdminOnMainPort || c.SocketIOPath != "/socket.io/" ||
+		c.PingInterval != 25*time.Second || c.PingTimeout != 20*time.Second || c.MaxPayload != 1000000 ||
+		c.ConnectTimeout != 45*time.Second || c.ShutdownTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
+		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLoadConfigEnvAndFlags(t *testing.T) {
+	c, err := LoadConfig(
+		[]string{"--port", "4000", "--ping-timeout", "5s"},
+		env(map[string]string{"PORT": "3500", "PING_INTERVAL": "10s", "NAMESPACES": "/chat, /org-*", "CORS_ORIGINS": "https://a.example,https://b.example", "ADMIN_ON_MAIN_PORT": "false", "LOG_LEVEL": "debug"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Port != 4000 {
+		t.Errorf("flag must win over env: port %d", c.Port)
+	}
+	if c.PingInterval != 10*time.Second || c.PingTimeout != 5*time.Second {
+		t.Errorf("ping %v/%v", c.PingInterval, c.PingTimeout)
+	}
+	if strings.Join(c.Namespaces, "|") != "/chat|/org-*" || len(c.CORSOrigins) != 2 || c.AdminOnMainPort || c.LogLevel != slog.LevelDebug {
+		t.Errorf("lists and bools: %+v", c)
+	}
+	lc := c.LoopConfig()
+	if lc.Addr != ":4000" || lc.PingTimeout != 5*time.Second {
+		t.Errorf("LoopConfig: %+v", lc)
+	}
+}
+
+func TestLoadConfigErrorsNameTheValue(t *testing.T) {
+	f := func(args []string, e map[string]string, want string) {
+		t.Helper()
+		_, err := LoadConfig(args, env(e), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("args %q env %v: err %v, want it to contain %q", args, e, err, want)
+		}
+	}
+	f(nil, map[string]string{"PING_TIMEOUT": "abc"}, `invalid PING_TIMEOUT "abc": want a positive duration`)
+	f(nil, map[string]string{"PORT": "70000"}, `invalid PORT "70000": want a TCP port`)
+	f(nil, map[string]string{"MAX_PAYLOAD": "-1"}, `invalid MAX_PAYLOAD "-1"`)
+	f(nil, map[string]string{"LOG_FORMAT": "xml"}, `invalid LOG_FORMAT "xml": want text or json`)
+	f(nil, map[string]string{"NAMESPACES": "chat"}, `invalid NAMESPACES "chat"`)
+	f(nil, map[string]string{"SOCKETIO_PATH": "socket.io"}, `invalid SOCKETIO_PATH`)
+	f(nil, map[string]string{"ADMIN_ON_MAIN_PORT": "maybe"}, `want true or false`)
+	f([]string{"--event-loops", "x"}, nil, `invalid --event-loops "x"`)
+	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
+	f([]string{"--nope"}, nil, "flag provided but not defined")
+}
+
+func TestHelpListsEverySetting(t *testing.T) {
+	var out bytes.Buffer
+	if _, err := LoadConfig([]string{"--help"}, env(nil), &out); err != ErrHelp {
+		t.Fatalf("--help: err %v", err)
+	}
+	for _, s := range Settings() {
+		if !strings.Contains(out.String(), "-"+s.Flag) || !strings.Contains(out.String(), "env "+s.Env) {
+			t.Errorf("--help does not list --%s (env %s)", s.Flag, s.Env)
+		}
+	}
+}
