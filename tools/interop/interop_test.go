@@ -127,7 +127,7 @@ func scrubbedEnv() []string {
 	drop := map[string]bool{
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
-		"TARGET_URL": true, "SIO_MANY_CLIENTS": true,
+		"TARGET_URL": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -442,6 +442,10 @@ func (h *harness) run(t *testing.T, srv *server, sc scenario) {
 	cmd := exec.CommandContext(ctx, h.node, args...)
 	cmd.Dir = h.dir
 	cmd.Env = append(scrubbedEnv(), sc.env...)
+	if srv.adminPort > 0 && h.target == targetSioloop {
+		// The admin routes also answer on their own listener.
+		cmd.Env = append(cmd.Env, "ADMIN_URL=http://127.0.0.1:"+strconv.Itoa(srv.adminPort))
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second

@@ -563,6 +563,23 @@ const scenarios = {
         // The server still works after the refusals.
         await postOK(url, { channel: "news", payload: "ok" });
       });
+      // ADMIN_URL: the server's separate admin listener, when it has one. A POST there reaches
+      // the clients of the client port exactly like a POST on the client port itself.
+      const adminURL = process.env.ADMIN_URL;
+      if (adminURL) {
+        await r.check("admin-port", 10000, async () => {
+          const s = await connectClient(r, url, "/", WS);
+          const rec = new Recorder(s, ["news", "broadcast"]);
+          await postOK(adminURL, { channel: "news", payload: { via: "admin port" } });
+          await postOK(url, { event: "broadcast", data: { via: "client port" } });
+          await rec.wait("news", 1, 5000);
+          await rec.wait("broadcast", 1, 5000);
+          assert(deepEqual(rec.got.news[0], [{ payload: { via: "admin port" } }]), `news ${describe(rec.got.news[0])}`);
+          assert(deepEqual(rec.got.broadcast[0], [{ via: "client port" }]), `broadcast ${describe(rec.got.broadcast[0])}`);
+          const h = await fetch(adminURL + "/health");
+          assert(h.status === 200, `GET ${adminURL}/health status ${h.status}`);
+        });
+      }
     },
   },
 
