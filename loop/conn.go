@@ -90,7 +90,9 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 // onClose runs when gnet closes the conn.
 func (cs *connState) onClose(c gnet.Conn, err error) {
 	if s := cs.posting; s != nil && s.post == c {
+		// engine.io polling.ts: "data request connection closed prematurely".
 		s.post = nil
+		s.terminate("transport error", 0)
 	}
 	if s := cs.parked; s != nil {
 		// engine.io: a poll request that ends early closes the session.

@@ -272,7 +272,7 @@ func (h *hconn) writeBytewise(s string) {
 
 // read reads one response. For a response framed by the end of the
 // connection it half-closes first, so that a server that lingers until the
-// client goes ends the response at once (TestHTTPRefusalsEndPromptly
+// client goes ends the response at once (TestHTTPRefusalsEndCleanly
 // checks what happens without that help).
 func (h *hconn) read() *response {
 	h.t.Helper()

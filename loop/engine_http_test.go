@@ -148,7 +148,16 @@ func TestHTTPLimits(t *testing.T) {
 		// the head, in one write (the server may close as soon as it has
 		// seen 8 KiB).
 		h := ts.dial(t)
-		h.write("GET " + pollPath + " HTTP/1.1\r\nHost: h\r\n" + strings.Repeat("X-Filler: "+strings.Repeat("z", 60)+"\r\n", 120))
+		h.write("GET " + pollPath + " HTTP/1.1\r\nHost: h\r\n" + strings.Repeat("X-Filler: "+strings.Repeat("z", 900)+"\r\n", 10))
+		r := h.read()
+		if r.status != 431 {
+			t.Errorf("status %d, want 431: %v", r.status, r)
+		}
+		h.expectRefusesMore()
+	})
+	t.Run("65 header lines", func(t *testing.T) {
+		h := ts.dial(t)
+		h.write(reqGET(sidQuery(sid), strings.Split(strings.Repeat("X-N: 1\n", 65), "\n")[:65]...))
 		r := h.read()
 		if r.status != 431 {
 			t.Errorf("status %d, want 431: %v", r.status, r)

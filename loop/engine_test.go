@@ -247,6 +247,17 @@ func TestLongPolling(t *testing.T) {
 			t.Errorf("echo of %.40q: got %.40q", payload, got)
 		}
 	}
+	// A held GET that asked for Connection: close is answered with it, then
+	// the connection ends.
+	closing := ts.dial(t)
+	closing.write(reqGET(sidQuery(sid), "Connection: close"))
+	closing.expectQuiet(20 * time.Millisecond)
+	ts.post(t, sid, "4bye")
+	if r := closing.read(); r.body != "4bye" || !announcesClose(r) {
+		t.Errorf("held GET with Connection: close got %v", r)
+	}
+	closing.expectEOF()
+
 	// The same session on one keep-alive connection: GET parks, the POST on
 	// another connection releases it, the connection serves the next GET.
 	for i := range 3 {
@@ -297,8 +308,14 @@ func TestPollingConcurrentPOST(t *testing.T) {
 	if r.status != 400 {
 		t.Errorf("SERVER BUG: a POST overlapping an unfinished POST got %v; Node answers 400 and closes the session", r)
 	}
-	if ts.srv.Sessions() != 0 {
-		t.Errorf("SERVER BUG: session still open after overlapping POSTs (Node closes it)")
+	// The 400 may reach us a moment before the session is gone.
+	waitFor(t, "the session to close after overlapping POSTs (Node closes it)", func() bool { return ts.srv.Sessions() == 0 })
+	expectEngineError(t, ts.do(t, reqGET(sidQuery(sid))), 1)
+	// Node destroys the unfinished POST (polling.ts doClose: dataReq.destroy()).
+	slow.write(full[len(full)-5:])
+	slow.halfClose()
+	if rest, err := readToEOF(slow.c, slow.br, ioTimeout); err != nil || strings.Contains(string(rest), "\r\n\r\nok") {
+		t.Errorf("the unfinished POST of a closed session: %v, %q; want the connection ended without ok", err, rest)
 	}
 }
 
@@ -316,6 +333,29 @@ func TestPollingAbortedGET(t *testing.T) {
 	waitFor(t, "the aborted session to close", func() bool { return ts.srv.Sessions() == 2 })
 	expectEngineError(t, ts.do(t, reqGET(sidQuery(sid))), 1)
 	expectEngineError(t, ts.do(t, reqPOST(sidQuery(sid), "4x")), 1)
+	c.check(t)
+}
+
+// A POST whose connection goes away before its body is complete: Node's
+// polling.ts onDataRequest closes the session ("data request connection
+// closed prematurely"), as for a GET (DESIGN §3.2).
+func TestPollingAbortedPOST(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, loop.Config{})
+	c := newCanary(t, ts)
+	sid := ts.handshake(t)
+	h := ts.dial(t)
+	full := reqPOST(sidQuery(sid), "4abcdefghij")
+	h.write(full[:len(full)-5])
+	h.expectQuiet(quiet)
+	h.c.Close()
+	deadline := time.Now().Add(ioTimeout)
+	for ts.srv.Sessions() != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if n := ts.srv.Sessions(); n != 2 {
+		t.Errorf("SERVER BUG: a POST aborted mid-body left its session open (%d sessions, want 2); Node closes it", n)
+	}
 	c.check(t)
 }
 

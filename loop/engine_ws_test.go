@@ -298,10 +298,11 @@ func TestUpgrade(t *testing.T) {
 	}
 	// Polling still carries the session until "5": this echo is queued and
 	// must be flushed over the WebSocket after the upgrade.
-	ts.post(t, sid, "4during")
+	ts.post(t, sid, "4during\x1ebAQID")
 	time.Sleep(20 * time.Millisecond)
 	w.sendText(t, "5")
 	w.expectText(t, "4during")
+	w.expectBinary(t, []byte{1, 2, 3}) // queued as b<base64>, sent as a binary frame
 	w.sendText(t, "4after")
 	w.expectText(t, "4after")
 	w.send(t, frameOf(true, opBinary, []byte{7, 7}))

@@ -1,0 +1,670 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
+
+	"sioloop/loop"
+	"sioloop/protocol/socketio"
+)
+
+// DefaultKey is the channel prefix of @socket.io/redis-adapter and
+// @socket.io/redis-emitter (their `key` option).
+const DefaultKey = "socket.io"
+
+// EmitterUID is the uid @socket.io/redis-emitter puts in every broadcast.
+const EmitterUID = "emitter"
+
+// RequestType is the type of a request between servers, numbered as the
+// RequestType enum of @socket.io/redis-adapter 8.x (lib/index.ts).
+type RequestType int
+
+// The request types of @socket.io/redis-adapter 8.x.
+const (
+	Sockets              RequestType = 0 // socket ids of rooms: {rooms} → {sockets:[id]}
+	AllRooms             RequestType = 1 // → {rooms}
+	RemoteJoin           RequestType = 2 // {opts, rooms}; or {sid, room} → {} (adapter < 7)
+	RemoteLeave          RequestType = 3 // same shapes as RemoteJoin
+	RemoteDisconnect     RequestType = 4 // {opts, close}; or {sid, close} → {}
+	RemoteFetch          RequestType = 5 // {opts} → {sockets:[{id, handshake, rooms, data}]}
+	ServerSideEmit       RequestType = 6 // {data:[ev, ...args]}; with requestId → {type:6, data}
+	BroadcastRequest     RequestType = 7 // msgpack {packet, opts}: broadcast with acks
+	BroadcastClientCount RequestType = 8 // response {type:8, clientCount}
+	BroadcastAck         RequestType = 9 // msgpack response {type:9, packet}
+)
+
+// Packet types of socket.io-parser that a broadcast message may carry.
+const (
+	packetEvent       = 2
+	packetBinaryEvent = 5
+)
+
+// BroadcastChannel returns the channel of a broadcast to namespace nsp:
+// "<key>#<nsp>#", or "<key>#<nsp>#<room>#" when the broadcast targets
+// exactly one room (RedisAdapter.broadcast: `if (opts.rooms &&
+// opts.rooms.size === 1) channel += room + "#"`).
+func BroadcastChannel(key, nsp string, rooms []string) string {
+	ch := key + "#" + nsp + "#"
+	if len(rooms) == 1 {
+		ch += rooms[0] + "#"
+	}
+	return ch
+}
+
+// RequestChannel returns "<key>-request#<nsp>#", where requests go and
+// whose subscribers PUBSUB NUMSUB counts as the servers of nsp.
+func RequestChannel(key, nsp string) string { return key + "-request#" + nsp + "#" }
+
+// ResponseChannel returns "<key>-response#<nsp>#", where responses go.
+func ResponseChannel(key, nsp string) string { return key + "-response#" + nsp + "#" }
+
+// broadcastPattern returns the PSUBSCRIBE pattern of nsp's broadcasts,
+// "<key>#<nsp>#*", with the glob characters of the literal part escaped
+// so that a namespace such as "/org-*" matches only itself.
+func broadcastPattern(key, nsp string) string {
+	return globEscaper.Replace(key+"#"+nsp+"#") + "*"
+}
+
+// globEscaper escapes the characters Redis's stringmatchlen treats as
+// special: * ? [ ] and the backslash.
+var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+
+// Message is a broadcast received from another server.
+type Message struct {
+	// UID is the publishing server's uid ("emitter" for
+	// @socket.io/redis-emitter).
+	UID string
+	// Broadcast is ready for loop.SocketIO.Broadcast: Local is set, Args
+	// and Attachments are owned by the Message and reused by the next
+	// ParseBroadcast into it.
+	Broadcast loop.Broadcast
+	// Compress and the other flags have no effect on sioloop; Volatile is
+	// in Broadcast.
+	args []byte
+}
+
+// AppendBroadcast appends the msgpack message that carries b to the other
+// servers, byte for byte as RedisAdapter.broadcast (notepack.io) writes
+// it: [uid, {type: 2, data: [event, ...args], nsp}, {rooms, except,
+// flags}]. Node's encoder re-derives BINARY_EVENT from the presence of
+// binary data, so type is always 2, as Node publishes it. flags is {} or
+// {volatile: true}.
+func (c *Codec) AppendBroadcast(dst []byte, uid string, b *loop.Broadcast) ([]byte, error) {
+	nsp := b.Namespace
+	if nsp == "" {
+		nsp = "/"
+	}
+	n, err := c.scanList(b.Args, len(b.Attachments))
+	if err != nil {
+		return dst, err
+	}
+	c.start(dst)
+	e := c.enc
+	_ = e.EncodeArrayLen(3)
+	_ = e.EncodeString(uid)
+	_ = e.EncodeMapLen(3)
+	_ = e.EncodeString("type")
+	_ = e.EncodeInt(packetEvent)
+	_ = e.EncodeString("data")
+	_ = e.EncodeArrayLen(1 + n)
+	_ = e.EncodeString(b.Event)
+	c.emit(b.Args, b.Attachments)
+	_ = e.EncodeString("nsp")
+	_ = e.EncodeString(nsp)
+	c.appendOpts(b.Rooms, b.Except, b.Volatile, 0)
+	return c.finish(), nil
+}
+
+// appendOpts writes {rooms, except, flags}; flags holds volatile when set
+// and timeout (milliseconds) when positive.
+func (c *Codec) appendOpts(rooms, except []string, volatile bool, timeoutMS int64) {
+	e := c.enc
+	_ = e.EncodeMapLen(3)
+	_ = e.EncodeString("rooms")
+	c.appendStrings(rooms)
+	_ = e.EncodeString("except")
+	c.appendStrings(except)
+	_ = e.EncodeString("flags")
+	nf := 0
+	if volatile {
+		nf++
+	}
+	if timeoutMS > 0 {
+		nf++
+	}
+	_ = e.EncodeMapLen(nf)
+	if volatile {
+		_ = e.EncodeString("volatile")
+		_ = e.EncodeBool(true)
+	}
+	if timeoutMS > 0 {
+		_ = e.EncodeString("timeout")
+		_ = e.EncodeInt(timeoutMS)
+	}
+}
+
+func (c *Codec) appendStrings(list []string) {
+	_ = c.enc.EncodeArrayLen(len(list))
+	for _, s := range list {
+		_ = c.enc.EncodeString(s)
+	}
+}
+
+// ParseBroadcast reads a message published on a broadcast channel into m.
+// It accepts what RedisAdapter.onmessage accepts: an array [uid, packet,
+// opts] whose packet has type 2 or 5, data [event, ...args] and nsp
+// (missing means "/"), and whose opts has rooms, except and flags. The
+// event name must be a string (a number is taken as its text, as
+// socket.io-client does). Unknown keys are skipped.
+//
+// Nothing of m aliases msg: the Broadcast's slices are m's own buffers,
+// valid until the next ParseBroadcast into m.
+func (c *Codec) ParseBroadcast(msg []byte, m *Message) error {
+	c.reset(msg)
+	d := c.dec
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 2 {
+		return ErrNotBroadcast
+	}
+	uid, err := c.readString()
+	if err != nil {
+		return ErrNotBroadcast
+	}
+	m.UID = uid
+	b := &m.Broadcast
+	*b = loop.Broadcast{Local: true, Attachments: b.Attachments[:0]}
+	if err := c.parsePacket(m); err != nil {
+		return err
+	}
+	if n >= 3 {
+		if err := c.parseOpts(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parsePacket reads {type, data, nsp} into m.
+func (c *Codec) parsePacket(m *Message) error {
+	d := c.dec
+	nk, err := d.DecodeMapLen()
+	if err != nil || nk < 0 {
+		return ErrNotBroadcast
+	}
+	b := &m.Broadcast
+	typ, sawData := -1, false
+	b.Namespace = "/"
+	for i := 0; i < nk; i++ {
+		key, err := c.readKey()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "type":
+			t, err := d.DecodeInt()
+			if err != nil {
+				return ErrNotBroadcast
+			}
+			typ = t
+		case "nsp":
+			if code, _ := d.PeekCode(); code == msgpcode.Nil {
+				_ = d.DecodeNil() // undefined: "/"
+				continue
+			}
+			if b.Namespace, err = c.readString(); err != nil {
+				return ErrNotBroadcast
+			}
+		case "data":
+			if err := c.parseData(m); err != nil {
+				return err
+			}
+			sawData = true
+		default:
+			if err := d.Skip(); err != nil {
+				return ErrMsgpack
+			}
+		}
+	}
+	if !sawData || (typ != packetEvent && typ != packetBinaryEvent) {
+		return ErrNotBroadcast
+	}
+	return nil
+}
+
+// parseData reads [event, ...args]: the name into Event, the rest as JSON
+// list content into Args with binary values as attachments.
+func (c *Codec) parseData(m *Message) error {
+	d := c.dec
+	n, err := d.DecodeArrayLen()
+	if err != nil || n < 1 || n > c.rd.Len() {
+		return ErrNotBroadcast
+	}
+	b := &m.Broadcast
+	code, err := d.PeekCode()
+	switch {
+	case err != nil:
+		return ErrMsgpack
+	case msgpcode.IsString(code):
+		s, err := c.readBytes()
+		if err != nil {
+			return err
+		}
+		b.Event = string(s)
+	default:
+		// socket.io-client emits a number name as its text (`[42]`).
+		var atts [][]byte
+		c.json, atts, err = c.appendJSON(c.json[:0], nil, 1)
+		if err != nil {
+			return err
+		}
+		if len(atts) > 0 || len(c.json) == 0 || c.json[0] == '[' || c.json[0] == '{' || c.json[0] == 'n' || c.json[0] == '"' {
+			return ErrNotBroadcast
+		}
+		b.Event = string(c.json)
+	}
+	args := m.args[:0]
+	atts := b.Attachments
+	for i := 1; i < n; i++ {
+		if i > 1 {
+			args = append(args, ',')
+		}
+		if args, atts, err = c.appendJSON(args, atts, 1); err != nil {
+			return err
+		}
+	}
+	m.args = args
+	b.Args, b.Attachments = args, atts
+	return nil
+}
+
+// parseOpts reads {rooms, except, flags}.
+func (c *Codec) parseOpts(b *loop.Broadcast) error {
+	d := c.dec
+	if code, _ := d.PeekCode(); code == msgpcode.Nil {
+		_ = d.DecodeNil()
+		return nil
+	}
+	nk, err := d.DecodeMapLen()
+	if err != nil || nk < 0 {
+		return ErrNotBroadcast
+	}
+	for i := 0; i < nk; i++ {
+		key, err := c.readKey()
+		if err != nil {
+			return err
+		}
+		switch key {
+		case "rooms":
+			if b.Rooms, err = c.readRooms(); err != nil {
+				return err
+			}
+		case "except":
+			if b.Except, err = c.readRooms(); err != nil {
+				return err
+			}
+		case "flags":
+			if err := c.parseFlags(b); err != nil {
+				return err
+			}
+		default:
+			if err := d.Skip(); err != nil {
+				return ErrMsgpack
+			}
+		}
+	}
+	return nil
+}
+
+// parseFlags reads the flags map; only volatile changes delivery here.
+func (c *Codec) parseFlags(b *loop.Broadcast) error {
+	d := c.dec
+	if code, _ := d.PeekCode(); code == msgpcode.Nil {
+		_ = d.DecodeNil()
+		return nil
+	}
+	nk, err := d.DecodeMapLen()
+	if err != nil || nk < 0 {
+		return ErrNotBroadcast
+	}
+	for i := 0; i < nk; i++ {
+		key, err := c.readKey()
+		if err != nil {
+			return err
+		}
+		if key == "volatile" {
+			if code, _ := d.PeekCode(); code == msgpcode.True || code == msgpcode.False {
+				b.Volatile, _ = d.DecodeBool()
+				continue
+			}
+		}
+		if err := d.Skip(); err != nil {
+			return ErrMsgpack
+		}
+	}
+	return nil
+}
+
+// readRooms reads an array of room names. Socket.IO rooms are strings,
+// but a JavaScript caller may pass numbers (io.to(42)); their decimal
+// text is the room name, as RedisAdapter.hasRoom assumes.
+func (c *Codec) readRooms() ([]string, error) {
+	d := c.dec
+	if code, _ := d.PeekCode(); code == msgpcode.Nil {
+		_ = d.DecodeNil()
+		return nil, nil
+	}
+	n, err := d.DecodeArrayLen()
+	if err != nil || n > c.rd.Len() {
+		return nil, ErrNotBroadcast
+	}
+	if n <= 0 {
+		return nil, nil
+	}
+	rooms := make([]string, 0, n)
+	for i := 0; i < n; i++ {
+		code, err := d.PeekCode()
+		if err != nil {
+			return nil, ErrMsgpack
+		}
+		if msgpcode.IsString(code) {
+			s, err := c.readString()
+			if err != nil {
+				return nil, err
+			}
+			rooms = append(rooms, s)
+			continue
+		}
+		c.json, _, err = c.appendJSON(c.json[:0], nil, MaxDepth-1)
+		if err != nil {
+			return nil, err
+		}
+		rooms = append(rooms, string(c.json))
+	}
+	return rooms, nil
+}
+
+// readString reads a str (or bin) value as a new string.
+func (c *Codec) readString() (string, error) {
+	s, err := c.readBytes()
+	if err != nil {
+		return "", err
+	}
+	return string(s), nil
+}
+
+// readKey reads a map key; the keys the adapter writes are short ASCII,
+// so the comparison needs no allocation (the compiler does not allocate
+// for string(b) in a switch).
+func (c *Codec) readKey() (string, error) {
+	code, err := c.dec.PeekCode()
+	if err != nil {
+		return "", ErrMsgpack
+	}
+	if !msgpcode.IsString(code) {
+		if err := c.dec.Skip(); err != nil {
+			return "", ErrMsgpack
+		}
+		return "", nil
+	}
+	s, err := c.readBytes()
+	if err != nil {
+		return "", err
+	}
+	switch string(s) {
+	case "type":
+		return "type", nil
+	case "data":
+		return "data", nil
+	case "nsp":
+		return "nsp", nil
+	case "rooms":
+		return "rooms", nil
+	case "except":
+		return "except", nil
+	case "flags":
+		return "flags", nil
+	case "volatile":
+		return "volatile", nil
+	}
+	return "", nil
+}
+
+// ---------------------------------------------------------------- requests and responses
+
+// request is a request between servers, in the JSON shapes of
+// RedisAdapter and RedisEmitter; msgpack requests (BROADCAST) are
+// converted to JSON first, their binary values becoming placeholders.
+type request struct {
+	UID       string          `json:"uid"`
+	RequestID string          `json:"requestId"`
+	Type      RequestType     `json:"type"`
+	Rooms     roomList        `json:"rooms"`
+	Opts      *requestOpts    `json:"opts"`
+	Close     bool            `json:"close"`
+	Data      json.RawMessage `json:"data"`
+	Packet    json.RawMessage `json:"packet"`
+	SID       string          `json:"sid"`  // REMOTE_JOIN/LEAVE/DISCONNECT of adapter < 7
+	Room      string          `json:"room"` // REMOTE_JOIN/LEAVE of adapter < 7
+}
+
+// requestOpts is the target of a request, and the flags of a BROADCAST.
+type requestOpts struct {
+	Rooms  roomList      `json:"rooms"`
+	Except roomList      `json:"except"`
+	Flags  *requestFlags `json:"flags,omitempty"`
+}
+
+// requestFlags are the BroadcastFlags that matter to a broadcast with
+// acks: timeout (milliseconds) and volatile.
+type requestFlags struct {
+	Volatile bool    `json:"volatile,omitempty"`
+	Timeout  float64 `json:"timeout,omitempty"`
+}
+
+// packet is a socket.io packet object inside a BROADCAST request.
+type packet struct {
+	Type int             `json:"type"`
+	Data json.RawMessage `json:"data"`
+	Nsp  string          `json:"nsp"`
+}
+
+// response is any response between servers.
+type response struct {
+	Type        RequestType     `json:"type"`
+	RequestID   string          `json:"requestId"`
+	Sockets     json.RawMessage `json:"sockets"`
+	Rooms       roomList        `json:"rooms"`
+	Data        json.RawMessage `json:"data"`
+	ClientCount int             `json:"clientCount"`
+	Packet      json.RawMessage `json:"packet"`
+	atts        [][]byte
+}
+
+// remoteSocket is one socket of a REMOTE_FETCH response: RemoteSocket's
+// constructor in socket.io (id, handshake, rooms, data).
+type remoteSocket struct {
+	ID        string          `json:"id"`
+	Handshake handshake       `json:"handshake"`
+	Rooms     roomList        `json:"rooms"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// handshake is the part of socket.handshake that sioloop fills in; Node
+// sends every field (headers, time, issued, url, query, auth, ...), and
+// the extra ones are kept in rest when read.
+type handshake struct {
+	Address string            `json:"address"`
+	Headers map[string]string `json:"headers"`
+	Query   map[string]string `json:"query"`
+	Auth    map[string]any    `json:"auth"`
+	Secure  bool              `json:"secure"`
+	XDomain bool              `json:"xdomain"`
+	Issued  int64             `json:"issued,omitempty"`
+	Time    string            `json:"time,omitempty"`
+	URL     string            `json:"url,omitempty"`
+}
+
+// roomList is a list of room names that also takes numbers (as their
+// text) and null (as empty).
+type roomList []string
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (r *roomList) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*r = nil
+		return nil
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	out := make([]string, 0, len(raw))
+	for _, v := range raw {
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			s = string(bytes.TrimSpace(v))
+		}
+		out = append(out, s)
+	}
+	*r = out
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler: nil is written as [], since
+// Node builds a Set from it.
+func (r roomList) MarshalJSON() ([]byte, error) {
+	if r == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(r))
+}
+
+// parseRequest reads a request: JSON when it starts with '{' (the test
+// RedisAdapter.onrequest makes), msgpack otherwise, converted to JSON.
+func (c *Codec) parseRequest(msg []byte, r *request) ([][]byte, error) {
+	*r = request{}
+	var atts [][]byte
+	if len(msg) == 0 || msg[0] != '{' {
+		var err error
+		var n int
+		c.json, atts, n, err = c.AppendJSON(c.json[:0], msg, nil)
+		if err != nil {
+			return nil, err
+		}
+		if n != len(msg) {
+			return nil, ErrMsgpack
+		}
+		msg = c.json
+	}
+	if err := json.Unmarshal(msg, r); err != nil {
+		return nil, ErrInvalidJSON
+	}
+	return atts, nil
+}
+
+// parseResponse reads a response, JSON or msgpack (BROADCAST_ACK).
+func (c *Codec) parseResponse(msg []byte, r *response) error {
+	*r = response{}
+	if len(msg) == 0 || msg[0] != '{' {
+		var err error
+		var n int
+		c.json, r.atts, n, err = c.AppendJSON(c.json[:0], msg, nil)
+		if err != nil {
+			return err
+		}
+		if n != len(msg) {
+			return ErrMsgpack
+		}
+		msg = c.json
+	}
+	if err := json.Unmarshal(msg, r); err != nil {
+		return ErrInvalidJSON
+	}
+	return nil
+}
+
+// splitData splits a JSON packet data array ["event", ...args] into the
+// event name and the list content of the arguments.
+func splitData(data []byte) (string, []byte, error) {
+	name, args, err := socketio.SplitEvent(data)
+	if err != nil {
+		return "", nil, ErrNotBroadcast
+	}
+	return string(name), args, nil
+}
+
+// appendBroadcastRequest appends the msgpack BROADCAST request of a
+// broadcast with acks, as RedisAdapter.broadcastWithAck publishes it:
+// {uid, requestId, type: 7, packet: {type: 2, data, nsp}, opts: {rooms,
+// except, flags: {timeout}}}.
+func (c *Codec) appendBroadcastRequest(dst []byte, uid, requestID string, b *loop.Broadcast, timeoutMS int64) ([]byte, error) {
+	n, err := c.scanList(b.Args, len(b.Attachments))
+	if err != nil {
+		return dst, err
+	}
+	nsp := b.Namespace
+	if nsp == "" {
+		nsp = "/"
+	}
+	c.start(dst)
+	e := c.enc
+	_ = e.EncodeMapLen(5)
+	_ = e.EncodeString("uid")
+	_ = e.EncodeString(uid)
+	_ = e.EncodeString("requestId")
+	_ = e.EncodeString(requestID)
+	_ = e.EncodeString("type")
+	_ = e.EncodeInt(int64(BroadcastRequest))
+	_ = e.EncodeString("packet")
+	_ = e.EncodeMapLen(3)
+	_ = e.EncodeString("type")
+	_ = e.EncodeInt(packetEvent)
+	_ = e.EncodeString("data")
+	_ = e.EncodeArrayLen(1 + n)
+	_ = e.EncodeString(b.Event)
+	c.emit(b.Args, b.Attachments)
+	_ = e.EncodeString("nsp")
+	_ = e.EncodeString(nsp)
+	_ = e.EncodeString("opts")
+	c.appendOpts(b.Rooms, b.Except, b.Volatile, timeoutMS)
+	return c.finish(), nil
+}
+
+// appendBroadcastAck appends the msgpack BROADCAST_ACK response carrying
+// one client's acknowledgement, {type: 9, requestId, packet: value}, value
+// being the first argument of the ack (the one Node's ack callback keeps).
+func (c *Codec) appendBroadcastAck(dst []byte, requestID string, value []byte) ([]byte, error) {
+	if len(value) == 0 {
+		value = []byte("null")
+	}
+	n, err := c.scanList(value, 0)
+	if err != nil {
+		return dst, err
+	}
+	if n != 1 {
+		return dst, ErrInvalidJSON
+	}
+	c.start(dst)
+	e := c.enc
+	_ = e.EncodeMapLen(3)
+	_ = e.EncodeString("type")
+	_ = e.EncodeInt(int64(BroadcastAck))
+	_ = e.EncodeString("requestId")
+	_ = e.EncodeString(requestID)
+	_ = e.EncodeString("packet")
+	c.emit(value, nil)
+	return c.finish(), nil
+}
+
+// firstArg returns the first value of a raw JSON array such as the
+// "[a,b]" of loop.AckResponse.Args, or nil when it is empty.
+func firstArg(arr []byte) []byte {
+	var list []json.RawMessage
+	if err := json.Unmarshal(arr, &list); err != nil || len(list) == 0 {
+		return nil
+	}
+	return list[0]
+}
