@@ -1,6 +1,10 @@
 package engineio
 
-import "strconv"
+import (
+	"strconv"
+
+	"sioloop/protocol/internal/jsontext"
+)
 
 // OpenInfo is the handshake data of the open packet: "If the server accepts
 // the connection, then it MUST respond with an open packet with the following
@@ -42,39 +46,6 @@ func AppendOpen(dst []byte, o OpenInfo) []byte {
 	return append(dst, '}')
 }
 
-// appendJSONString appends s as a JSON string the way JSON.stringify writes
-// it: '"' and '\\' escaped, \b \f \n \r \t short forms, other bytes below
-// 0x20 as \u00XX, everything else (UTF-8 included) as is. Invalid UTF-8 is
-// copied unchanged; the values we write (sids, transport names, error
-// messages) are ASCII.
-func appendJSONString(dst []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' {
-			continue
-		}
-		dst = append(dst, s[start:i]...)
-		switch c {
-		case '"', '\\':
-			dst = append(dst, '\\', c)
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		}
-		start = i + 1
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
+// appendJSONString appends s as a JSON string the way JSON.stringify
+// writes it.
+func appendJSONString(dst []byte, s string) []byte { return jsontext.AppendString(dst, s) }

@@ -1,5 +1,7 @@
 package socketio
 
+import "sioloop/protocol/internal/jsontext"
+
 // AppendJSONString appends s as a JSON string literal, byte for byte as
 // JavaScript's JSON.stringify writes the string that s decodes to:
 //
@@ -14,104 +16,11 @@ package socketio
 //     gives one per byte there).
 //
 // It does not allocate when dst has room.
-func AppendJSONString(dst []byte, s []byte) []byte { return appendQuoted(dst, s) }
-
-// asciiPlain marks the bytes AppendJSONString copies as they are without
-// a second look: printable ASCII other than '"' and '\\'.
-var asciiPlain = func() (t [256]bool) {
-	for c := 0x20; c < 0x80; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
-// appendQuoted is AppendJSONString for both strings and byte slices.
-func appendQuoted[S ~string | ~[]byte](dst []byte, s S) []byte {
-	const hex = "0123456789abcdef"
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if asciiPlain[c] {
-			i++
-			continue
-		}
-		if c < 0x80 {
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		n, ok := utf8Len(s, i)
-		i += n
-		if ok {
-			continue
-		}
-		dst = append(dst, s[start:i-n]...)
-		dst = append(dst, "\uFFFD"...)
-		start = i
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
-
-// utf8Len returns the length of the UTF-8 sequence that starts at s[i]
-// (a byte >= 0x80) and whether it is valid (RFC 3629 §4: no overlong
-// forms, no surrogates, nothing above U+10FFFF). For an invalid sequence
-// the length is that of its "maximal subpart" (the longest prefix of a
-// valid sequence, at least 1 byte), which the WHATWG UTF-8 decoder used
-// by Node replaces with one U+FFFD.
-func utf8Len[S ~string | ~[]byte](s S, i int) (int, bool) {
-	c := s[i]
-	var need int
-	lo, hi := byte(0x80), byte(0xBF) // range of the second byte
-	switch {
-	case c < 0xC2:
-		return 1, false
-	case c < 0xE0:
-		need = 2
-	case c < 0xF0:
-		need = 3
-		if c == 0xE0 {
-			lo = 0xA0 // overlong
-		} else if c == 0xED {
-			hi = 0x9F // surrogates
-		}
-	case c < 0xF5:
-		need = 4
-		if c == 0xF0 {
-			lo = 0x90 // overlong
-		} else if c == 0xF4 {
-			hi = 0x8F // above U+10FFFF
-		}
-	default:
-		return 1, false
-	}
-	for k := 1; k < need; k++ {
-		if i+k >= len(s) || s[i+k] < lo || s[i+k] > hi {
-			return k, false
-		}
-		lo, hi = 0x80, 0xBF
-	}
-	return need, true
-}
+func AppendJSONString(dst []byte, s []byte) []byte { return jsontext.AppendString(dst, s) }
 
 // AppendJSONStringOf is AppendJSONString for a Go string, without the
 // conversion to []byte.
-func AppendJSONStringOf(dst []byte, s string) []byte { return appendQuoted(dst, s) }
+func AppendJSONStringOf(dst []byte, s string) []byte { return jsontext.AppendString(dst, s) }
+
+// appendQuoted is AppendJSONString for both strings and byte slices.
+func appendQuoted[S ~string | ~[]byte](dst []byte, s S) []byte { return jsontext.AppendString(dst, s) }
