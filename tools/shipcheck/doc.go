@@ -1,0 +1,23 @@
+// Package shipcheck holds only tests: they keep what ships beside the code
+// (Dockerfile, .dockerignore, deploy/ and README.md) true to what the
+// binary really serves and reads, so that the two cannot drift apart.
+//
+//   - Dockerfile: the build image's Go version covers go.mod, the exposed
+//     ports are the defaults of PORT and ADMIN_ADDR, the HEALTHCHECK is the
+//     binary's own healthcheck subcommand with a timeout longer than its
+//     request bound, the user is numeric and not root.
+//   - The binary: built with the very "go build" line of the Dockerfile
+//     (read from it), it must be a static ELF with no symbol table, report
+//     the version given with -X, pass "healthcheck" while serving, answer
+//     every curl example of README.md with the status the README states,
+//     exit 0 on SIGTERM and then fail "healthcheck". Its size is logged.
+//   - .dockerignore: every file the binary is built from is in the build
+//     context; node_modules, .git and test output are not.
+//   - deploy/: every manifest parses; ports, probe paths, env names and
+//     values, selectors, the grace period and the security context agree
+//     with app.Settings() and with one another.
+//   - README.md: the two commands come first, the configuration table is
+//     app.Settings() (go test ./tools/shipcheck -run TestREADMEConfigTable
+//     -update rewrites it), and every upper-case variable name it mentions
+//     is a setting or is listed, with the reason, in names_test.go.
+package shipcheck
