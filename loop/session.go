@@ -302,11 +302,11 @@ func (s *Session) terminate(reason string, code int) {
 	s.get = nil
 	s.end(reason)
 	if ws != nil {
-		if code != 0 {
-			closeWS(ws, code, "")
-		} else {
-			closeConn(ws)
+		if code == 0 {
+			// As Node's ws.close() with no code: a Close frame with no body.
+			code = wsframe.CloseNoStatus
 		}
+		closeWS(ws, code, "")
 	}
 	if get != nil {
 		// A parked GET learns of the end through a close packet.
