@@ -91,14 +91,44 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	}
 	eb := encodeBroadcast(ns, b)
 	io.srv.broadcasts.Add(1)
+	reactors := *io.srv.reactors.Load()
+	if len(b.Rooms) == 0 && len(b.Except) == 0 && !b.Volatile {
+		// To the whole namespace (and not volatile, which may drop for
+		// some clients): the recipients are known without
+		// walking the reactors, so the caller does not wait for delivery
+		// (as Node's emit returns before the sockets are written). The
+		// reactors then find several broadcasts queued and give each
+		// client all of them in one writev. At most maxQueuedBroadcasts
+		// wait undelivered; past that the caller waits for a slot.
+		io.slots <- struct{}{}
+		n := ns.connected()
+		left := atomic.Int32{}
+		left.Store(int32(len(reactors)))
+		release := func() {
+			if left.Add(-1) == 0 {
+				<-io.slots
+			}
+		}
+		if len(reactors) == 0 {
+			<-io.slots
+		}
+		for _, r := range reactors {
+			r.enqueue(job{eb: eb, done: release})
+		}
+		return n, nil
+	}
 	var wg sync.WaitGroup
-	for _, r := range *io.srv.reactors.Load() {
+	for _, r := range reactors {
 		wg.Add(1)
 		r.enqueue(job{eb: eb, done: wg.Done})
 	}
 	wg.Wait()
 	return int(eb.recipients.Load()), nil
 }
+
+// maxQueuedBroadcasts bounds the namespace-wide broadcasts accepted but
+// not yet delivered by every reactor (see Broadcast).
+const maxQueuedBroadcasts = 256
 
 func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
 	t := socketio.Event

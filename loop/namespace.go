@@ -43,6 +43,16 @@ func (n *Namespace) On(name string, h EventHandler) { n.events[name] = h }
 // Name returns the namespace name, e.g. "/" or "/admin".
 func (n *Namespace) Name() string { return n.name }
 
+// connected returns the number of sockets in the namespace now. Any
+// goroutine.
+func (n *Namespace) connected() int {
+	c := int64(0)
+	for _, ctr := range n.ctr {
+		c += ctr.connected.Load()
+	}
+	return int(c)
+}
+
 // nsLocal is a namespace's state on one reactor: its sockets and rooms.
 // Only that reactor touches it, so a broadcast needs no lock per recipient.
 type nsLocal struct {

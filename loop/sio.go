@@ -28,6 +28,8 @@ type SocketIO struct {
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
 	patterns []*Namespace // names with '*': children are created on first CONNECT
+
+	slots chan struct{} // one per namespace-wide broadcast not yet delivered
 }
 
 // Adapter connects a SocketIO to the other servers of a cluster.
@@ -45,7 +47,8 @@ var nspSeq atomic.Int64
 // NewSocketIO returns a Socket.IO server on srv with the default namespace
 // "/" already declared. Mount it with srv.Handle(path, io).
 func NewSocketIO(srv *Server) *SocketIO {
-	io := &SocketIO{srv: srv, ConnectTimeout: DefaultConnectTimeout, nsps: make(map[string]*Namespace)}
+	io := &SocketIO{srv: srv, ConnectTimeout: DefaultConnectTimeout, nsps: make(map[string]*Namespace),
+		slots: make(chan struct{}, maxQueuedBroadcasts)}
 	io.Of("/")
 	return io
 }
