@@ -144,6 +144,17 @@ func TestBinary(t *testing.T) {
 		t.Errorf("binary of %d bytes plus the ~2 MiB base exceeds the %d-byte image budget", info.Size(), imageBudget)
 	}
 
+	// A bad setting stops the process before it listens: exit code 2 and
+	// one line naming the variable, the value and what was expected.
+	bad := exec.Command(bin)
+	bad.Env = append(os.Environ(), "PING_TIMEOUT=abc")
+	out, err := bad.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 ||
+		!strings.Contains(string(out), `invalid PING_TIMEOUT "abc": want a positive duration`) {
+		t.Errorf("PING_TIMEOUT=abc: %v, output %q; want exit 2 and one line naming the variable", err, out)
+	}
+
 	port, admin := freePort(t), freePort(t)
 	for admin == port {
 		admin = freePort(t)
