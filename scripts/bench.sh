@@ -1,0 +1,266 @@
+#!/usr/bin/env bash
+# bench.sh: sioloop side by side with Node socket.io 4.8 (tools/peers/node) and
+# zishang520/socket.io/v2 (tools/peers/zishang). Every scenario runs against a
+# freshly started server on a free loopback port, driven by tools/loadtest;
+# the servers are stopped by PID. The result is one markdown table, with the
+# ratio against Node on every row, printed and written to
+# $BENCH_OUT/latest.md (raw JSON and logs in $BENCH_OUT/<stamp>/).
+#
+# Usage:
+#   scripts/bench.sh                  full run, under 10 minutes on 2 cores
+#   BENCH_QUICK=1 scripts/bench.sh    smaller and shorter (about 3 minutes)
+#
+# Environment:
+#   BENCH_QUICK=1        smaller client counts and shorter runs
+#   BENCH_SERVERS        servers to run, default "sioloop node zishang" (node is
+#                        the ratio baseline; without it the ratio columns are empty)
+#   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
+#   BENCH_OUT            output directory, default bench-results
+#   BENCH_RUN_TIMEOUT    seconds one loadtest run may take, default 150
+#   BENCH_TABLE_ONLY=DIR rebuild the table from the JSON results of an earlier run in DIR
+#
+# Scenarios (full size; BENCH_QUICK=1 sizes in brackets):
+#   rss          connect 10,000 [2,000] clients, hold 3 s: server RSS per connection
+#   connect      connect 19,000 [4,000] clients as fast as possible: connections/s, handshake p99
+#   echo         1,000 [500] clients x 10 messages/s for 20 s [5 s]: RTT p50/p99, msg/s, losses
+#   fan1k        1,000 clients, 20 broadcasts/s for 10 s [4 s], one POST at a time: time to last client
+#   fan1k-burst  1,000 clients, 1,000 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
+#   fan10k       10,000 [2,000] clients, 2 broadcasts/s for 10 s [4 s]: time to last client
+#   fan10k-burst 10,000 [2,000] clients, 100 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
+#
+# The load tool shares the machine's cores with the server: its own CPU is in
+# the table; when it nears 100 % of a core per worker, it is the limit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+QUICK=${BENCH_QUICK:-0}
+SERVERS=${BENCH_SERVERS:-"sioloop node zishang"}
+SCENARIOS=${BENCH_SCENARIOS:-"rss connect echo fan1k fan1k-burst fan10k fan10k-burst"}
+OUT=${BENCH_OUT:-$ROOT/bench-results}
+RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-150}
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+RUN_DIR=${BENCH_TABLE_ONLY:-$OUT/$STAMP}
+BIN=$(mktemp -d "${TMPDIR:-/tmp}/sioloop-bench.XXXXXX")
+SERVER_PID=""
+STARTED=$(date +%s)
+
+log() { printf '[bench %4ds] %s\n' $(($(date +%s) - STARTED)) "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+cleanup() {
+	if [[ -n $SERVER_PID ]]; then stop_server; fi
+	rm -rf "$BIN"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [[ $QUICK == 1 ]]; then
+	N_RSS=2000 N_CONN=4000 N_ECHO=500 ECHO_DUR=5s N_BIG=2000
+	FAN_DUR=4s BURST_DUR=3s RSS_HOLD=2s
+else
+	N_RSS=10000 N_CONN=19000 N_ECHO=1000 ECHO_DUR=20s N_BIG=10000
+	FAN_DUR=10s BURST_DUR=5s RSS_HOLD=3s
+fi
+
+# ---------------------------------------------------------------- build
+
+if [[ -z ${BENCH_TABLE_ONLY:-} ]]; then
+command -v go >/dev/null || die "go is not on PATH"
+command -v node >/dev/null || die "node is not on PATH (needed for the Node peer and the table)"
+mkdir -p "$RUN_DIR"
+log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
+(cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest) || die "go build failed"
+if [[ " $SERVERS " == *" zishang "* ]]; then
+	(cd "$ROOT" && go build -o "$BIN/zishang" ./tools/peers/zishang) || die "go build ./tools/peers/zishang failed"
+fi
+if [[ " $SERVERS " == *" node "* ]]; then
+	[[ -f $ROOT/tools/peers/node/package.json ]] || die "tools/peers/node/package.json is missing"
+	# npm records what it installed in node_modules/.package-lock.json: a
+	# lockfile newer than that means node_modules is stale.
+	if [[ ! -f $ROOT/tools/peers/node/node_modules/.package-lock.json ||
+		$ROOT/tools/peers/node/package-lock.json -nt $ROOT/tools/peers/node/node_modules/.package-lock.json ]]; then
+		log "npm ci in tools/peers/node"
+		(cd "$ROOT/tools/peers/node" && npm ci --no-audit --no-fund >/dev/null) || die "npm ci failed"
+	fi
+fi
+
+# ---------------------------------------------------------------- servers
+
+free_port() {
+	node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+
+# start_server NAME PORT LOG: starts NAME on 127.0.0.1:PORT, sets SERVER_PID.
+start_server() {
+	local name=$1 port=$2 logf=$3
+	# A clean environment: no auth secrets or settings from the caller's shell.
+	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT)
+	case $name in
+	sioloop) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	node) (cd "$ROOT/tools/peers/node" && exec "${base[@]}" PORT="$port" HOST=127.0.0.1 node server.js) >"$logf" 2>&1 & ;;
+	zishang) "${base[@]}" PORT="$port" HOST=127.0.0.1 "$BIN/zishang" >"$logf" 2>&1 & ;;
+	*) die "unknown server $name" ;;
+	esac
+	SERVER_PID=$!
+	local i
+	for i in $(seq 1 150); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+		kill -0 "$SERVER_PID" 2>/dev/null || { cat "$logf" >&2; die "$name exited at start"; }
+		sleep 0.1
+	done
+	die "$name did not listen on $port within 15 s"
+}
+
+# stop_server: SIGTERM by PID, SIGKILL after 5 s.
+stop_server() {
+	local pid=$SERVER_PID i
+	SERVER_PID=""
+	kill -TERM "$pid" 2>/dev/null || return 0
+	for i in $(seq 1 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# scenario_args NAME: the loadtest flags of a scenario.
+scenario_args() {
+	case $1 in
+	rss) echo "--scenario connect --connections $N_RSS --duration $RSS_HOLD" ;;
+	connect) echo "--scenario connect --connections $N_CONN --duration 1s" ;;
+	echo) echo "--scenario echo --connections $N_ECHO --interval 100ms --duration $ECHO_DUR" ;;
+	fan1k) echo "--scenario fanout --connections 1000 --rate 20 --duration $FAN_DUR" ;;
+	fan1k-burst) echo "--scenario fanout --connections 1000 --rate 1000 --posters 4 --duration $BURST_DUR" ;;
+	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --duration $FAN_DUR" ;;
+	fan10k-burst) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
+	*) die "unknown scenario $1" ;;
+	esac
+}
+
+# ---------------------------------------------------------------- runs
+
+for scenario in $SCENARIOS; do
+	for server in $SERVERS; do
+		port=$(free_port)
+		logf=$RUN_DIR/$server-$scenario.server.log
+		start_server "$server" "$port" "$logf"
+		log "$scenario on $server (pid $SERVER_PID, port $port): loadtest $(scenario_args "$scenario")"
+		# shellcheck disable=SC2046 # the flags are meant to split
+		timeout --signal=INT --kill-after=10 "$RUN_TIMEOUT" "$BIN/loadtest" \
+			--server "http://127.0.0.1:$port" --pid "$SERVER_PID" --quiet \
+			--handshake-timeout 5s --grace 5s --max-errors 1000000000 --max-loss 100% \
+			--json "$RUN_DIR/$server-$scenario.json" $(scenario_args "$scenario") \
+			>"$RUN_DIR/$server-$scenario.txt" 2>&1 || log "loadtest exited with status $? (see $RUN_DIR/$server-$scenario.txt)"
+		stop_server
+		grep -E '^(connections|round trip|deliveries|to last client|errors) ' "$RUN_DIR/$server-$scenario.txt" | sed 's/^/    /' >&2 || true
+	done
+done
+fi # BENCH_TABLE_ONLY
+
+# ---------------------------------------------------------------- table
+
+machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
+versions="$(go version | awk '{print $3}'), node $(node --version)"
+cmd="scripts/bench.sh"
+[[ $QUICK == 1 ]] && cmd="BENCH_QUICK=1 $cmd"
+elapsed=$(($(date +%s) - STARTED))
+if [[ -n ${BENCH_TABLE_ONLY:-} ]]; then
+	machine="$machine (this machine; the runs may have been elsewhere)"
+	cmd="BENCH_TABLE_ONLY=$BENCH_TABLE_ONLY $cmd"
+	elapsed="table only"
+else
+	elapsed="$elapsed s"
+fi
+
+ROOT="$ROOT" RUN_DIR="$RUN_DIR" SERVERS="$SERVERS" MACHINE="$machine" VERSIONS="$versions" CMD="$cmd" QUICK="$QUICK" \
+	ELAPSED="$elapsed" node - >"$RUN_DIR/table.md" <<'EOF'
+const fs = require("fs");
+const path = require("path");
+const dir = process.env.RUN_DIR;
+const servers = process.env.SERVERS.split(/\s+/).filter(Boolean);
+const names = { sioloop: "sioloop", node: "Node socket.io 4.8", zishang: "zishang v2" };
+const load = (s, sc) => {
+  try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-${sc}.json`), "utf8")); } catch { return null; }
+};
+const size = (sc) => {
+  const r = servers.map((s) => load(s, sc)).find(Boolean);
+  return r ? r.setup.connections.toLocaleString("en-US") : "?";
+};
+const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? "n/a" :
+  typeof v === "string" ? v : v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
+// rows: [label, scenario, value(result) -> number|string, decimals, ratio?]
+const rows = [
+  [`RSS per connection, ${size("rss")} idle clients (KiB)`, "rss", (r) => r.server && r.server.rss_per_connection_kib, 1, true],
+  [`connect ${size("connect")} clients: connections/s`, "connect", (r) => r.connections.per_second, 0, true],
+  [`connect ${size("connect")} clients: handshake p99 (ms)`, "connect", (r) => r.connections.connect_time_ms.p99, 1, true],
+  [`connect ${size("connect")} clients: connected`, "connect", (r) => `${r.connections.connected}/${r.setup.connections}`, 0, false],
+  [`echo ${size("echo")} clients x 10/s: RTT p50 (ms)`, "echo", (r) => r.latency_ms.p50, 3, true],
+  [`echo ${size("echo")} clients x 10/s: RTT p99 (ms)`, "echo", (r) => r.latency_ms.p99, 3, true],
+  [`echo ${size("echo")} clients x 10/s: msg/s received`, "echo", (r) => r.messages.received_per_second, 0, true],
+  [`echo: lost / duplicated / reordered`, "echo", (r) => `${r.loss.lost} / ${r.loss.duplicates} / ${r.loss.reordered} of ${r.loss.expected}`, 0, false],
+  [`echo: server CPU (% of a core)`, "echo", (r) => r.server && r.server.cpu_percent, 0, true],
+  [`fan-out ${size("fan1k")} clients @20/s: time to last client p50 (ms)`, "fan1k", (r) => r.fanout.time_to_last_client_ms.p50, 2, true],
+  [`fan-out ${size("fan1k")} clients @20/s: time to last client p99 (ms)`, "fan1k", (r) => r.fanout.time_to_last_client_ms.p99, 2, true],
+  [`fan-out ${size("fan1k-burst")} clients, burst: deliveries/s`, "fan1k-burst", (r) => r.fanout.deliveries_per_second, 0, true],
+  [`fan-out ${size("fan10k")} clients @2/s: time to last client p50 (ms)`, "fan10k", (r) => r.fanout.time_to_last_client_ms.p50, 1, true],
+  [`fan-out ${size("fan10k")} clients @2/s: time to last client p99 (ms)`, "fan10k", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
+  [`fan-out ${size("fan10k-burst")} clients, burst: deliveries/s`, "fan10k-burst", (r) => r.fanout.deliveries_per_second, 0, true],
+  [`fan-out ${size("fan10k-burst")} clients, burst: server CPU (% of a core)`, "fan10k-burst", (r) => r.server && r.server.cpu_percent, 0, true],
+];
+for (const [sc, what] of [["fan1k", "@20/s"], ["fan1k-burst", "burst"], ["fan10k", "@2/s"], ["fan10k-burst", "burst"]]) {
+  rows.push([`fan-out ${size(sc)} clients ${what}: delivered / expected`, sc,
+    (r) => `${r.fanout.delivered}/${r.fanout.expected_deliveries} (${(100 * r.fanout.delivered_ratio).toFixed(1)}%)`, 0, false]);
+}
+const scenarios = [...new Set(rows.map((r) => r[1]))];
+rows.push(["errors, all scenarios", null, null, 0, false]);
+rows.push(["loadtest CPU, busiest scenario (% of a core)", null, null, 0, false]);
+
+const head = ["metric", ...servers.map((s) => names[s] || s)];
+const base = servers.includes("node") ? "node" : null;
+const others = servers.filter((s) => s !== base);
+if (base) for (const s of others) head.push(`${names[s] || s} ÷ Node`);
+const out = [];
+out.push(`| ${head.join(" | ")} |`);
+out.push(`|${head.map((h, i) => (i === 0 ? "---" : "---:")).join("|")}|`);
+for (const [label, sc, get, d, ratio] of rows) {
+  const vals = servers.map((s) => {
+    if (sc === null && label.startsWith("errors")) {
+      let n = 0, any = false;
+      for (const x of scenarios) { const r = load(s, x); if (r) { any = true; n += r.error_total; } }
+      return any ? n : null;
+    }
+    if (sc === null) {
+      let m = null;
+      for (const x of scenarios) { const r = load(s, x); if (r) m = Math.max(m ?? 0, r.loadtest.cpu_percent); }
+      return m;
+    }
+    const r = load(s, sc);
+    if (!r) return null;
+    try { const v = get(r); return v === undefined ? null : v; } catch { return null; }
+  });
+  const cells = [label, ...vals.map((v) => fmt(v, d))];
+  if (base) {
+    const b = vals[servers.indexOf(base)];
+    for (const s of others) {
+      const v = vals[servers.indexOf(s)];
+      cells.push(ratio && typeof v === "number" && typeof b === "number" && b !== 0 ? `${(v / b).toFixed(v / b < 0.1 ? 3 : 2)}×` : "—");
+    }
+  }
+  out.push(`| ${cells.join(" | ")} |`);
+}
+const quick = process.env.QUICK === "1" ? " (quick mode: smaller and shorter runs)" : "";
+console.log(`### Benchmark: sioloop vs Node socket.io 4.8 vs zishang520/socket.io v2${quick}\n`);
+console.log(`Machine: ${process.env.MACHINE}; ${process.env.VERSIONS}. Command: \`${process.env.CMD}\` (${process.env.ELAPSED}), ` +
+  `load generator \`tools/loadtest\` on the same machine. Raw results: \`${dir.startsWith(process.env.ROOT + "/") ? path.relative(process.env.ROOT, dir) : dir}\`.\n`);
+console.log(out.join("\n"));
+console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to last client: per broadcast, the latest ` +
+  `arrival among all clients, from the start of the POST. Burst rows keep 4 POSTs in flight at the asked rate: ` +
+  `the deliveries/s achieved is the figure, broadcasts may reach the server out of order (reordered counts are expected there). ` +
+  `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (DESIGN.md §6.2), hence its delivered/expected.`);
+EOF
+
+mkdir -p "$OUT"
+cp "$RUN_DIR/table.md" "$OUT/latest.md"
+cat "$RUN_DIR/table.md"
+log "done in $(($(date +%s) - STARTED)) s; table in $OUT/latest.md"
