@@ -8,6 +8,10 @@
 //	GET  /health              {"status":"healthy",…}; 503 {"status":"draining",…} once shutdown began
 //	GET  /metrics             Prometheus text; the old JSON with Accept: application/json or ?format=json
 //	POST /SendWebsocketEvent  broadcast events to Socket.IO clients (below); 503 once shutdown began
+//	GET  /sockets             list sockets, cluster-wide with REDIS_URL (sockets.go)
+//	POST /sockets/join        make sockets join rooms (sockets.go)
+//	POST /sockets/leave       make sockets leave rooms (sockets.go)
+//	POST /sockets/disconnect  disconnect sockets (sockets.go)
 //
 // The same handler answers on the admin listener (ADMIN_ADDR) and on the
 // client port, where the reactors hand it every request that is not
@@ -23,7 +27,8 @@
 //	{"event":"broadcast","data":D}        event "broadcast" with data D
 //
 // with optional "namespace" (default "/"), "rooms" and "except" (a name or
-// a list; a socket id is a room), "to" (a socket id) and "volatile". P and
+// a list; a socket id is a room), "to" (a socket id), "volatile" and
+// "local" (with REDIS_URL: this server only, not the whole cluster). P and
 // D reach the clients as sent, key order included (only insignificant
 // whitespace is dropped). The answer is {"status":"success","events_sent":N,
 // "recipients":M,"duration":"0.134ms"}, M being the number of sockets the
@@ -115,6 +120,14 @@ func Handler(s *app.Service) http.Handler {
 		routeHealth:  {method: http.MethodGet, public: true, serve: h.serveHealth},
 		routeMetrics: {method: http.MethodGet, serve: h.serveMetrics},
 		routeSend:    {method: http.MethodPost, serve: h.serveSend},
+		// sockets.go: socket management, cluster-wide with REDIS_URL.
+		routeSockets:    {method: http.MethodGet, serve: h.serveSockets},
+		routeJoin:       {method: http.MethodPost, serve: h.serveJoin},
+		routeLeave:      {method: http.MethodPost, serve: h.serveLeave},
+		routeDisconnect: {method: http.MethodPost, serve: h.serveDisconnect},
+	}
+	if s.Cluster != nil {
+		h.metrics.AddCluster(s.Cluster)
 	}
 	for name, rt := range h.routes {
 		rt.dur = h.metrics.AdminRoute(name)

@@ -34,7 +34,8 @@ const MaxChannels = 100
 //
 // and optional fields choose the recipients: "namespace" (default "/"),
 // "rooms" and "except" (a room name or a list; a socket id is a room),
-// "to" (a socket id, added to rooms) and "volatile".
+// "to" (a socket id, added to rooms), "volatile" and "local" (with
+// REDIS_URL: this server only, not the whole cluster).
 type sendBody struct {
 	Channel   json.RawMessage `json:"channel"`
 	Channels  json.RawMessage `json:"channels"`
@@ -48,6 +49,7 @@ type sendBody struct {
 	Volatile  json.RawMessage `json:"volatile"`
 	Ack       json.RawMessage `json:"ack"`
 	Timeout   json.RawMessage `json:"timeout"`
+	Local     json.RawMessage `json:"local"`
 }
 
 // Bounds of "timeout" for a broadcast with "ack": true.
@@ -313,6 +315,13 @@ func (p *sendPlan) parseTarget(sb *sendBody) error {
 	if present(sb.Volatile) {
 		if err := json.Unmarshal(sb.Volatile, &p.target.Volatile); err != nil {
 			return typeError("volatile", "a boolean", sb.Volatile)
+		}
+	}
+	// "local": with REDIS_URL, keep the broadcast on this server (Node's
+	// io.local.emit); without a cluster every broadcast is local anyway.
+	if present(sb.Local) {
+		if err := json.Unmarshal(sb.Local, &p.target.Local); err != nil {
+			return typeError("local", "a boolean", sb.Local)
 		}
 	}
 	if present(sb.Ack) {

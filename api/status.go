@@ -30,11 +30,13 @@ type memory struct {
 
 // healthResponse is the body of GET /health.
 type healthResponse struct {
-	Status      string `json:"status"` // "healthy" or "draining"
+	Status      string `json:"status"` // "healthy", "unready" (Redis down with REDIS_READINESS) or "draining"
 	Timestamp   string `json:"timestamp"`
 	Uptime      int64  `json:"uptime"` // whole seconds
 	Memory      memory `json:"memory"`
 	Connections int64  `json:"connections"`
+	// Redis is "up" or "down" with REDIS_URL, absent without.
+	Redis string `json:"redis,omitempty"`
 }
 
 // metricsJSON is the old service's JSON form of GET /metrics.
@@ -61,7 +63,9 @@ func (h *handler) serveRoot(w http.ResponseWriter, _ *http.Request, _ time.Time)
 
 // serveHealth answers 200 "healthy", or 503 "draining" once shutdown has
 // begun, so that a Kubernetes readiness probe takes the pod out of the
-// service while its clients are moved away.
+// service while its clients are moved away. With REDIS_URL it adds
+// "redis":"up" or "down"; while Redis is down it answers 503 "unready"
+// if REDIS_READINESS is set, else still 200.
 func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request, _ time.Time) error {
 	resp := healthResponse{
 		Status:      "healthy",
@@ -71,6 +75,18 @@ func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request, _ time.Tim
 		Connections: h.clients(),
 	}
 	status := http.StatusOK
+	if c := h.s.Cluster; c != nil {
+		resp.Redis = "up"
+		if !c.Up() {
+			// Local delivery goes on without Redis: still alive, and
+			// ready unless REDIS_READINESS asks for Redis too.
+			resp.Redis = "down"
+			if h.s.Config.RedisReadiness {
+				resp.Status = "unready"
+				status = http.StatusServiceUnavailable
+			}
+		}
+	}
 	if h.s.Server.Draining() {
 		resp.Status = "draining"
 		status = http.StatusServiceUnavailable

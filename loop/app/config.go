@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,12 @@ type Config struct {
 	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
 	LogFormat       string        // LOG_FORMAT, --log-format: text or json. Default text.
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+
+	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
+	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
+	RedisRequestTimeout time.Duration // REDIS_REQUEST_TIMEOUT, --redis-request-timeout: bound of a cluster-wide request. Default 5s.
+	RedisPublishRetry   time.Duration // REDIS_PUBLISH_RETRY, --redis-publish-retry: how long a publish waits for Redis before it is dropped. Default 10s.
+	RedisReadiness      bool          // REDIS_READINESS, --redis-readiness: /health answers 503 while Redis is unreachable. Default false.
 }
 
 // Setting describes one configuration variable.
@@ -67,6 +74,11 @@ func Settings() []Setting {
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
 		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
+		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
+		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
+		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
+		{"REDIS_PUBLISH_RETRY", "redis-publish-retry", "10s", "how long a message for the other servers is retried while Redis is unreachable before it is dropped (and counted)", func(c *Config, v string) error { return parseDuration(v, &c.RedisPublishRetry) }},
+		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
 	}
 }
 
@@ -121,7 +133,42 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if c.JWTSecret != "" && c.JWTPublicKey != "" {
 		return c, errors.New("invalid JWT_SECRET and JWT_PUBLIC_KEY: set one of them, not both")
 	}
+	if err := checkRedisURL(c.RedisURL); err != nil {
+		return c, err
+	}
 	return c, nil
+}
+
+// checkRedisURL checks the form of REDIS_URL; the error names the URL with
+// its password hidden, since error messages end up in logs.
+func checkRedisURL(v string) error {
+	if v == "" {
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+		shown := "(unparsable URL)"
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return fmt.Errorf("invalid REDIS_URL %q: want redis://[user:password@]host:port[/db] or rediss://… for TLS", shown)
+	}
+	if db := strings.Trim(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 {
+			return fmt.Errorf("invalid REDIS_URL %q: the path must be a database number like /0", u.Redacted())
+		}
+	}
+	return nil
+}
+
+// parseRedisKey refuses an empty key and the glob characters Redis's
+// PSUBSCRIBE patterns would misread.
+func parseRedisKey(v string, dst *string) error {
+	if v == "" || strings.ContainsAny(v, "*?[]\\ ") {
+		return errors.New(`want a non-empty prefix without spaces or * ? [ ] \ like socket.io`)
+	}
+	*dst = v
+	return nil
 }
 
 // lookup treats an empty variable as unset, as shells often export "".

@@ -6,10 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
 	"sioloop/loop"
+	"sioloop/loop/cluster"
 )
 
 // Service is the running sioloop: reactors on the client port, the
@@ -19,6 +21,9 @@ type Service struct {
 	Log    *slog.Logger
 	Server *loop.Server
 	IO     *loop.SocketIO
+	// Cluster is the Redis adapter that joins this server to the others
+	// of a cluster, or nil when REDIS_URL is not set.
+	Cluster *cluster.Adapter
 
 	admin     *http.Server
 	adminLn   net.Listener
@@ -51,6 +56,11 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 	Install(nss, auth)
 	srv.Handle(cfg.SocketIOPath, io)
 	s := &Service{Config: cfg, Log: log, Server: srv, IO: io}
+	if cfg.RedisURL != "" {
+		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
+			return nil, err
+		}
+	}
 	if admin != nil {
 		s.adminHTTP = admin(s)
 		if cfg.AdminOnMainPort {
@@ -76,6 +86,10 @@ func (s *Service) Run(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.Cluster != nil {
+		s.Cluster.Start()
+		defer s.Cluster.Close() // on the error paths; Close is idempotent
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.Server.Serve() }()
 	select {
@@ -93,6 +107,11 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout.String())
+	if s.Cluster != nil {
+		// Leave the cluster first: the other servers stop counting on this
+		// one (PUBSUB NUMSUB) while its clients are sent away.
+		_ = s.Cluster.Close()
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -117,4 +136,37 @@ func (s *Service) closeAdmin() {
 		defer cancel()
 		_ = s.admin.Shutdown(ctx)
 	}
+}
+
+// newCluster creates the Redis adapter and makes it the SocketIO's
+// Adapter. Every declared namespace joins the cluster at once; a namespace
+// created from a pattern ("/org-*") joins when its first socket connects,
+// through an OnConnect hook that the children of the pattern inherit.
+func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.Logger) (*cluster.Adapter, error) {
+	ad, err := cluster.New(cluster.Config{
+		URL:            cfg.RedisURL,
+		Key:            cfg.RedisKey,
+		RequestTimeout: cfg.RedisRequestTimeout,
+		PublishRetry:   cfg.RedisPublishRetry,
+	}, io, log)
+	if err != nil {
+		return nil, err
+	}
+	for _, ns := range nss {
+		name := ns.Name()
+		if !strings.Contains(name, "*") {
+			ad.AddNamespace(name)
+			continue
+		}
+		prev := ns.OnConnect
+		ns.OnConnect = func(so *loop.Socket) {
+			ad.AddNamespace(so.Namespace().Name())
+			if prev != nil {
+				prev(so)
+			}
+		}
+	}
+	io.Adapter = ad
+	log.Info("redis adapter enabled", "uid", ad.UID(), "key", ad.Config().Key)
+	return ad, nil
 }

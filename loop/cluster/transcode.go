@@ -64,7 +64,7 @@ type container struct {
 type appendWriter struct{ b []byte }
 
 func (w *appendWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-func (w *appendWriter) WriteByte(c byte) error     { w.b = append(w.b, c); return nil }
+func (w *appendWriter) WriteByte(c byte) error      { w.b = append(w.b, c); return nil }
 
 // start points the encoder at dst.
 func (c *Codec) start(dst []byte) {

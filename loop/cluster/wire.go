@@ -15,9 +15,6 @@ import (
 // @socket.io/redis-emitter (their `key` option).
 const DefaultKey = "socket.io"
 
-// EmitterUID is the uid @socket.io/redis-emitter puts in every broadcast.
-const EmitterUID = "emitter"
-
 // RequestType is the type of a request between servers, numbered as the
 // RequestType enum of @socket.io/redis-adapter 8.x (lib/index.ts).
 type RequestType int
@@ -79,11 +76,11 @@ type Message struct {
 	UID string
 	// Broadcast is ready for loop.SocketIO.Broadcast: Local is set, Args
 	// and Attachments are owned by the Message and reused by the next
-	// ParseBroadcast into it.
+	// ParseBroadcast into it. Of the flags only volatile changes delivery
+	// here (compress, local and the others are ignored).
 	Broadcast loop.Broadcast
-	// Compress and the other flags have no effect on sioloop; Volatile is
-	// in Broadcast.
-	args []byte
+
+	args []byte // buffer of Broadcast.Args
 }
 
 // AppendBroadcast appends the msgpack message that carries b to the other

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -143,7 +144,9 @@ func TestBroadcastVectors(t *testing.T) {
 	}
 }
 
-func eqStrings(a, b []string) bool { return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b)) }
+func eqStrings(a, b []string) bool {
+	return len(a) == len(b) && (len(a) == 0 || reflect.DeepEqual(a, b))
+}
 
 func nonNil(a [][]byte) [][]byte {
 	if len(a) == 0 {
@@ -343,3 +346,5 @@ func TestChannels(t *testing.T) {
 	f(broadcastPattern("socket.io", "/"), "socket.io#/#*")
 	f(broadcastPattern("socket.io", "/org-*?[a]\\"), `socket.io#/org-\*\?\[a\]\\#*`)
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }

@@ -14,11 +14,7 @@ var runtimeEnv = map[string]string{
 // comingEnv are variables the manifests may set before the binary reads
 // them, each with the issue that brings it. TestComingEnvNotYetSettings
 // fails once app.Settings() lists one of them: delete it here then.
-var comingEnv = map[string]string{
-	// The Redis adapter: deploy/deployment.yaml already passes REDIS_URL
-	// from an optional Secret; the README says it is not built yet.
-	"REDIS_URL": "issue 8: scale out through Redis",
-}
+var comingEnv = map[string]string{}
 
 // readmeOtherNames are names README.md mentions that have the shape of a
 // variable (upper case with an underscore, or NAME=value) and are not

@@ -9,7 +9,9 @@
 //                          `message` echo (+ ack), `subscribe` / `unsubscribe` rooms, namespaces
 //                          from NAMESPACES, optional JWT auth (JWT_SECRET).
 //   POST /SendWebsocketEvent  the admin emit route of sioloop (JSON in, JSON out).
-//   GET  /health           {"status":"healthy",...}
+//   GET  /sockets          fetchSockets() of ?namespace= (default "/"), ?room= (repeatable):
+//                          {"sockets":[{"id","namespace","rooms","address","userId"}],"count":N}
+//   GET  /health           {"status":"healthy",...} (+ "redis":"up"|"down" with REDIS_URL)
 //   GET  /                 {"status":"ok","service":"node-peer","connectedClients":N}
 //
 // Environment (all optional):
@@ -23,6 +25,11 @@
 //                   (e.g. "/custom,/org-*"). "/" always exists.
 //   JWT_SECRET      when set, CONNECT auth.token must be a valid HS256 JWT signed with it.
 //   ADMIN_MAX_BODY  largest POST /SendWebsocketEvent body in bytes (default 1048576).
+//   REDIS_URL       when set, the socket.io server joins a cluster through
+//                   @socket.io/redis-adapter 8 (classic pub/sub, redis@4 clients), the adapter
+//                   sioloop's REDIS_URL speaks to; GET /sockets then lists the sockets of every
+//                   server (fetchSockets()). REDIS_KEY is the channel prefix (default "socket.io"),
+//                   REDIS_REQUEST_TIMEOUT the adapter's requestsTimeout in ms (default 5000).
 //
 // This file is the behavioural reference the Go server is tested against
 // (tools/interop). Keep it small and obvious.
@@ -53,6 +60,9 @@ const PING_TIMEOUT = intEnv("PING_TIMEOUT", 20000);
 const MAX_PAYLOAD = intEnv("MAX_PAYLOAD", 1000000);
 const ADMIN_MAX_BODY = intEnv("ADMIN_MAX_BODY", 1 << 20);
 const JWT_SECRET = process.env.JWT_SECRET || "";
+const REDIS_URL = process.env.REDIS_URL || "";
+const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
+const REDIS_REQUEST_TIMEOUT = intEnv("REDIS_REQUEST_TIMEOUT", 5000);
 const NAMESPACES = (process.env.NAMESPACES || "")
   .split(",")
   .map((s) => s.trim())
@@ -244,13 +254,18 @@ function onHTTPRequest(req, res) {
       if (req.method !== "GET" && req.method !== "HEAD") {
         return sendJSON(res, 405, { error: "method not allowed" }, { Allow: "GET, HEAD" });
       }
-      return sendJSON(res, 200, {
+      return sendJSON(res, 200, Object.assign({
         status: "healthy",
         service: "node-peer",
         uptime: (Date.now() - startedAt) / 1000,
         connectedClients: connectedClients(),
         engineIOClients: eio.clientsCount,
-      });
+      }, redisClients ? { redis: redisClients.every((c) => c.isReady) ? "up" : "down" } : {}));
+    case "/sockets":
+      if (req.method !== "GET") {
+        return sendJSON(res, 405, { error: "method not allowed" }, { Allow: "GET" });
+      }
+      return onSockets(url, res);
     case "/SendWebsocketEvent":
       return onSendWebsocketEvent(req, res);
     default:
@@ -432,12 +447,71 @@ async function emitWithAcks(nsp, events, rooms, except, ms, start) {
   return { status: "success", events_sent: events.length, recipients: targets.length, duration: `${took.toFixed(3)}ms`, responses, timeouts };
 }
 
+// onSockets answers GET /sockets with fetchSockets(): the sockets of every server of the
+// cluster with REDIS_URL, of this one without.
+function onSockets(url, res) {
+  const nsName = url.searchParams.get("namespace") || "/";
+  const rooms = url.searchParams.getAll("room");
+  if (!namespaceConfigured(nsName)) return sendJSON(res, 400, { error: `unknown namespace ${JSON.stringify(nsName)}` });
+  let op = io.of(nsName);
+  if (rooms.length > 0) op = op.in(rooms);
+  op.fetchSockets().then(
+    (sockets) => {
+      const list = sockets.map((s) => ({
+        id: s.id,
+        namespace: nsName,
+        rooms: Array.from(s.rooms),
+        address: s.handshake && s.handshake.address,
+        userId: s.data && s.data.userId,
+      }));
+      sendJSON(res, 200, { sockets: list, count: list.length });
+    },
+    (err) => sendJSON(res, 504, { error: String(err && err.message ? err.message : err) })
+  );
+}
+
+// ---------------------------------------------------------------- cluster (REDIS_URL)
+
+let redisClients = null;
+
+// useRedis connects the two clients @socket.io/redis-adapter needs (one goes into subscriber
+// mode) and makes every namespace, existing and future, use the adapter.
+async function useRedis() {
+  const { createClient } = require("redis");
+  const { createAdapter } = require("@socket.io/redis-adapter");
+  const pub = createClient({ url: REDIS_URL });
+  const sub = pub.duplicate();
+  let lastError = "";
+  for (const c of [pub, sub]) {
+    c.on("error", (err) => {
+      // node-redis reconnects by itself; say so once per kind of error.
+      if (String(err) !== lastError) console.error(`node-peer: redis: ${err}`);
+      lastError = String(err);
+    });
+    c.on("ready", () => {
+      lastError = "";
+    });
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  redisClients = [pub, sub];
+  io.adapter(createAdapter(pub, sub, { key: REDIS_KEY, requestsTimeout: REDIS_REQUEST_TIMEOUT }));
+  console.error(`node-peer: redis adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (key ${REDIS_KEY})`);
+}
+
 // ---------------------------------------------------------------- lifecycle
 
-httpServer.listen(PORT, HOST, () => {
-  const addr = httpServer.address();
-  console.error(`node-peer listening on ${addr.address}:${addr.port} (engine.io at /engine.io/, socket.io at /socket.io/)`);
-});
+(REDIS_URL ? useRedis() : Promise.resolve()).then(
+  () => {
+    httpServer.listen(PORT, HOST, () => {
+      const addr = httpServer.address();
+      console.error(`node-peer listening on ${addr.address}:${addr.port} (engine.io at /engine.io/, socket.io at /socket.io/)`);
+    });
+  },
+  (err) => {
+    console.error(`node-peer: cannot connect to REDIS_URL: ${err}`);
+    process.exit(1);
+  }
+);
 
 function shutdown(sig) {
   console.error(`node-peer: ${sig}, exiting`);

@@ -1,0 +1,195 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"sioloop/loop/cluster/redistest"
+)
+
+// waitHealth polls GET /health until its "redis" field is want.
+func waitHealth(t *testing.T, ts *testService, want string, status int) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := do(t, http.MethodGet, ts.admin+"/health", nil)
+		m := r.object(t)
+		if m["redis"] == want && r.status == status {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /health: %d %s; want %d with redis %q", r.status, r.body, status, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func postJSON(t *testing.T, url, body string) map[string]any {
+	t.Helper()
+	r := do(t, http.MethodPost, url, strings.NewReader(body), "Content-Type", "application/json")
+	if r.status != http.StatusOK {
+		t.Fatalf("POST %s %s: %d %s", url, body, r.status, r.body)
+	}
+	return r.object(t)
+}
+
+// TestCluster runs three services on one Redis: broadcasts and socket
+// management reach every server, "local" stays on one, and a Redis outage
+// only pauses the cross-server part.
+func TestCluster(t *testing.T) {
+	rs := redistest.Start(t)
+	s1 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s")
+	s2 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s")
+	s3 := startService(t, "--redis-url", rs.URL, "--redis-readiness", "true")
+	for _, s := range []*testService{s1, s2, s3} {
+		keys(t, waitHealth(t, s, "up", http.StatusOK), "status", "timestamp", "uptime", "memory", "connections", "redis")
+	}
+	c1, c2 := dialSIO(t, s1, "/"), dialSIO(t, s2, "/")
+	expect := func(c *sioClient, want string) {
+		t.Helper()
+		if got := c.read(); got != want {
+			t.Fatalf("socket %s got %q, want %q", c.sid, got, want)
+		}
+	}
+
+	// A broadcast posted to one server reaches the clients of the others.
+	postJSON(t, s1.admin+"/SendWebsocketEvent", `{"event":"hello","data":{"n":1}}`)
+	expect(c1, `42["hello",{"n":1}]`)
+	expect(c2, `42["hello",{"n":1}]`)
+
+	// "local" stays on the server it was posted to.
+	postJSON(t, s1.admin+"/SendWebsocketEvent", `{"event":"here","local":true}`)
+	postJSON(t, s1.admin+"/SendWebsocketEvent", `{"event":"sentinel"}`)
+	expect(c1, `42["here"]`)
+	expect(c1, `42["sentinel"]`)
+	expect(c2, `42["sentinel"]`)
+
+	// GET /sockets lists the sockets of every server.
+	r := do(t, http.MethodGet, s2.admin+"/sockets", nil)
+	m := r.object(t)
+	if r.status != http.StatusOK || number(t, m["count"]) != 2 || number(t, m["servers"]) != 3 || m["complete"] != true {
+		t.Fatalf("GET /sockets: %d %s", r.status, r.body)
+	}
+	if !strings.Contains(string(r.body), c1.sid) || !strings.Contains(string(r.body), c2.sid) {
+		t.Errorf("GET /sockets: %s lacks %s or %s", r.body, c1.sid, c2.sid)
+	}
+	if r := do(t, http.MethodGet, s2.admin+"/sockets?local=true", nil); number(t, r.object(t)["count"]) != 1 {
+		t.Errorf("GET /sockets?local=true: %s", r.body)
+	}
+
+	// Join on another server, then a broadcast to the room.
+	m = postJSON(t, s2.admin+"/sockets/join", `{"to":"`+c1.sid+`","room":"vip"}`)
+	if number(t, m["local_sockets"]) != 0 || m["published"] != true {
+		t.Errorf("POST /sockets/join: %v", m)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := do(t, http.MethodGet, s3.admin+"/sockets?room=vip", nil)
+		if number(t, r.object(t)["count"]) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("c1 never joined vip: %s", r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	postJSON(t, s3.admin+"/SendWebsocketEvent", `{"rooms":"vip","event":"vip"}`)
+	postJSON(t, s3.admin+"/SendWebsocketEvent", `{"event":"sentinel"}`)
+	expect(c1, `42["vip"]`)
+	expect(c1, `42["sentinel"]`)
+	expect(c2, `42["sentinel"]`)
+	postJSON(t, s1.admin+"/sockets/leave", `{"rooms":"vip","room":"vip"}`)
+
+	// Redis down: liveness stays 200, readiness follows REDIS_READINESS,
+	// local delivery goes on.
+	rs.Kill()
+	waitHealth(t, s1, "down", http.StatusOK)
+	if m := waitHealth(t, s3, "down", http.StatusServiceUnavailable); m["status"] != "unready" {
+		t.Errorf("GET /health with Redis down and REDIS_READINESS: %v", m)
+	}
+	postJSON(t, s2.admin+"/SendWebsocketEvent", `{"event":"alone"}`)
+	expect(c2, `42["alone"]`)
+	r = do(t, http.MethodGet, s2.admin+"/sockets", nil)
+	if m := r.object(t); r.status != http.StatusOK || m["complete"] != false || number(t, m["count"]) != 1 || m["error"] == nil {
+		t.Errorf("GET /sockets with Redis down: %d %s", r.status, r.body)
+	}
+
+	// Redis back: cross-server delivery resumes by itself.
+	rs.Restart(t)
+	for _, s := range []*testService{s1, s2, s3} {
+		waitHealth(t, s, "up", http.StatusOK)
+	}
+	postJSON(t, s2.admin+"/SendWebsocketEvent", `{"event":"back"}`)
+	expect(c2, `42["back"]`)
+	// "alone" was queued on s2 and retried (REDIS_PUBLISH_RETRY): it
+	// reaches c1 too if s1 subscribed again before the retry went out.
+	if got := c1.read(); got == `42["alone"]` {
+		expect(c1, `42["back"]`)
+	} else if got != `42["back"]` {
+		t.Fatalf("c1 got %q, want the retried alone or back", got)
+	}
+
+	// Disconnect from another server.
+	postJSON(t, s2.admin+"/sockets/disconnect", `{"to":"`+c1.sid+`"}`)
+	expect(c1, `41`)
+
+	// The adapter's metrics are on /metrics.
+	mfs := scrape(t, s2.admin)
+	if v, ok := sample(mfs, "sioloop_redis_up"); !ok || v != 1 {
+		t.Errorf("sioloop_redis_up = %v (present %v)", v, ok)
+	}
+	if v, _ := sample(mfs, "sioloop_redis_reconnects_total"); v < 1 {
+		t.Errorf("sioloop_redis_reconnects_total = %v, want ≥ 1", v)
+	}
+	if v, _ := sample(mfs, "sioloop_cluster_messages_sent_total", "type", "broadcast"); v < 2 {
+		t.Errorf("sioloop_cluster_messages_sent_total{type=broadcast} = %v", v)
+	}
+}
+
+// TestSocketsRoutesLocal drives the socket management routes without a
+// cluster, and their errors.
+func TestSocketsRoutesLocal(t *testing.T) {
+	ts := startService(t)
+	c := dialSIO(t, ts, "/")
+	m := postJSON(t, ts.admin+"/sockets/join", `{"room":["a","b"]}`)
+	if number(t, m["local_sockets"]) != 1 || m["published"] != false {
+		t.Errorf("POST /sockets/join: %v", m)
+	}
+	r := do(t, http.MethodGet, ts.admin+"/sockets?room=b", nil)
+	m = r.object(t)
+	keys(t, m, "sockets", "count", "servers", "answered", "complete")
+	if number(t, m["count"]) != 1 || !strings.Contains(string(r.body), `"rooms":["`+c.sid+`","a","b"]`) {
+		t.Errorf("GET /sockets?room=b: %s", r.body)
+	}
+	postJSON(t, ts.admin+"/sockets/leave", `{"room":"a"}`)
+	if r := do(t, http.MethodGet, ts.admin+"/sockets?room=a", nil); number(t, r.object(t)["count"]) != 0 {
+		t.Errorf("after leave: %s", r.body)
+	}
+	bad := func(method, path, body string, status int, msg string) {
+		t.Helper()
+		var r response
+		if method == http.MethodGet {
+			r = do(t, method, ts.admin+path, nil)
+		} else {
+			r = do(t, method, ts.admin+path, strings.NewReader(body), "Content-Type", "application/json")
+		}
+		if r.status != status || !strings.Contains(string(r.body), msg) {
+			t.Errorf("%s %s %s: %d %s, want %d with %q", method, path, body, r.status, r.body, status, msg)
+		}
+	}
+	bad(http.MethodPost, "/sockets/join", `{}`, 400, `missing \"room\"`)
+	bad(http.MethodPost, "/sockets/join", `{"room":1}`, 400, `\"room\" must be`)
+	bad(http.MethodPost, "/sockets/leave", `{"room":"a","namespace":"/nope"}`, 400, "unknown namespace")
+	bad(http.MethodPost, "/sockets/disconnect", `{"close":"yes"}`, 400, `\"close\" must be a boolean`)
+	bad(http.MethodPost, "/sockets/disconnect", `[]`, 400, "JSON object")
+	bad(http.MethodGet, "/sockets/disconnect", ``, 405, "not allowed")
+	bad(http.MethodGet, "/sockets?namespace=/nope", ``, 400, "unknown namespace")
+	bad(http.MethodGet, "/sockets?local=maybe", ``, 400, "want true or false")
+	bad(http.MethodGet, "/sockets?room=", ``, 400, "empty")
+	postJSON(t, ts.admin+"/sockets/disconnect", `{"close":true}`)
+	if got := c.read(); got != "41" {
+		t.Errorf("after POST /sockets/disconnect the client got %q, want 41", got)
+	}
+}

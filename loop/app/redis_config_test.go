@@ -1,0 +1,70 @@
+package app
+
+import (
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRedisSettings checks the Redis adapter's settings: off by default,
+// read from env and flags, and errors that hide the password.
+func TestRedisSettings(t *testing.T) {
+	c, err := LoadConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisURL != "" || c.RedisKey != "socket.io" || c.RedisRequestTimeout != 5*time.Second ||
+		c.RedisPublishRetry != 10*time.Second || c.RedisReadiness {
+		t.Errorf("Redis defaults: %+v", c)
+	}
+	c, err = LoadConfig([]string{"--redis-readiness", "true"},
+		env(map[string]string{"REDIS_URL": "rediss://u:pw@redis.example:6380/2", "REDIS_KEY": "app", "REDIS_REQUEST_TIMEOUT": "1500ms", "REDIS_PUBLISH_RETRY": "3s"}),
+		io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisURL != "rediss://u:pw@redis.example:6380/2" || c.RedisKey != "app" || c.RedisRequestTimeout != 1500*time.Millisecond ||
+		c.RedisPublishRetry != 3*time.Second || !c.RedisReadiness {
+		t.Errorf("Redis settings: %+v", c)
+	}
+	f := func(e map[string]string, want string) {
+		t.Helper()
+		_, err := LoadConfig(nil, env(e), io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "secret") {
+			t.Errorf("env %v: err %v, want it to contain %q and no password", e, err, want)
+		}
+	}
+	f(map[string]string{"REDIS_URL": "http://u:secret@host:6379"}, `invalid REDIS_URL "http://u:xxxxx@host:6379": want redis://`)
+	f(map[string]string{"REDIS_URL": "redis://:secret@host:6379/x"}, `invalid REDIS_URL "redis://:xxxxx@host:6379/x": the path must be a database number`)
+	f(map[string]string{"REDIS_URL": "localhost:6379"}, `invalid REDIS_URL`)
+	f(map[string]string{"REDIS_KEY": "a*b"}, `invalid REDIS_KEY "a*b"`)
+	f(map[string]string{"REDIS_REQUEST_TIMEOUT": "0s"}, `invalid REDIS_REQUEST_TIMEOUT "0s"`)
+	f(map[string]string{"REDIS_READINESS": "sometimes"}, `invalid REDIS_READINESS "sometimes": want true or false`)
+}
+
+// TestNewWithRedis builds a service with REDIS_URL: the adapter is set on
+// the SocketIO and knows the declared namespaces; an unreachable Redis is
+// no error at build time.
+func TestNewWithRedis(t *testing.T) {
+	c, err := LoadConfig([]string{"--redis-url", "redis://127.0.0.1:1", "--namespaces", "/chat,/org-*"}, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	s, err := New(c, log, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Cluster == nil || s.IO.Adapter != s.Cluster {
+		t.Fatalf("REDIS_URL set but the adapter is not wired: %+v", s)
+	}
+	if s.IO.Of("/org-*").OnConnect == nil {
+		t.Error("pattern namespace has no OnConnect hook to join the cluster")
+	}
+	c.RedisURL = ""
+	if s, err = New(c, log, nil); err != nil || s.Cluster != nil || s.IO.Adapter != nil {
+		t.Errorf("without REDIS_URL: cluster %v adapter %v err %v", s.Cluster, s.IO.Adapter, err)
+	}
+}

@@ -1,0 +1,617 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"sioloop/loop"
+)
+
+// Defaults of Config.
+const (
+	DefaultRequestTimeout = 5 * time.Second
+	DefaultPublishRetry   = 10 * time.Second
+	DefaultQueueSize      = 10000
+)
+
+// Config configures an Adapter. The zero value of every field but URL
+// means its documented default; Resolve fills them in.
+type Config struct {
+	// URL is the Redis server: redis://[user:password@]host:port[/db] or
+	// rediss:// for TLS (env REDIS_URL). Required.
+	URL string
+	// Key is the channel prefix shared with the Node servers and emitters
+	// of the cluster. Default "socket.io" (env REDIS_KEY).
+	Key string
+	// RequestTimeout bounds a cluster-wide request (fetchSockets, all
+	// rooms, server-side emit with ack). Default 5s, as requestsTimeout
+	// (env REDIS_REQUEST_TIMEOUT).
+	RequestTimeout time.Duration
+	// PublishRetry is how long a message may wait for an unreachable Redis
+	// before it is dropped and counted. Default 10s (env REDIS_PUBLISH_RETRY).
+	PublishRetry time.Duration
+	// QueueSize is how many messages may wait to be published; a message
+	// that finds the queue full is dropped and counted. Default 10000.
+	QueueSize int
+}
+
+// Resolve returns c with every zero field set to its default.
+func (c Config) Resolve() Config {
+	if c.Key == "" {
+		c.Key = DefaultKey
+	}
+	if c.RequestTimeout <= 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.PublishRetry <= 0 {
+		c.PublishRetry = DefaultPublishRetry
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	return c
+}
+
+// Local is what the adapter needs of this server's Socket.IO: the
+// server-side operations of *loop.SocketIO, which implements it. Every
+// method may be called from any goroutine.
+type Local interface {
+	Broadcast(b *loop.Broadcast) (int, error)
+	BroadcastWithAck(b *loop.Broadcast, timeout time.Duration) ([]loop.AckResponse, int, error)
+	FetchSockets(t loop.Target) ([]loop.SocketInfo, error)
+	Join(t loop.Target, rooms []string) (int, error)
+	Leave(t loop.Target, rooms []string) (int, error)
+	Disconnect(t loop.Target, close bool) (int, error)
+	AllRooms(ns string) ([]string, error)
+}
+
+// ServerSideEmitFunc receives an event that another server sent with
+// serverSideEmit: args is JSON list content, with placeholders for atts.
+// ack is nil unless the sender waits for an answer; calling it sends
+// value (one JSON value) back, once. It runs on the adapter's dispatch
+// goroutine and must not block.
+type ServerSideEmitFunc func(nsp, event string, args []byte, atts [][]byte, ack func(value []byte))
+
+// Adapter connects a loop.SocketIO to the other servers of a cluster
+// through Redis pub/sub, speaking the protocol of @socket.io/redis-adapter
+// 8.x (classic pub/sub): Node socket.io servers, @socket.io/redis-emitter
+// and other sioloop servers can share one Redis with it.
+//
+// Create it with New, declare its namespaces with AddNamespace, set it as
+// the SocketIO's Adapter, then Start it; Close it on shutdown.
+type Adapter struct {
+	// OnServerSideEmit, when set before Start, receives SERVER_SIDE_EMIT
+	// requests. Without it they are ignored, as by a Node server with no
+	// listener for the event.
+	OnServerSideEmit ServerSideEmitFunc
+
+	cfg   Config
+	uid   string
+	local Local
+	log   *slog.Logger
+	rdb   *redis.Client
+	ps    *redis.PubSub
+
+	bcPrefix, reqPrefix, respPrefix string
+
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	out     chan outMsg
+	in      chan *redis.Message
+	kick    chan struct{} // namespaces waiting to be subscribed
+	stopPub chan struct{} // closed by Close: publish what is queued, then stop
+	pubDone chan struct{} // closed when publishLoop has returned
+
+	codecs sync.Pool // *Codec for encoders running on callers' goroutines
+	codec  Codec     // the dispatch goroutine's
+
+	nsps    sync.Map // namespace name → true, once AddNamespace was called
+	mu      sync.Mutex
+	toSub   []string
+	pending map[string]*pending
+
+	started atomic.Bool
+	closed  atomic.Bool
+	subUp   atomic.Bool
+	pubOK   atomic.Bool
+	everUp  atomic.Bool
+	ctr     counters
+}
+
+// New returns an adapter for cfg serving local, without connecting yet.
+// It fails only on an invalid URL.
+func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
+	cfg = cfg.Resolve()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opt, err := redis.ParseURL(cfg.URL)
+	if err != nil {
+		return nil, fmt.Errorf("invalid REDIS_URL %q: %v: want redis://[user:password@]host:port[/db] or rediss://…", redactURL(cfg.URL), err)
+	}
+	// Our own loops retry with backoff and count every failure; the
+	// client's retries would hide them and delay the "redis down" state.
+	opt.MaxRetries = -1
+	opt.DialerRetries = 1
+	opt.DialTimeout = 2 * time.Second
+	opt.DisableIdentity = true
+	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
+	setRedisLogger(log)
+	a := &Adapter{
+		cfg:        cfg,
+		uid:        newID(),
+		local:      local,
+		log:        log,
+		rdb:        redis.NewClient(opt),
+		bcPrefix:   cfg.Key + "#",
+		reqPrefix:  cfg.Key + "-request#",
+		respPrefix: cfg.Key + "-response#",
+		out:        make(chan outMsg, cfg.QueueSize),
+		in:         make(chan *redis.Message, 4096),
+		kick:       make(chan struct{}, 1),
+		stopPub:    make(chan struct{}),
+		pubDone:    make(chan struct{}),
+		pending:    make(map[string]*pending),
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.codecs.New = func() any { return new(Codec) }
+	a.pubOK.Store(true)
+	return a, nil
+}
+
+// UID returns the adapter's server id, 6 characters as uid2(6) makes.
+func (a *Adapter) UID() string { return a.uid }
+
+// Config returns the resolved configuration.
+func (a *Adapter) Config() Config { return a.cfg }
+
+// AddNamespace makes the adapter serve namespace nsp: it subscribes to
+// its broadcast pattern, request and response channels. It is idempotent
+// and never blocks (the subscription happens on the adapter's goroutine),
+// so a reactor may call it from a namespace's OnConnect hook: that is how
+// namespaces created from a pattern ("/org-*") join the cluster.
+func (a *Adapter) AddNamespace(nsp string) {
+	if _, ok := a.nsps.Load(nsp); ok {
+		return // the common case, on every CONNECT to a pattern namespace: no lock
+	}
+	if _, loaded := a.nsps.LoadOrStore(nsp, true); loaded {
+		return
+	}
+	a.mu.Lock()
+	a.toSub = append(a.toSub, nsp)
+	a.mu.Unlock()
+	select {
+	case a.kick <- struct{}{}:
+	default:
+	}
+}
+
+// hasNamespace reports whether nsp was added.
+func (a *Adapter) hasNamespace(nsp string) bool {
+	_, ok := a.nsps.Load(nsp)
+	return ok
+}
+
+// Start subscribes to the namespaces added so far and starts the
+// adapter's goroutines. Redis need not be reachable: the adapter keeps
+// trying, and Up reports false meanwhile.
+func (a *Adapter) Start() {
+	if !a.started.CompareAndSwap(false, true) {
+		return
+	}
+	a.ps = a.rdb.Subscribe(a.ctx)
+	a.subscribePending()
+	a.wg.Add(4)
+	go a.receiveLoop()
+	go a.dispatchLoop()
+	go a.subscribeLoop()
+	go a.publishLoop()
+}
+
+// Close stops the adapter: what waits to be published gets up to a second
+// to go out, then the connections close. Cluster-wide operations in
+// progress return ErrClosed.
+func (a *Adapter) Close() error {
+	if !a.closed.CompareAndSwap(false, true) {
+		return nil
+	}
+	close(a.stopPub)
+	if a.started.Load() {
+		select {
+		case <-a.pubDone:
+		case <-time.After(time.Second):
+		}
+	}
+	a.cancel()
+	if a.ps != nil {
+		_ = a.ps.Close()
+	}
+	// The dispatcher may be inside a local operation that a stopping
+	// server never finishes: do not hang the shutdown on it.
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		a.log.Warn("redis adapter: goroutines still busy after 2s, closing anyway")
+	}
+	a.mu.Lock()
+	for id, p := range a.pending {
+		delete(a.pending, id)
+		p.signal()
+	}
+	a.mu.Unlock()
+	return a.rdb.Close()
+}
+
+// Up reports whether Redis is reachable: the subscriptions are confirmed
+// and the last publish succeeded.
+func (a *Adapter) Up() bool { return a.subUp.Load() && a.pubOK.Load() }
+
+// ---------------------------------------------------------------- subscriptions
+
+// subscribeLoop subscribes the namespaces AddNamespace queues.
+func (a *Adapter) subscribeLoop() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.ctx.Done():
+			return
+		case <-a.kick:
+			a.subscribePending()
+		}
+	}
+}
+
+// subscribePending subscribes every namespace queued by AddNamespace. A
+// failure needs no retry: go-redis records the channels and subscribes
+// them again on every new connection.
+func (a *Adapter) subscribePending() {
+	a.mu.Lock()
+	list := a.toSub
+	a.toSub = nil
+	a.mu.Unlock()
+	if len(list) == 0 {
+		return
+	}
+	var chans, pats []string
+	for _, nsp := range list {
+		resp := ResponseChannel(a.cfg.Key, nsp)
+		chans = append(chans, RequestChannel(a.cfg.Key, nsp), resp, resp+a.uid+"#")
+		pats = append(pats, broadcastPattern(a.cfg.Key, nsp))
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
+	defer cancel()
+	err := a.ps.PSubscribe(ctx, pats...)
+	if e := a.ps.Subscribe(ctx, chans...); err == nil {
+		err = e
+	}
+	if err != nil && a.ctx.Err() == nil {
+		a.noteError("subscribe", err)
+	}
+}
+
+// receiveLoop reads the subscription connection and hands messages to
+// dispatchLoop, in order. go-redis reconnects and subscribes again by
+// itself on the next read after a failure; the loop only paces the
+// attempts and tracks the up/down state.
+func (a *Adapter) receiveLoop() {
+	defer a.wg.Done()
+	defer close(a.in)
+	backoff := 100 * time.Millisecond
+	for {
+		msg, err := a.ps.ReceiveTimeout(a.ctx, 15*time.Second)
+		if a.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Nothing for 15s: make sure the connection is alive.
+				if err = a.ps.Ping(a.ctx); err == nil {
+					continue
+				}
+			}
+			a.setSubUp(false, err)
+			a.noteError("receive", err)
+			select {
+			case <-a.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, time.Second) // node-redis waits at most 500ms
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			a.setSubUp(true, nil)
+		case *redis.Message:
+			select {
+			case a.in <- m:
+			case <-a.ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// setSubUp records the state of the subscription connection and logs and
+// counts transitions.
+func (a *Adapter) setSubUp(up bool, err error) {
+	if a.subUp.Swap(up) == up {
+		return
+	}
+	if up {
+		// Redis answers again: a publish failure from before no longer
+		// says it is down (the next failure will again).
+		a.pubOK.Store(true)
+		if a.everUp.Swap(true) {
+			a.ctr.reconnects.Add(1)
+		}
+		a.log.Info("redis adapter connected", "uid", a.uid)
+		return
+	}
+	a.log.Warn("redis adapter disconnected: cross-server delivery paused, local delivery goes on", "err", err)
+}
+
+// noteError counts a Redis error.
+func (a *Adapter) noteError(op string, err error) {
+	a.ctr.errors.Add(1)
+	a.log.Debug("redis adapter error", "op", op, "err", err)
+}
+
+// dispatchLoop handles every message in the order Redis delivered it, so
+// that a REMOTE_JOIN is applied before a broadcast to the room that
+// follows it, as on a Node server.
+func (a *Adapter) dispatchLoop() {
+	defer a.wg.Done()
+	var m Message
+	for msg := range a.in {
+		ch := msg.Channel
+		payload := []byte(msg.Payload)
+		switch {
+		case strings.HasPrefix(ch, a.reqPrefix):
+			a.ctr.received[kindRequest].Add(1)
+			a.onRequest(strings.TrimSuffix(ch[len(a.reqPrefix):], "#"), payload)
+		case strings.HasPrefix(ch, a.respPrefix):
+			a.ctr.received[kindResponse].Add(1)
+			a.onResponse(payload)
+		case strings.HasPrefix(ch, a.bcPrefix):
+			a.ctr.received[kindBroadcast].Add(1)
+			a.onBroadcast(ch, payload, &m)
+		}
+	}
+}
+
+// onBroadcast applies a broadcast of another server to this server's
+// sockets, through the same fan-out as a local broadcast (encoded once).
+// RedisAdapter.onmessage: messages with our own uid and packets for
+// another namespace than the channel's are ignored.
+func (a *Adapter) onBroadcast(ch string, payload []byte, m *Message) {
+	if err := a.codec.ParseBroadcast(payload, m); err != nil {
+		a.malformed("broadcast", ch, err)
+		return
+	}
+	if m.UID == a.uid {
+		return
+	}
+	nsp := m.Broadcast.Namespace
+	if !strings.HasPrefix(ch, BroadcastChannel(a.cfg.Key, nsp, nil)) || !a.hasNamespace(nsp) {
+		return
+	}
+	if _, err := a.local.Broadcast(&m.Broadcast); err != nil && !errors.Is(err, loop.ErrServerClosed) {
+		a.malformed("broadcast", ch, err)
+	}
+}
+
+func (a *Adapter) malformed(what, ch string, err error) {
+	a.ctr.malformed.Add(1)
+	a.log.Debug("redis adapter: message ignored", "kind", what, "channel", ch, "err", err)
+}
+
+// ---------------------------------------------------------------- publishing
+
+// Publish implements loop.Adapter: it encodes b at once (so b may change
+// afterwards) and queues it for the publisher goroutine. It never blocks;
+// when the queue is full the message is dropped and counted.
+func (a *Adapter) Publish(b *loop.Broadcast) {
+	if a.closed.Load() {
+		return
+	}
+	// One allocation, usually: the message is kept by the queue, and
+	// msgpack is rarely larger than its JSON source (a short fraction such
+	// as 0.5 is; append then grows the buffer).
+	size := 64 + len(b.Namespace) + len(b.Event) + len(b.Args)
+	for _, r := range b.Rooms {
+		size += 5 + len(r)
+	}
+	for _, r := range b.Except {
+		size += 5 + len(r)
+	}
+	for _, at := range b.Attachments {
+		size += 5 + len(at)
+	}
+	c := a.codecs.Get().(*Codec)
+	msg, err := c.AppendBroadcast(make([]byte, 0, size), a.uid, b)
+	a.codecs.Put(c)
+	if err != nil {
+		a.malformed("outgoing broadcast", b.Event, err)
+		return
+	}
+	nsp := b.Namespace
+	if nsp == "" {
+		nsp = "/"
+	}
+	a.enqueue(BroadcastChannel(a.cfg.Key, nsp, b.Rooms), msg, kindBroadcast)
+}
+
+// outMsg is a message waiting to be published.
+type outMsg struct {
+	channel string
+	payload []byte
+	at      time.Time
+	kind    kind
+}
+
+func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
+	if a.closed.Load() {
+		return
+	}
+	select {
+	case a.out <- outMsg{channel: ch, payload: payload, at: time.Now(), kind: k}:
+	default:
+		a.ctr.dropped.Add(1)
+		a.log.Debug("redis adapter: publish dropped", "err", ErrQueueFull, "channel", ch)
+	}
+}
+
+// maxBatch is the most messages sent in one pipeline: one write and one
+// read for all of them instead of a round trip each.
+const maxBatch = 256
+
+// publishLoop sends the queue in order, in pipelines, retrying a failed
+// batch with backoff until its messages are PublishRetry old.
+func (a *Adapter) publishLoop() {
+	defer a.wg.Done()
+	defer close(a.pubDone)
+	batch := make([]outMsg, 0, maxBatch)
+	for {
+		stopping := false
+		select {
+		case m := <-a.out:
+			batch = append(batch, m)
+		case <-a.stopPub:
+			stopping = true
+		case <-a.ctx.Done():
+			return
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case m := <-a.out:
+				batch = append(batch, m)
+			default:
+				break fill
+			}
+		}
+		a.flush(batch)
+		clear(batch)
+		batch = batch[:0]
+		if stopping && len(a.out) == 0 {
+			return
+		}
+	}
+}
+
+// flush publishes batch, retrying what failed.
+func (a *Adapter) flush(batch []outMsg) {
+	backoff := 50 * time.Millisecond
+	for len(batch) > 0 {
+		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
+		cmds, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, m := range batch {
+				p.Publish(ctx, m.channel, m.payload)
+			}
+			return nil
+		})
+		cancel()
+		if err == nil {
+			for _, m := range batch {
+				a.ctr.sent[m.kind].Add(1)
+			}
+			a.setPubOK(true, nil)
+			return
+		}
+		a.noteError("publish", err)
+		a.setPubOK(false, err)
+		kept := batch[:0]
+		for i, m := range batch {
+			switch {
+			case i < len(cmds) && cmds[i].Err() == nil:
+				a.ctr.sent[m.kind].Add(1)
+			case time.Since(m.at) < a.cfg.PublishRetry && !a.closed.Load():
+				kept = append(kept, m)
+			default:
+				a.ctr.dropped.Add(1)
+			}
+		}
+		batch = kept
+		if len(batch) == 0 {
+			return
+		}
+		select {
+		case <-a.ctx.Done():
+			a.ctr.dropped.Add(uint64(len(batch)))
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func (a *Adapter) setPubOK(ok bool, err error) {
+	if a.pubOK.Swap(ok) != ok && !ok {
+		a.log.Warn("redis adapter: publish failed, retrying", "err", err)
+	}
+}
+
+// ---------------------------------------------------------------- helpers
+
+// idChars is the alphabet of uid2, which RedisAdapter uses for its uid
+// and request ids.
+const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// newID returns 6 random characters of idChars, as uid2(6).
+func newID() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	for i := range b {
+		b[i] = idChars[int(b[i])%len(idChars)]
+	}
+	return string(b[:])
+}
+
+// redactURL hides the password of a Redis URL for error messages.
+func redactURL(u string) string {
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	cred, host, ok := strings.Cut(rest, "@")
+	if !ok {
+		return u
+	}
+	user, _, hasPass := strings.Cut(cred, ":")
+	if !hasPass {
+		return u
+	}
+	return scheme + "://" + user + ":xxxxx@" + host
+}
+
+var loggerOnce sync.Once
+
+// setRedisLogger sends go-redis's own log lines (reconnection notices)
+// to log at debug level instead of stderr. go-redis has one process-wide
+// logger; the first adapter sets it.
+func setRedisLogger(log *slog.Logger) {
+	loggerOnce.Do(func() { redis.SetLogger(redisLogger{log}) })
+}
+
+type redisLogger struct{ log *slog.Logger }
+
+func (l redisLogger) Printf(_ context.Context, format string, v ...any) {
+	l.log.Debug("go-redis: " + fmt.Sprintf(format, v...))
+}

@@ -1,0 +1,64 @@
+// Package cluster joins a sioloop server to other Socket.IO servers through
+// Redis pub/sub, speaking the protocol of @socket.io/redis-adapter 8.x
+// (classic pub/sub, not the sharded adapter) byte for byte, so that sioloop
+// servers, Node socket.io servers with that adapter and
+// @socket.io/redis-emitter 5.x can share one Redis. It is off unless
+// REDIS_URL is set (see loop/app).
+//
+// # Wire format (lib/index.ts of @socket.io/redis-adapter 8.3.0)
+//
+// Channels of namespace nsp, with key "socket.io" by default:
+//
+//	socket.io#<nsp>#            broadcasts; every server PSUBSCRIBEs socket.io#<nsp>#*
+//	socket.io#<nsp>#<room>#     broadcasts to exactly one room
+//	socket.io-request#<nsp>#    requests; PUBSUB NUMSUB of it is the number of servers
+//	socket.io-response#<nsp>#   responses (and …#<uid># for publishOnSpecificResponseChannel)
+//
+// A broadcast is the msgpack (notepack.io) array [uid, packet, opts] with
+// packet {type: 2, data: [event, ...args], nsp} and opts {rooms, except,
+// flags}. Binary arguments are msgpack bin. Requests are JSON
+// {uid, requestId, type, ...}, except the broadcast with acks (type 7) and
+// its acks (type 9), which are msgpack. The request types are the
+// RequestType constants.
+//
+// # The two halves
+//
+// Codec is pure: it converts between loop's form of an event (raw JSON
+// arguments with {"_placeholder":true,"num":N} for binary values, plus the
+// attachments) and msgpack, and reads and writes the messages above. It is
+// tested against vectors captured from the real Node adapter and emitter
+// (testdata/gen.js).
+//
+// Adapter does the I/O with github.com/redis/go-redis/v9: Publish (the
+// loop.Adapter hook) encodes a broadcast once and queues it; a publisher
+// goroutine sends the queue in pipelines, retrying with backoff while Redis
+// is unreachable for up to Config.PublishRetry, then dropping and counting.
+// A receiver goroutine reads the subscription connection (go-redis dials
+// again and re-subscribes by itself after a failure) and a dispatcher
+// goroutine handles the messages in order: a remote broadcast goes through
+// loop.SocketIO.Broadcast with Local set, so it is encoded once for this
+// server and fanned out by the reactors like a local one; requests are
+// answered from loop's server-side operations. Local delivery never waits
+// for Redis.
+//
+// # Goroutines and lifetimes
+//
+// Every exported method of Adapter may be called from any goroutine;
+// Publish and AddNamespace never block, so reactors may call them. Publish
+// encodes its argument before it returns and keeps nothing of it. A Codec
+// is single-goroutine; the Broadcast a Codec fills by ParseBroadcast owns
+// its slices until the next call with the same Message.
+//
+// # Limitations
+//
+//   - Connection state recovery across servers is not supported (neither
+//     is it by the Node adapter).
+//   - A broadcast with acks that another server asks of this one answers
+//     all at once, when every client has acknowledged or the (slightly
+//     shortened) timeout passed; Node answers ack by ack.
+//   - Sentinel and Redis Cluster are not supported; the sharded adapter
+//     (SSUBSCRIBE) and the Streams adapter speak other protocols.
+//   - The handshake of a sioloop socket, as another server's
+//     fetchSockets() sees it, holds only address, the initial transport (in
+//     query) and empty headers and auth; socket.data holds userId.
+package cluster

@@ -1,0 +1,143 @@
+// Package redistest runs a throwaway redis-server (Debian's redis-server
+// package) on a free loopback port for tests, without persistence, and
+// stops it by PID.
+//
+// When redis-server is not installed the test is skipped, unless
+// NEED_REDIS=1 or CI is set (scripts/test.sh sets NEED_REDIS=1 once it has
+// installed it), in which case it fails.
+package redistest
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Server is one redis-server process. Its methods are called from the
+// test goroutine.
+type Server struct {
+	// Port is the loopback port; it stays the same across Restart.
+	Port int
+	// URL is redis://127.0.0.1:<Port>.
+	URL string
+
+	bin  string
+	dir  string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start runs redis-server on a free loopback port and stops it when t
+// ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		msg := "redis-server is not installed (Debian: apt-get install redis-server; ./scripts/test.sh installs it)"
+		if os.Getenv("NEED_REDIS") == "1" || os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	s := &Server{Port: port, URL: "redis://127.0.0.1:" + strconv.Itoa(port), bin: bin, dir: t.TempDir()}
+	if err := s.start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// start spawns the process and waits until it answers PING.
+func (s *Server) start() error {
+	cmd := exec.Command(s.bin,
+		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("redistest: starting redis-server: %v", err)
+	}
+	s.cmd = cmd
+	s.done = make(chan struct{})
+	go func() { _ = cmd.Wait(); close(s.done) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if err := s.Ping(); err == nil {
+			return nil
+		} else if time.Now().After(deadline) {
+			s.kill(syscall.SIGKILL)
+			return fmt.Errorf("redistest: redis-server on port %d not ready after 10s: %v", s.Port, err)
+		}
+		select {
+		case <-s.done:
+			return fmt.Errorf("redistest: redis-server on port %d exited at start (port taken?)", s.Port)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Ping sends PING and waits for +PONG.
+func (s *Server) Ping() error {
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.Port), time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(line, "+PONG") {
+		return fmt.Errorf("redistest: PING answered %q", line)
+	}
+	return nil
+}
+
+// Kill ends the server abruptly (SIGKILL, by PID), as a crash would.
+func (s *Server) Kill() { s.kill(syscall.SIGKILL) }
+
+// Stop ends the server with SIGTERM (SIGKILL after 5 s), by PID.
+func (s *Server) Stop() { s.kill(syscall.SIGTERM) }
+
+func (s *Server) kill(sig syscall.Signal) {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Signal(sig)
+	select {
+	case <-s.done:
+	case <-time.After(5 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+	}
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same port after Kill or Stop.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	var err error
+	for try := 0; try < 20; try++ {
+		if err = s.start(); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond) // the port may linger a moment
+	}
+	t.Fatal(err)
+}

@@ -1,0 +1,647 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"time"
+
+	"sioloop/loop"
+)
+
+// ---------------------------------------------------------------- answering
+
+// onRequest answers a request of another server (RedisAdapter.onrequest).
+// It runs on the dispatch goroutine; only a broadcast with acks, which
+// waits for clients, continues on a goroutine of its own.
+func (a *Adapter) onRequest(nsp string, payload []byte) {
+	var r request
+	atts, err := a.codec.parseRequest(payload, &r)
+	if err != nil {
+		a.malformed("request", nsp, err)
+		return
+	}
+	if r.UID == a.uid || !a.hasNamespace(nsp) {
+		// Our own requests come back to us: we applied them locally.
+		return
+	}
+	target := loop.Target{Namespace: nsp}
+	if r.Opts != nil {
+		target.Rooms, target.Except = r.Opts.Rooms, r.Opts.Except
+	}
+	switch r.Type {
+	case Sockets:
+		if r.RequestID == "" {
+			return
+		}
+		list, _ := a.local.FetchSockets(loop.Target{Namespace: nsp, Rooms: r.Rooms})
+		ids := make([]string, len(list))
+		for i, s := range list {
+			ids[i] = s.ID
+		}
+		a.respond(nsp, struct {
+			RequestID string   `json:"requestId"`
+			Sockets   []string `json:"sockets"`
+		}{r.RequestID, ids})
+	case AllRooms:
+		if r.RequestID == "" {
+			return
+		}
+		rooms, _ := a.local.AllRooms(nsp)
+		a.respond(nsp, struct {
+			RequestID string   `json:"requestId"`
+			Rooms     roomList `json:"rooms"`
+		}{r.RequestID, rooms})
+	case RemoteJoin, RemoteLeave, RemoteDisconnect:
+		a.onRemoteOp(nsp, &r, target)
+	case RemoteFetch:
+		if r.RequestID == "" {
+			return
+		}
+		list, _ := a.local.FetchSockets(target)
+		out := make([]remoteSocket, len(list))
+		for i := range list {
+			out[i] = toRemote(&list[i])
+		}
+		a.respond(nsp, struct {
+			RequestID string         `json:"requestId"`
+			Sockets   []remoteSocket `json:"sockets"`
+		}{r.RequestID, out})
+	case ServerSideEmit:
+		a.onServerSideEmit(nsp, &r, atts)
+	case BroadcastRequest:
+		a.onBroadcastRequest(nsp, &r, atts)
+	}
+}
+
+// onRemoteOp applies REMOTE_JOIN, REMOTE_LEAVE and REMOTE_DISCONNECT. With
+// opts they are fire-and-forget (adapter ≥ 7 and the emitter); the
+// single-socket form of older adapters ({sid, room}) is answered by the
+// server that has the socket.
+func (a *Adapter) onRemoteOp(nsp string, r *request, target loop.Target) {
+	rooms := []string(r.Rooms)
+	if r.Opts == nil {
+		if r.SID == "" {
+			return
+		}
+		target.Rooms = []string{r.SID}
+		rooms = []string{r.Room}
+	}
+	var n int
+	switch r.Type {
+	case RemoteJoin:
+		n, _ = a.local.Join(target, rooms)
+	case RemoteLeave:
+		n, _ = a.local.Leave(target, rooms)
+	default:
+		n, _ = a.local.Disconnect(target, r.Close)
+	}
+	if r.Opts == nil && n > 0 && r.RequestID != "" {
+		a.respond(nsp, struct {
+			RequestID string `json:"requestId"`
+		}{r.RequestID})
+	}
+}
+
+// onServerSideEmit hands the event to OnServerSideEmit with an ack that
+// answers {type: 6, requestId, data} once, when the sender asked for one.
+func (a *Adapter) onServerSideEmit(nsp string, r *request, atts [][]byte) {
+	h := a.OnServerSideEmit
+	if h == nil {
+		return
+	}
+	ev, args, err := splitData(r.Data)
+	if err != nil {
+		a.malformed("server-side emit", nsp, err)
+		return
+	}
+	var ack func([]byte)
+	if r.RequestID != "" {
+		var once sync.Once
+		id := r.RequestID
+		ack = func(v []byte) {
+			once.Do(func() {
+				if !json.Valid(v) {
+					v = []byte("null")
+				}
+				a.respond(nsp, struct {
+					Type      RequestType     `json:"type"`
+					RequestID string          `json:"requestId"`
+					Data      json.RawMessage `json:"data"`
+				}{ServerSideEmit, id, v})
+			})
+		}
+	}
+	h(nsp, ev, args, atts, ack)
+}
+
+// onBroadcastRequest runs a broadcast with acks of another server on this
+// server's sockets, then answers with the client count (BROADCAST_CLIENT_COUNT)
+// and every acknowledgement (BROADCAST_ACK, msgpack).
+//
+// loop.SocketIO.BroadcastWithAck returns once every client answered or the
+// timeout passed, so the answers go out together at the end, acks first
+// (the requester counts them whichever comes first). The local wait is cut
+// short of the requester's timeout so that they arrive before it gives up.
+func (a *Adapter) onBroadcastRequest(nsp string, r *request, atts [][]byte) {
+	if r.RequestID == "" || a.ownRequest(r.RequestID) {
+		return
+	}
+	var p packet
+	if err := json.Unmarshal(r.Packet, &p); err != nil {
+		a.malformed("broadcast request", nsp, err)
+		return
+	}
+	ev, args, err := splitData(p.Data)
+	if err != nil {
+		a.malformed("broadcast request", nsp, err)
+		return
+	}
+	b := &loop.Broadcast{Namespace: nsp, Local: true, Event: ev, Args: args, Attachments: atts}
+	timeout := a.cfg.RequestTimeout
+	if r.Opts != nil {
+		b.Rooms, b.Except = r.Opts.Rooms, r.Opts.Except
+		if f := r.Opts.Flags; f != nil {
+			b.Volatile = f.Volatile
+			if f.Timeout > 0 {
+				timeout = time.Duration(f.Timeout * float64(time.Millisecond))
+			}
+		}
+	}
+	// Leave the answers time to travel: a tenth of the timeout, at most 200ms.
+	timeout -= min(timeout/10, 200*time.Millisecond)
+	id := r.RequestID
+	go func() {
+		resps, missing, err := a.local.BroadcastWithAck(b, timeout)
+		if err != nil {
+			return
+		}
+		c := a.codecs.Get().(*Codec)
+		for _, ar := range resps {
+			msg, err := c.appendBroadcastAck(nil, id, firstArg(ar.Args))
+			if err != nil {
+				msg, _ = c.appendBroadcastAck(nil, id, nil)
+			}
+			a.enqueue(ResponseChannel(a.cfg.Key, nsp), msg, kindResponse)
+		}
+		a.codecs.Put(c)
+		a.respond(nsp, struct {
+			Type        RequestType `json:"type"`
+			RequestID   string      `json:"requestId"`
+			ClientCount int         `json:"clientCount"`
+		}{BroadcastClientCount, id, len(resps) + missing})
+	}()
+}
+
+// respond publishes v as JSON on the namespace's response channel.
+func (a *Adapter) respond(nsp string, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic("BUG: cluster: cannot encode response: " + err.Error())
+	}
+	a.enqueue(ResponseChannel(a.cfg.Key, nsp), b, kindResponse)
+}
+
+// toRemote describes a local socket as RedisAdapter's REMOTE_FETCH
+// response does ({id, handshake, rooms, data}), with the handshake fields
+// sioloop knows and socket.data holding userId.
+func toRemote(s *loop.SocketInfo) remoteSocket {
+	data := json.RawMessage("{}")
+	if s.UserID != "" {
+		data, _ = json.Marshal(map[string]string{"userId": s.UserID})
+	}
+	q := map[string]string{}
+	if s.Transport != "" {
+		q["transport"] = s.Transport
+	}
+	return remoteSocket{
+		ID:        s.ID,
+		Handshake: handshake{Address: s.Address, Headers: map[string]string{}, Query: q, Auth: map[string]any{}},
+		Rooms:     s.Rooms,
+		Data:      data,
+	}
+}
+
+// fromRemote is the inverse of toRemote for any server's answer: the
+// address of the handshake, the transport of its query and socket.data.userId.
+func fromRemote(nsp string, r *remoteSocket) loop.SocketInfo {
+	info := loop.SocketInfo{ID: r.ID, Namespace: nsp, Rooms: r.Rooms, Address: r.Handshake.Address,
+		Transport: r.Handshake.Query["transport"]}
+	if info.Rooms == nil {
+		info.Rooms = []string{}
+	}
+	var d struct {
+		UserID any `json:"userId"`
+	}
+	if json.Unmarshal(r.Data, &d) == nil {
+		if s, ok := d.UserID.(string); ok {
+			info.UserID = s
+		}
+	}
+	return info
+}
+
+// ---------------------------------------------------------------- asking
+
+// Reach says how far a cluster-wide operation got: Servers is the number
+// of servers of the namespace (PUBSUB NUMSUB of its request channel, this
+// one included; 0 when Redis could not be asked) and Answered how many of
+// them, this one included, are in the result.
+type Reach struct {
+	Servers  int `json:"servers"`
+	Answered int `json:"answered"`
+}
+
+// Complete reports whether every server answered.
+func (r Reach) Complete() bool { return r.Servers > 0 && r.Answered >= r.Servers }
+
+// pending is a request of ours waiting for responses.
+type pending struct {
+	mu    sync.Mutex
+	resps []response
+	kick  chan struct{}
+}
+
+func (p *pending) add(r response) {
+	p.mu.Lock()
+	p.resps = append(p.resps, r)
+	p.mu.Unlock()
+	p.signal()
+}
+
+func (p *pending) signal() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// onResponse hands a response to the request of ours that waits for it.
+func (a *Adapter) onResponse(payload []byte) {
+	var r response
+	if err := a.codec.parseResponse(payload, &r); err != nil {
+		a.malformed("response", "", err)
+		return
+	}
+	a.mu.Lock()
+	p := a.pending[r.RequestID]
+	a.mu.Unlock()
+	if p != nil {
+		p.add(r)
+	}
+}
+
+// ownRequest reports whether id is one of our requests in flight.
+func (a *Adapter) ownRequest(id string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.pending[id] != nil
+}
+
+// ServerCount returns the number of servers of namespace nsp, this one
+// included: PUBSUB NUMSUB of its request channel, as RedisAdapter.serverCount.
+func (a *Adapter) ServerCount(ctx context.Context, nsp string) (int, error) {
+	ch := RequestChannel(a.cfg.Key, nsp)
+	res, err := a.rdb.PubSubNumSub(ctx, ch).Result()
+	if err != nil {
+		a.noteError("numsub", err)
+		return 0, err
+	}
+	return int(res[ch]), nil
+}
+
+// ask publishes a request with a fresh requestId (set by body) and
+// collects responses until done says so, timeout passes or ctx ends. It
+// returns the responses gathered and ErrTimeout if done never said so.
+func (a *Adapter) ask(ctx context.Context, nsp string, timeout time.Duration, body func(id string) ([]byte, error), done func([]response) bool) ([]response, error) {
+	if a.closed.Load() {
+		return nil, ErrClosed
+	}
+	p := &pending{kick: make(chan struct{}, 1)}
+	var id string
+	a.mu.Lock()
+	for id = newID(); a.pending[id] != nil; id = newID() {
+	}
+	a.pending[id] = p
+	a.mu.Unlock()
+	defer func() {
+		a.mu.Lock()
+		delete(a.pending, id)
+		a.mu.Unlock()
+	}()
+	msg, err := body(id)
+	if err != nil {
+		return nil, err
+	}
+	a.enqueue(RequestChannel(a.cfg.Key, nsp), msg, kindRequest)
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		resps := p.resps
+		p.mu.Unlock()
+		if done(resps) {
+			return resps, nil
+		}
+		select {
+		case <-p.kick:
+			if a.closed.Load() {
+				return resps, ErrClosed
+			}
+		case <-timer.C:
+			a.ctr.timeouts.Add(1)
+			return resps, ErrTimeout
+		case <-ctx.Done():
+			return resps, ctx.Err()
+		}
+	}
+}
+
+// others returns the number of other servers of nsp to ask, and the Reach
+// of an answer from this server alone.
+func (a *Adapter) others(ctx context.Context, nsp string) (int, Reach, error) {
+	n, err := a.ServerCount(ctx, nsp)
+	if err != nil {
+		return 0, Reach{Answered: 1}, ErrRedisDown
+	}
+	n = max(n, 1) // this server, even while its subscription is down
+	return n - 1, Reach{Servers: n, Answered: 1}, nil
+}
+
+// jsonRequest returns a body function writing v with its requestId set by set.
+func jsonRequest(v any, set func(id string)) func(string) ([]byte, error) {
+	return func(id string) ([]byte, error) {
+		set(id)
+		return json.Marshal(v)
+	}
+}
+
+// FetchSockets lists the sockets selected by t on every server of the
+// cluster, as Node's fetchSockets(): this server's from loop, the others'
+// through a REMOTE_FETCH request. On ErrRedisDown or ErrTimeout the
+// sockets gathered so far are returned with the error.
+func (a *Adapter) FetchSockets(ctx context.Context, t loop.Target) ([]loop.SocketInfo, Reach, error) {
+	nsp := nsName(t.Namespace)
+	local, err := a.local.FetchSockets(t)
+	if err != nil {
+		return nil, Reach{}, err
+	}
+	n, reach, err := a.others(ctx, nsp)
+	if err != nil || n == 0 {
+		return local, reach, err
+	}
+	req := struct {
+		UID       string      `json:"uid"`
+		RequestID string      `json:"requestId"`
+		Type      RequestType `json:"type"`
+		Opts      requestOpts `json:"opts"`
+	}{UID: a.uid, Type: RemoteFetch, Opts: requestOpts{Rooms: t.Rooms, Except: t.Except}}
+	resps, err := a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
+		func(r []response) bool { return len(r) >= n })
+	out := local
+	for _, r := range resps {
+		var list []remoteSocket
+		if json.Unmarshal(r.Sockets, &list) != nil {
+			continue
+		}
+		reach.Answered++
+		for i := range list {
+			out = append(out, fromRemote(nsp, &list[i]))
+		}
+	}
+	return out, reach, err
+}
+
+// AllRooms lists the rooms of namespace nsp on every server (ALL_ROOMS),
+// socket id rooms included, without duplicates, in no particular order.
+func (a *Adapter) AllRooms(ctx context.Context, nsp string) ([]string, Reach, error) {
+	nsp = nsName(nsp)
+	local, err := a.local.AllRooms(nsp)
+	if err != nil {
+		return nil, Reach{}, err
+	}
+	n, reach, err := a.others(ctx, nsp)
+	if err != nil || n == 0 {
+		return local, reach, err
+	}
+	req := struct {
+		UID       string      `json:"uid"`
+		RequestID string      `json:"requestId"`
+		Type      RequestType `json:"type"`
+	}{UID: a.uid, Type: AllRooms}
+	resps, err := a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
+		func(r []response) bool { return len(r) >= n })
+	seen := make(map[string]bool, len(local))
+	out := make([]string, 0, len(local))
+	add := func(list []string) {
+		for _, room := range list {
+			if !seen[room] {
+				seen[room] = true
+				out = append(out, room)
+			}
+		}
+	}
+	add(local)
+	for _, r := range resps {
+		reach.Answered++
+		add(r.Rooms)
+	}
+	return out, reach, err
+}
+
+// Join makes the sockets selected by t on every server join rooms: this
+// server's at once (the count is theirs), the others' through a
+// fire-and-forget REMOTE_JOIN, as Node's socketsJoin.
+func (a *Adapter) Join(t loop.Target, rooms []string) (int, error) {
+	n, err := a.local.Join(t, rooms)
+	if err != nil {
+		return n, err
+	}
+	a.publishOp(RemoteJoin, t, rooms, false)
+	return n, nil
+}
+
+// Leave is Join for socketsLeave (REMOTE_LEAVE).
+func (a *Adapter) Leave(t loop.Target, rooms []string) (int, error) {
+	n, err := a.local.Leave(t, rooms)
+	if err != nil {
+		return n, err
+	}
+	a.publishOp(RemoteLeave, t, rooms, false)
+	return n, nil
+}
+
+// Disconnect is Join for disconnectSockets(close) (REMOTE_DISCONNECT).
+func (a *Adapter) Disconnect(t loop.Target, close bool) (int, error) {
+	n, err := a.local.Disconnect(t, close)
+	if err != nil {
+		return n, err
+	}
+	a.publishOp(RemoteDisconnect, t, nil, close)
+	return n, nil
+}
+
+// publishOp publishes a fire-and-forget REMOTE_JOIN, REMOTE_LEAVE or
+// REMOTE_DISCONNECT in RedisAdapter's JSON shape.
+func (a *Adapter) publishOp(typ RequestType, t loop.Target, rooms []string, close bool) {
+	req := struct {
+		UID   string      `json:"uid"`
+		Type  RequestType `json:"type"`
+		Opts  requestOpts `json:"opts"`
+		Rooms *roomList   `json:"rooms,omitempty"`
+		Close *bool       `json:"close,omitempty"`
+	}{UID: a.uid, Type: typ, Opts: requestOpts{Rooms: t.Rooms, Except: t.Except}}
+	if typ == RemoteDisconnect {
+		req.Close = &close
+	} else {
+		rl := roomList(rooms)
+		req.Rooms = &rl
+	}
+	b, _ := json.Marshal(&req)
+	a.enqueue(RequestChannel(a.cfg.Key, nsName(t.Namespace)), b, kindRequest)
+}
+
+// ServerSideEmit sends event with args (JSON list content) to the other
+// servers of nsp (SERVER_SIDE_EMIT); it returns at once.
+func (a *Adapter) ServerSideEmit(nsp, event string, args []byte) error {
+	data, err := eventData(event, args)
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(struct {
+		UID  string          `json:"uid"`
+		Type RequestType     `json:"type"`
+		Data json.RawMessage `json:"data"`
+	}{a.uid, ServerSideEmit, data})
+	a.enqueue(RequestChannel(a.cfg.Key, nsName(nsp)), b, kindRequest)
+	return nil
+}
+
+// ServerSideEmitWithAck sends event to the other servers of nsp and waits
+// for each one's answer (serverSideEmitWithAck): the JSON values they
+// acknowledged with, in arrival order.
+func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, nsp, event string, args []byte) ([]json.RawMessage, Reach, error) {
+	nsp = nsName(nsp)
+	data, err := eventData(event, args)
+	if err != nil {
+		return nil, Reach{}, err
+	}
+	n, reach, err := a.others(ctx, nsp)
+	if err != nil || n == 0 {
+		return nil, reach, err
+	}
+	req := struct {
+		UID       string          `json:"uid"`
+		RequestID string          `json:"requestId"`
+		Type      RequestType     `json:"type"`
+		Data      json.RawMessage `json:"data"`
+	}{UID: a.uid, Type: ServerSideEmit, Data: data}
+	resps, err := a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
+		func(r []response) bool { return len(r) >= n })
+	out := make([]json.RawMessage, 0, len(resps))
+	for _, r := range resps {
+		reach.Answered++
+		out = append(out, r.Data)
+	}
+	return out, reach, err
+}
+
+// AckResult is one client's acknowledgement of a broadcast with acks: the
+// first argument it acknowledged with, as Node's broadcast ack callback
+// receives it (JSON, binary values as placeholders for Attachments).
+type AckResult struct {
+	Value       json.RawMessage
+	Attachments [][]byte
+}
+
+// BroadcastWithAck broadcasts b on every server of the cluster and waits
+// up to timeout for the acknowledgement of every client it reached, as
+// Node's io.timeout(ms).emitWithAck(). It returns the acknowledgements and
+// the number of clients that received the broadcast; fewer acks than
+// clients means some did not answer in time (or some server's count never
+// came, see Reach).
+func (a *Adapter) BroadcastWithAck(ctx context.Context, b *loop.Broadcast, timeout time.Duration) ([]AckResult, int, Reach, error) {
+	nsp := nsName(b.Namespace)
+	type localResult struct {
+		resps   []loop.AckResponse
+		missing int
+		err     error
+	}
+	lc := make(chan localResult, 1)
+	lb := *b
+	lb.Local = true
+	go func() {
+		r, m, err := a.local.BroadcastWithAck(&lb, timeout)
+		lc <- localResult{r, m, err}
+	}()
+	var acks []AckResult
+	clients := 0
+	n, reach, err := a.others(ctx, nsp)
+	if err == nil && n > 0 {
+		c := a.codecs.Get().(*Codec)
+		body := func(id string) ([]byte, error) {
+			return c.appendBroadcastRequest(nil, a.uid, id, b, timeout.Milliseconds())
+		}
+		counts := func(rs []response) (servers, expected, got int) {
+			for _, r := range rs {
+				switch r.Type {
+				case BroadcastClientCount:
+					servers++
+					expected += r.ClientCount
+				case BroadcastAck:
+					got++
+				}
+			}
+			return
+		}
+		// The other servers answer a little before timeout (see
+		// onBroadcastRequest); a Node server answers right at it.
+		resps, e := a.ask(ctx, nsp, timeout+min(timeout/10, 200*time.Millisecond), body, func(rs []response) bool {
+			servers, expected, got := counts(rs)
+			return servers >= n && got >= expected
+		})
+		a.codecs.Put(c)
+		servers, expected, _ := counts(resps)
+		reach.Answered += servers
+		clients += expected
+		for _, r := range resps {
+			if r.Type == BroadcastAck {
+				acks = append(acks, AckResult{Value: r.Packet, Attachments: r.atts})
+			}
+		}
+		if e != nil && !errors.Is(e, ErrTimeout) {
+			err = e
+		}
+	}
+	l := <-lc
+	if l.err != nil {
+		return nil, 0, reach, l.err
+	}
+	clients += len(l.resps) + l.missing
+	for _, r := range l.resps {
+		acks = append(acks, AckResult{Value: firstArg(r.Args)})
+	}
+	return acks, clients, reach, err
+}
+
+// eventData returns the JSON array [event, ...args].
+func eventData(event string, args []byte) (json.RawMessage, error) {
+	ev, _ := json.Marshal(event)
+	data := append([]byte{'['}, ev...)
+	if len(args) > 0 {
+		data = append(append(data, ','), args...)
+	}
+	data = append(data, ']')
+	if !json.Valid(data) {
+		return nil, ErrInvalidJSON
+	}
+	return data, nil
+}
+
+func nsName(ns string) string {
+	if ns == "" {
+		return "/"
+	}
+	return ns
+}

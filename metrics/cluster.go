@@ -1,0 +1,73 @@
+package metrics
+
+import (
+	"io"
+
+	"sioloop/loop/cluster"
+)
+
+// ClusterSource is what the Redis adapter reports at scrape time;
+// *cluster.Adapter implements it.
+type ClusterSource interface {
+	Stats() cluster.Stats
+}
+
+// AddCluster adds the sioloop_redis_* and sioloop_cluster_* families,
+// read from src at every scrape. Call it once, when building the handler.
+func (s *Set) AddCluster(src ClusterSource) {
+	s.set.RegisterMetricsWriter(func(w io.Writer) {
+		st := src.Stats()
+		var b []byte
+		for i := range clusterFamilies {
+			b = clusterFamilies[i].append(b, st)
+		}
+		_, _ = w.Write(b)
+	})
+}
+
+// clusterFamily is a family written from the adapter's Stats.
+type clusterFamily struct {
+	name, typ, help string
+	samples         func(a *appender, s *cluster.Stats)
+}
+
+func (f *clusterFamily) append(b []byte, s cluster.Stats) []byte {
+	r := family{name: f.name, typ: f.typ, help: f.help, samples: func(a *appender, _ *reading) { f.samples(a, &s) }}
+	return r.append(b, nil)
+}
+
+// clusterFamilies are the metrics of the Redis adapter (REDIS_URL).
+var clusterFamilies = []clusterFamily{
+	{"sioloop_redis_up", "gauge", "1 while Redis is reachable (subscriptions confirmed, last publish succeeded), else 0.",
+		func(a *appender, s *cluster.Stats) {
+			v := int64(0)
+			if s.Up {
+				v = 1
+			}
+			a.int("", v)
+		}},
+	{"sioloop_redis_errors_total", "counter", "Redis commands and subscription reads that failed.",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.Errors) }},
+	{"sioloop_redis_reconnects_total", "counter", "Times the subscription connection to Redis was established again after a loss.",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.Reconnects) }},
+	{"sioloop_cluster_messages_sent_total", "counter", "Messages published to the other servers, by type (broadcast, request, response).",
+		func(a *appender, s *cluster.Stats) {
+			for k, name := range cluster.KindNames {
+				a.uint(`type="`+name+`"`, s.Sent[k])
+			}
+		}},
+	{"sioloop_cluster_messages_received_total", "counter", "Messages received from Redis, by type (broadcast, request, response), own ones included.",
+		func(a *appender, s *cluster.Stats) {
+			for k, name := range cluster.KindNames {
+				a.uint(`type="`+name+`"`, s.Received[k])
+			}
+		}},
+	{"sioloop_cluster_publish_dropped_total", "counter", "Messages for the other servers dropped: publish queue full, or Redis unreachable for longer than REDIS_PUBLISH_RETRY.",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.Dropped) }},
+	{"sioloop_cluster_publish_queued", "gauge", "Messages waiting to be published to Redis.",
+		func(a *appender, s *cluster.Stats) { a.int("", int64(s.Queued)) }},
+	{"sioloop_cluster_malformed_total", "counter", "Messages from Redis ignored because they could not be read or applied.",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.Malformed) }},
+	{"sioloop_cluster_request_timeouts_total", "counter", "Cluster-wide requests (fetch sockets, all rooms, acks) that some server did not answer within REDIS_REQUEST_TIMEOUT.",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.Timeouts) }},
+}

@@ -1,0 +1,51 @@
+package metrics
+
+import (
+	"bytes"
+	"testing"
+
+	"sioloop/loop/cluster"
+)
+
+type fakeCluster struct{ s cluster.Stats }
+
+func (f *fakeCluster) Stats() cluster.Stats { return f.s }
+
+// TestClusterFamilies checks the Redis adapter's families: read at scrape
+// time, labelled by message type, parseable by Prometheus.
+func TestClusterFamilies(t *testing.T) {
+	srv, _ := newServer(t)
+	s := New(srv, nil)
+	src := &fakeCluster{cluster.Stats{Up: true, Errors: 3, Reconnects: 1, Dropped: 7, Malformed: 2, Timeouts: 4, Queued: 5}}
+	src.s.Sent[0], src.s.Sent[1], src.s.Sent[2] = 10, 11, 12
+	src.s.Received[0], src.s.Received[2] = 20, 22
+	s.AddCluster(src)
+	var b bytes.Buffer
+	s.WritePrometheus(&b)
+	mfs := parse(t, b.Bytes())
+	f := func(name string, want float64, labels ...string) {
+		t.Helper()
+		if v, ok := value(mfs, name, labels...); !ok || v != want {
+			t.Errorf("%s%v = %v (present %v), want %v", name, labels, v, ok, want)
+		}
+	}
+	f("sioloop_redis_up", 1)
+	f("sioloop_redis_errors_total", 3)
+	f("sioloop_redis_reconnects_total", 1)
+	f("sioloop_cluster_messages_sent_total", 10, "type", "broadcast")
+	f("sioloop_cluster_messages_sent_total", 11, "type", "request")
+	f("sioloop_cluster_messages_sent_total", 12, "type", "response")
+	f("sioloop_cluster_messages_received_total", 20, "type", "broadcast")
+	f("sioloop_cluster_messages_received_total", 0, "type", "request")
+	f("sioloop_cluster_publish_dropped_total", 7)
+	f("sioloop_cluster_publish_queued", 5)
+	f("sioloop_cluster_malformed_total", 2)
+	f("sioloop_cluster_request_timeouts_total", 4)
+
+	src.s.Up = false
+	b.Reset()
+	s.WritePrometheus(&b)
+	if v, _ := value(parse(t, b.Bytes()), "sioloop_redis_up"); v != 0 {
+		t.Errorf("sioloop_redis_up = %v after Redis went down, want 0", v)
+	}
+}

@@ -1,0 +1,273 @@
+#!/usr/bin/env node
+// Cluster interop scenario: sioloop servers (REDIS_URL) and a Node socket.io 4.8 server with
+// @socket.io/redis-adapter 8 (tools/peers/node/server.js with REDIS_URL) share one Redis, and
+// @socket.io/redis-emitter 5 publishes into it. Two official socket.io-client clients connect to
+// each server; every check prints one line ("ok ..." or "FAIL ...").
+//
+// usage: CLUSTER_SIOLOOP=http://127.0.0.1:A,http://127.0.0.1:B,http://127.0.0.1:C \
+//        CLUSTER_NODE=http://127.0.0.1:D CLUSTER_REDIS=redis://127.0.0.1:E \
+//        node cluster.js [--timeout seconds]
+//
+// The outage check needs a driver (cluster_test.go): the script prints "@@KILL_REDIS@@" and
+// waits for a line "killed" on stdin; the driver kills Redis, waits 5 s, starts it again on the
+// same port and writes "restarted". Meanwhile the script checks that every server still
+// delivers its own broadcasts to its own clients; afterwards, that cross-server delivery
+// resumes by itself. Without CLUSTER_OUTAGE=1 that check is skipped.
+"use strict";
+
+const path = require("node:path");
+const readline = require("node:readline");
+const { createRequire } = require("node:module");
+const { io } = require("socket.io-client");
+const { assert, describe, main, sleep } = require("./lib");
+
+// The emitter and the Redis client come from the Node peer's packages.
+const peerRequire = createRequire(path.join(__dirname, "..", "peers", "node", "package.json"));
+
+const SIOLOOP = (process.env.CLUSTER_SIOLOOP || "").split(",").filter(Boolean);
+const NODE = process.env.CLUSTER_NODE || "";
+const REDIS = process.env.CLUSTER_REDIS || "";
+const OUTAGE = process.env.CLUSTER_OUTAGE === "1";
+const KILL_MARKER = "@@KILL_REDIS@@";
+
+// Lines the driver writes on stdin.
+const stdinLines = [];
+const stdinWaiters = [];
+readline.createInterface({ input: process.stdin }).on("line", (line) => {
+  const w = stdinWaiters.findIndex((x) => x.line === line.trim());
+  if (w >= 0) stdinWaiters.splice(w, 1)[0].resolve();
+  else stdinLines.push(line.trim());
+});
+function stdinLine(line) {
+  const i = stdinLines.indexOf(line);
+  if (i >= 0) {
+    stdinLines.splice(i, 1);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => stdinWaiters.push({ line, resolve }));
+}
+
+async function postJSON(base, route, body) {
+  const res = await fetch(base + route, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  assert(res.status === 200, `POST ${base}${route} ${JSON.stringify(body)}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+async function getJSON(url) {
+  const res = await fetch(url);
+  const text = await res.text();
+  assert(res.status === 200, `GET ${url}: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
+
+// Client is one socket.io-client socket that records every event it receives.
+class Client {
+  constructor(server, name) {
+    this.server = server;
+    this.name = name;
+    this.events = [];
+    this.disconnects = [];
+    this.s = io(server, { path: "/socket.io/", transports: ["websocket"], forceNew: true, reconnection: false });
+    this.s.onAny((ev, ...args) => this.events.push({ ev, args, at: Date.now() }));
+    this.s.on("disconnect", (reason) => this.disconnects.push(reason));
+  }
+
+  get id() {
+    return this.s.id;
+  }
+
+  connect() {
+    if (this.s.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.s.once("connect", resolve);
+      this.s.once("connect_error", (e) => reject(new Error(`${this.name}: connect_error ${e.message}`)));
+    });
+  }
+
+  // wait resolves with the first recorded event named ev (after index from) matching pred.
+  async wait(ev, pred, ms, from) {
+    const start = Date.now();
+    for (;;) {
+      const i = this.events.findIndex((e, k) => k >= (from || 0) && e.ev === ev && (!pred || pred(e.args)));
+      if (i >= 0) return { index: i, event: this.events[i] };
+      if (Date.now() - start > ms) {
+        const last = this.events.slice(-5).map((e) => e.ev + describe(e.args));
+        throw new Error(`${this.name} (${this.server}): no "${ev}" within ${ms}ms; last events ${last.join(" ")}`);
+      }
+      await sleep(5);
+    }
+  }
+
+  has(ev, pred, before) {
+    return this.events.some((e, k) => (before === undefined || k < before) && e.ev === ev && (!pred || pred(e.args)));
+  }
+}
+
+const isBuf = (x, bytes) => {
+  const b = Buffer.isBuffer(x) ? x : x instanceof ArrayBuffer ? Buffer.from(x) : null;
+  return b !== null && b.equals(Buffer.from(bytes));
+};
+
+async function run(r) {
+  assert(SIOLOOP.length >= 1 && NODE && REDIS, "set CLUSTER_SIOLOOP, CLUSTER_NODE and CLUSTER_REDIS");
+  const servers = [...SIOLOOP, NODE];
+  const clients = [];
+  servers.forEach((url, i) => {
+    const kind = i < SIOLOOP.length ? `sioloop${i}` : "node";
+    clients.push(new Client(url, `${kind}-a`), new Client(url, `${kind}-b`));
+  });
+  const sioloopClients = clients.slice(0, 2 * SIOLOOP.length);
+  const nodeClients = clients.slice(2 * SIOLOOP.length);
+  const { createClient } = peerRequire("redis");
+  const { Emitter } = peerRequire("@socket.io/redis-emitter");
+  const rc = createClient({ url: REDIS });
+  rc.on("error", () => {});
+  let seq = 0;
+
+  // expectAll posts body to base and waits until every client in want got the event; with
+  // notWant, a sentinel broadcast from the same server proves that those did not get it.
+  async function everyone(list, ev, pred, ms) {
+    await Promise.all(list.map((c) => c.wait(ev, pred, ms)));
+  }
+
+  await r.check("connect 2 clients to each of the 4 servers", 15000, async () => {
+    await Promise.all(clients.map((c) => c.connect()));
+    await rc.connect();
+  });
+
+  await r.check("a POST to any sioloop server reaches the clients of all four", 15000, async () => {
+    for (const [i, url] of SIOLOOP.entries()) {
+      const n = ++seq;
+      await postJSON(url, "/SendWebsocketEvent", { event: "from-sioloop", data: { server: i, n } });
+      await everyone(clients, "from-sioloop", (a) => a[0] && a[0].n === n, 5000);
+    }
+  });
+
+  await r.check("Node io.to(room).emit reaches the sioloop clients in that room, and only them", 15000, async () => {
+    const members = [sioloopClients[0], sioloopClients[3], nodeClients[1]];
+    for (const c of members) {
+      const rooms = await c.s.timeout(5000).emitWithAck("subscribe", "room-x");
+      assert(rooms.includes("room-x"), `${c.name}: subscribe ack ${describe(rooms)}`);
+    }
+    await postJSON(NODE, "/SendWebsocketEvent", { rooms: "room-x", event: "roomcast", data: "to the room" });
+    await postJSON(NODE, "/SendWebsocketEvent", { event: "sentinel-room" });
+    for (const c of clients) {
+      const { index } = await c.wait("sentinel-room", null, 5000);
+      const got = c.has("roomcast", null, index);
+      assert(got === members.includes(c), `${c.name}: roomcast ${got ? "received" : "missing"} (member: ${members.includes(c)})`);
+    }
+  });
+
+  await r.check("@socket.io/redis-emitter emits reach sioloop clients (all, a room, binary)", 15000, async () => {
+    const em = new Emitter(rc);
+    em.emit("emitted", { from: "emitter" }, Buffer.from([1, 2, 3]));
+    em.to("room-x").emit("emitted-room", 7);
+    em.emit("sentinel-emitter");
+    await everyone(clients, "emitted", (a) => a[0] && a[0].from === "emitter" && isBuf(a[1], [1, 2, 3]), 5000);
+    for (const c of clients) {
+      const { index } = await c.wait("sentinel-emitter", null, 5000);
+      const inRoom = c === sioloopClients[0] || c === sioloopClients[3] || c === nodeClients[1];
+      assert(c.has("emitted-room", (a) => a[0] === 7, index) === inRoom, `${c.name}: emitted-room vs room membership ${inRoom}`);
+    }
+  });
+
+  await r.check("fetchSockets() on the Node server lists the sioloop sockets", 15000, async () => {
+    const res = await getJSON(NODE + "/sockets");
+    const ids = res.sockets.map((s) => s.id).sort();
+    const want = clients.map((c) => c.id).sort();
+    assert(JSON.stringify(ids) === JSON.stringify(want), `Node fetchSockets ${describe(ids)}, want ${describe(want)}`);
+    const s0 = res.sockets.find((s) => s.id === sioloopClients[0].id);
+    assert(s0.rooms.includes(s0.id) && s0.rooms.includes("room-x"), `rooms of a sioloop socket seen from Node: ${describe(s0.rooms)}`);
+    assert(typeof s0.address === "string" && s0.address !== "", `address ${describe(s0.address)}`);
+    const inRoom = await getJSON(NODE + "/sockets?room=room-x");
+    assert(inRoom.count === 3, `Node fetchSockets in room-x: ${describe(inRoom.sockets.map((s) => s.id))}`);
+  });
+
+  await r.check("GET /sockets on sioloop lists the Node server's sockets", 15000, async () => {
+    for (const url of SIOLOOP) {
+      const res = await getJSON(url + "/sockets");
+      const ids = res.sockets.map((s) => s.id).sort();
+      const want = clients.map((c) => c.id).sort();
+      assert(JSON.stringify(ids) === JSON.stringify(want), `${url}/sockets ${describe(ids)}, want ${describe(want)}`);
+      assert(res.servers === servers.length && res.complete === true, `${url}/sockets reach ${res.answered}/${res.servers}`);
+      const n0 = res.sockets.find((s) => s.id === nodeClients[0].id);
+      assert(n0 && n0.rooms.includes(n0.id), `Node socket as seen from sioloop: ${describe(n0)}`);
+    }
+  });
+
+  await r.check("socketsJoin from the emitter and from sioloop reaches sockets on other servers", 15000, async () => {
+    const em = new Emitter(rc);
+    em.in(sioloopClients[5].id).socketsJoin("joined");
+    await postJSON(SIOLOOP[0], "/sockets/join", { to: nodeClients[0].id, room: "joined" });
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      const res = await getJSON(SIOLOOP[1] + "/sockets?room=joined");
+      const ids = res.sockets.map((s) => s.id).sort();
+      if (ids.length === 2) {
+        assert(JSON.stringify(ids) === JSON.stringify([sioloopClients[5].id, nodeClients[0].id].sort()), `joined: ${describe(ids)}`);
+        break;
+      }
+      assert(Date.now() < deadline, `room "joined" holds ${describe(ids)} after 5s`);
+      await sleep(20);
+    }
+    await postJSON(SIOLOOP[2], "/SendWebsocketEvent", { rooms: "joined", event: "to-joined" });
+    await everyone([sioloopClients[5], nodeClients[0]], "to-joined", null, 5000);
+  });
+
+  if (OUTAGE) {
+    await r.check("Redis down for 5 s: nothing dies, local delivery goes on, cross-server delivery resumes", 45000, async () => {
+      console.log(KILL_MARKER);
+      await stdinLine("killed");
+      let restarted = false;
+      stdinLine("restarted").then(() => (restarted = true));
+      let rounds = 0;
+      const t0 = Date.now();
+      while (!restarted) {
+        for (const [i, url] of SIOLOOP.entries()) {
+          const n = ++seq;
+          const t = Date.now();
+          await postJSON(url, "/SendWebsocketEvent", { event: "during-outage", data: { server: i, n } });
+          const own = sioloopClients.slice(2 * i, 2 * i + 2);
+          await everyone(own, "during-outage", (a) => a[0] && a[0].n === n, 2000);
+          const ms = Date.now() - t;
+          assert(ms < 2000, `local delivery on server ${i} took ${ms}ms during the outage`);
+        }
+        rounds++;
+        await sleep(100);
+        assert(Date.now() - t0 < 30000, "the driver never restarted Redis");
+      }
+      assert(rounds >= 3, `only ${rounds} rounds of local checks during the outage`);
+      const t1 = Date.now();
+      // Cross-server delivery, both ways, resumes by itself.
+      for (;;) {
+        const n = ++seq;
+        await postJSON(SIOLOOP[0], "/SendWebsocketEvent", { event: "after-outage", data: n });
+        await postJSON(NODE, "/SendWebsocketEvent", { event: "after-outage-node", data: n });
+        try {
+          await everyone(clients, "after-outage", (a) => a[0] === n, 1000);
+          await everyone(clients, "after-outage-node", (a) => a[0] === n, 1000);
+          break;
+        } catch (e) {
+          if (Date.now() - t1 > 20000) throw new Error(`cross-server delivery did not resume within 20s: ${e.message}`);
+        }
+      }
+      console.log(`# ${rounds} rounds of local delivery during the outage; cross-server delivery back ${Date.now() - t1}ms after Redis`);
+    });
+  }
+
+  await r.check("no client was disconnected", 1000, async () => {
+    for (const c of clients) {
+      assert(c.disconnects.length === 0 && c.s.connected, `${c.name}: disconnected (${c.disconnects.join(", ")})`);
+    }
+  });
+
+  for (const c of clients) c.s.close();
+  await rc.quit().catch(() => {});
+}
+
+main("cluster", { cluster: { run } }, 110);

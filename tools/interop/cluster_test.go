@@ -1,0 +1,195 @@
+package interop
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sioloop/loop/cluster/redistest"
+)
+
+// clusterProc is one server process of the cluster test.
+type clusterProc struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+	out  *tailBuffer
+	done chan struct{}
+}
+
+// startClusterProc starts prog with env on port and waits until GET /health answers 200
+// with "redis":"up"; it is stopped (SIGTERM to its process group, SIGKILL after 5 s) when t
+// ends.
+func startClusterProc(t *testing.T, name, dir, prog string, args, env []string, port int) *clusterProc {
+	t.Helper()
+	p := &clusterProc{name: name, url: "http://127.0.0.1:" + strconv.Itoa(port), out: newTailBuffer(128 << 10), done: make(chan struct{})}
+	cmd := exec.Command(prog, args...)
+	cmd.Dir = dir
+	cmd.Env = append(clusterEnv(), env...)
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting %s: %v", name, err)
+	}
+	p.cmd = cmd
+	go func() { _ = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		pgid := cmd.Process.Pid
+		_ = syscall.Kill(-pgid, syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s output ---\n%s", name, p.out.String())
+		}
+	})
+	client := &http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if p.exited() {
+			t.Fatalf("%s exited at start:\n%s", name, p.out.String())
+		}
+		resp, err := client.Get(p.url + "/health")
+		if err == nil {
+			var h struct{ Redis string }
+			_ = json.NewDecoder(resp.Body).Decode(&h)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && h.Redis == "up" {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not ready (GET /health 200 with redis up) after 30s: %v\n%s", name, err, p.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *clusterProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// clusterEnv is scrubbedEnv without the Redis settings of the developer's shell either.
+func clusterEnv() []string {
+	var env []string
+	for _, kv := range scrubbedEnv() {
+		if k, _, _ := strings.Cut(kv, "="); !strings.HasPrefix(k, "REDIS_") && !strings.HasPrefix(k, "CLUSTER_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// TestCluster runs cluster.js against three sioloop servers and one Node socket.io server
+// with @socket.io/redis-adapter sharing a real redis-server, and kills Redis for 5 s in the
+// middle (see cluster.js).
+func TestCluster(t *testing.T) {
+	h := getHarness(t)
+	if h.target != targetSioloop {
+		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
+	}
+	peer := filepath.Join(h.root, "tools", "peers", "node")
+	for _, m := range []string{"@socket.io/redis-adapter", "@socket.io/redis-emitter", "redis"} {
+		if _, err := os.Stat(filepath.Join(peer, "node_modules", m, "package.json")); err != nil {
+			t.Fatalf("%s is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)", m)
+		}
+	}
+	start := time.Now()
+	rs := redistest.Start(t)
+	bin := h.binary(t, "sioloop")
+	var sioloop []string
+	var procs []*clusterProc
+	for i := 0; i < 3; i++ {
+		port, admin := freePort(t), freePort(t)
+		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
+			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
+			"REDIS_URL=" + rs.URL, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn",
+		}, port)
+		procs = append(procs, p)
+		sioloop = append(sioloop, p.url)
+	}
+	nodePort := freePort(t)
+	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
+		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL,
+	}, nodePort)
+	procs = append(procs, np)
+	t.Logf("redis-server, 3 sioloop and 1 Node server ready in %v", time.Since(start).Round(time.Millisecond))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "cluster.js"), "--timeout", "110")
+	cmd.Dir = h.dir
+	cmd.Env = append(clusterEnv(),
+		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL, "CLUSTER_OUTAGE=1")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var failures []string
+	passed := 0
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "@@KILL_REDIS@@" {
+			rs.Kill()
+			t.Logf("redis-server killed (SIGKILL, pid); starting it again in 5s")
+			fmt.Fprintln(stdin, "killed")
+			time.Sleep(5 * time.Second)
+			rs.Restart(t)
+			t.Logf("redis-server restarted on port %d", rs.Port)
+			fmt.Fprintln(stdin, "restarted")
+			continue
+		}
+		t.Log(line)
+		switch {
+		case strings.HasPrefix(line, "FAIL"):
+			failures = append(failures, line)
+		case strings.HasPrefix(line, "ok "):
+			passed++
+		}
+	}
+	_, _ = io.Copy(io.Discard, stdout)
+	err = cmd.Wait()
+	for _, p := range procs {
+		if p.exited() {
+			t.Errorf("%s died during the test:\n%s", p.name, p.out.String())
+		}
+	}
+	if err != nil || len(failures) > 0 || passed == 0 {
+		t.Errorf("node cluster.js: exit %v, %d passed, %d failed:\n%s\n--- stderr ---\n%s",
+			err, passed, len(failures), strings.Join(failures, "\n"), stderr.String())
+	}
+	t.Logf("cluster test took %v", time.Since(start).Round(time.Millisecond))
+}
