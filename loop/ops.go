@@ -30,6 +30,10 @@ type SocketInfo struct {
 	Address   string   `json:"address"`
 	Transport string   `json:"transport"`
 	UserID    string   `json:"userId,omitempty"`
+	// Query is the raw query string of the Engine.IO handshake; Issued
+	// its time in Unix milliseconds (Node's handshake.query and .issued).
+	Query  string `json:"-"`
+	Issued int64  `json:"-"`
 }
 
 // namespaceFor resolves a Target's namespace for the server-side
@@ -113,8 +117,9 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 	var out []SocketInfo
 	io.eachReactor(func(r *reactor) {
 		r.targets(ns, &t, func(so *Socket) {
-			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: so.c.s.remote,
-				Transport: so.c.s.Transport(), UserID: so.UserID}
+			s := so.c.s
+			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: s.remote,
+				Transport: s.Transport(), UserID: so.UserID, Query: s.query, Issued: s.issued}
 			mu.Lock()
 			out = append(out, info)
 			mu.Unlock()

@@ -44,6 +44,7 @@ type Session struct {
 	liveIdx int // position in reactor.live
 
 	remote string // the peer address at handshake
+	issued int64  // handshake time, Unix milliseconds
 	query  string // the raw handshake query, for handlers that need it
 
 	ctx any
@@ -76,7 +77,7 @@ func (s *Session) SetContext(v any) { s.ctx = v }
 func (s *Session) Closed() bool { return s.closed || s.closing }
 
 func newSession(r *reactor, h Handler, remote, query string) *Session {
-	s := &Session{id: r.newID(), r: r, h: h, eio: 4, remote: remote, query: query}
+	s := &Session{id: r.newID(), r: r, h: h, eio: 4, remote: remote, query: query, issued: r.now() / 1e6}
 	s.heartbeat.index = -1
 	s.heartbeat.fire = s.onHeartbeat
 	s.upgradeTimer.index = -1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"sync"
 	"time"
 
@@ -212,12 +213,21 @@ func toRemote(s *loop.SocketInfo) remoteSocket {
 		data, _ = json.Marshal(map[string]string{"userId": s.UserID})
 	}
 	q := map[string]string{}
-	if s.Transport != "" {
+	if vals, err := url.ParseQuery(s.Query); err == nil {
+		for k, v := range vals {
+			q[k] = v[0]
+		}
+	}
+	if s.Transport != "" && q["transport"] == "" {
 		q["transport"] = s.Transport
+	}
+	hs := handshake{Address: s.Address, Headers: map[string]string{}, Query: q, Auth: map[string]any{}, Issued: s.Issued}
+	if s.Issued > 0 {
+		hs.Time = time.UnixMilli(s.Issued).UTC().Format(time.RFC1123)
 	}
 	return remoteSocket{
 		ID:        s.ID,
-		Handshake: handshake{Address: s.Address, Headers: map[string]string{}, Query: q, Auth: map[string]any{}},
+		Handshake: hs,
 		Rooms:     s.Rooms,
 		Data:      data,
 	}
