@@ -25,7 +25,7 @@
 #   echo         1,000 [500] clients x 10 messages/s for 20 s [5 s]: RTT p50/p99, msg/s, losses
 #   fan1k        1,000 clients, 20 broadcasts/s for 10 s [4 s], one POST at a time: time to last client
 #   fan1k-burst  1,000 clients, 1,000 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
-#   fan10k       10,000 [2,000] clients, 2 broadcasts/s for 10 s [4 s]: time to last client
+#   fan10k       10,000 [2,000] clients, one 100-byte broadcast every 500 ms for 50 s [4 s] (100 broadcasts): time to last client
 #   fan10k-burst 10,000 [2,000] clients, 100 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
 #
 # The load tool shares the machine's cores with the server: its own CPU is in
@@ -56,10 +56,10 @@ trap 'exit 130' INT TERM
 
 if [[ $QUICK == 1 ]]; then
 	N_RSS=2000 N_CONN=4000 N_ECHO=500 ECHO_DUR=5s N_BIG=2000
-	FAN_DUR=4s BURST_DUR=3s RSS_HOLD=2s
+	FAN_DUR=4s FAN10K_DUR=4s BURST_DUR=3s RSS_HOLD=2s
 else
 	N_RSS=10000 N_CONN=19000 N_ECHO=1000 ECHO_DUR=20s N_BIG=10000
-	FAN_DUR=10s BURST_DUR=5s RSS_HOLD=3s
+	FAN_DUR=10s FAN10K_DUR=50s BURST_DUR=5s RSS_HOLD=3s
 fi
 
 # ---------------------------------------------------------------- build
@@ -132,7 +132,7 @@ scenario_args() {
 	echo) echo "--scenario echo --connections $N_ECHO --interval 100ms --duration $ECHO_DUR" ;;
 	fan1k) echo "--scenario fanout --connections 1000 --rate 20 --duration $FAN_DUR" ;;
 	fan1k-burst) echo "--scenario fanout --connections 1000 --rate 1000 --posters 4 --duration $BURST_DUR" ;;
-	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --duration $FAN_DUR" ;;
+	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --payload 100 --duration $FAN10K_DUR" ;;
 	fan10k-burst) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
 	*) die "unknown scenario $1" ;;
 	esac
