@@ -108,7 +108,7 @@ func (h *handler) serveSend(w http.ResponseWriter, r *http.Request, start time.T
 	if err != nil {
 		return err
 	}
-	if h.s.IO.Namespace(p.target.Namespace) == nil {
+	if !h.s.IO.Declared(p.target.Namespace) {
 		return errorf(http.StatusBadRequest, "unknown namespace %q", p.target.Namespace)
 	}
 	// Once shutdown has begun the clients are being sent away, and a

@@ -194,7 +194,7 @@ func (h *handler) serveOp(w http.ResponseWriter, r *http.Request, start time.Tim
 // checkNamespace refuses a namespace this server does not know, as POST
 // /SendWebsocketEvent does.
 func (h *handler) checkNamespace(ns string) error {
-	if h.s.IO.Namespace(ns) == nil {
+	if !h.s.IO.Declared(ns) {
 		return errorf(http.StatusBadRequest, "unknown namespace %q", ns)
 	}
 	return nil

@@ -121,6 +121,13 @@ func (io *SocketIO) lookup(name []byte) *Namespace {
 	return nil
 }
 
+// Declared reports whether name is a namespace of this server: one that
+// exists, or one a declared pattern would create on its first CONNECT (it
+// may have sockets on other servers of the cluster). Any goroutine.
+func (io *SocketIO) Declared(name string) bool {
+	return io.Namespace(name) != nil || io.matchesPattern(name)
+}
+
 // matchesPattern reports whether name matches a declared namespace pattern.
 func (io *SocketIO) matchesPattern(name string) bool {
 	io.mu.RLock()

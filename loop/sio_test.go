@@ -271,3 +271,13 @@ func TestSocketIOConnectTimeout(t *testing.T) {
 		t.Fatal("a client that joined no namespace was not closed after connectTimeout")
 	}
 }
+
+func TestPatternNamespaceNotYetJoined(t *testing.T) {
+	io, _ := testIO(t)
+	if !io.Declared("/org-7") || io.Declared("/other") || !io.Declared("/custom") {
+		t.Fatal("Declared: /org-7 matches /org-*, /custom is static, /other is neither")
+	}
+	if n, err := io.Broadcast(&Broadcast{Namespace: "/org-7", Event: "x"}); n != 0 || err != nil {
+		t.Fatalf("broadcast to a pattern namespace nobody joined: %d, %v; want 0, nil", n, err)
+	}
+}
