@@ -21,6 +21,11 @@ type SocketIO struct {
 	// Adapter, when set, carries every broadcast that is not Local to the
 	// other servers of the cluster. Set it before Serve.
 	Adapter Adapter
+	// OnNamespace, when set, is called with the name of every namespace
+	// created from a pattern, on its first CONNECT (on the reactor of that
+	// connection, with io's lock held: it must be quick and must not call
+	// back into io). Set it before Serve.
+	OnNamespace func(name string)
 	// ConnectTimeout closes a client that joins no namespace in time.
 	// Default 45s.
 	ConnectTimeout time.Duration
@@ -115,6 +120,9 @@ func (io *SocketIO) lookup(name []byte) *Namespace {
 			}
 			n := io.newNamespace(string(name), p)
 			io.nsps[n.name] = n
+			if io.OnNamespace != nil {
+				io.OnNamespace(n.name)
+			}
 			return n
 		}
 	}

@@ -60,8 +60,8 @@ func TestNewWithRedis(t *testing.T) {
 	if s.Cluster == nil || s.IO.Adapter != s.Cluster {
 		t.Fatalf("REDIS_URL set but the adapter is not wired: %+v", s)
 	}
-	if s.IO.Of("/org-*").OnConnect == nil {
-		t.Error("pattern namespace has no OnConnect hook to join the cluster")
+	if s.IO.OnNamespace == nil {
+		t.Error("no OnNamespace hook: namespaces created from /org-* would not join the cluster")
 	}
 	c.RedisURL = ""
 	if s, err = New(c, log, nil); err != nil || s.Cluster != nil || s.IO.Adapter != nil {

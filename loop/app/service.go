@@ -140,8 +140,8 @@ func (s *Service) closeAdmin() {
 
 // newCluster creates the Redis adapter and makes it the SocketIO's
 // Adapter. Every declared namespace joins the cluster at once; a namespace
-// created from a pattern ("/org-*") joins when its first socket connects,
-// through an OnConnect hook that the children of the pattern inherit.
+// created from a pattern ("/org-*") joins when it is created, on its first
+// CONNECT (SocketIO.OnNamespace).
 func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.Logger) (*cluster.Adapter, error) {
 	ad, err := cluster.New(cluster.Config{
 		URL:            cfg.RedisURL,
@@ -153,19 +153,11 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		return nil, err
 	}
 	for _, ns := range nss {
-		name := ns.Name()
-		if !strings.Contains(name, "*") {
+		if name := ns.Name(); !strings.Contains(name, "*") {
 			ad.AddNamespace(name)
-			continue
-		}
-		prev := ns.OnConnect
-		ns.OnConnect = func(so *loop.Socket) {
-			ad.AddNamespace(so.Namespace().Name())
-			if prev != nil {
-				prev(so)
-			}
 		}
 	}
+	io.OnNamespace = ad.AddNamespace
 	io.Adapter = ad
 	log.Info("redis adapter enabled", "uid", ad.UID(), "key", ad.Config().Key)
 	return ad, nil
