@@ -281,3 +281,20 @@ func TestPatternNamespaceNotYetJoined(t *testing.T) {
 		t.Fatalf("broadcast to a pattern namespace nobody joined: %d, %v; want 0, nil", n, err)
 	}
 }
+
+func TestOnNamespaceForPatternChildren(t *testing.T) {
+	io, r := testIO(t)
+	var created []string
+	io.OnNamespace = func(name string) { created = append(created, name) }
+	cl := newSIOClient(t, r, io)
+	cl.send(1, "40/org-9,")
+	cl.expectSID("40/org-9,")
+	cl.send(1, "40/custom,") // static: declared before, not created here
+	cl.expectSID("40/custom,")
+	c2 := newSIOClient(t, r, io)
+	c2.send(1, "40/org-9,") // already created
+	c2.expectSID("40/org-9,")
+	if len(created) != 1 || created[0] != "/org-9" {
+		t.Fatalf("OnNamespace calls: %q, want [/org-9]", created)
+	}
+}
