@@ -60,11 +60,9 @@ func TestBroadcastWithAck(t *testing.T) {
 
 func TestServerSideOperations(t *testing.T) {
 	_, sio, addr := startSIO(t, Config{})
-	var conns []net.Conn
 	for i := 0; i < 3; i++ {
 		c, _ := dialSIO(t, addr, 0)
 		defer c.Close()
-		conns = append(conns, c)
 	}
 	all, err := sio.FetchSockets(Target{})
 	if err != nil || len(all) != 3 {

@@ -155,35 +155,24 @@ func (io *SocketIO) Namespace(name string) *Namespace {
 	return io.nsps[name]
 }
 
-// globMatch matches name against a pattern where '*' stands for any run of
-// characters.
+// globMatch matches name against a pattern where '*' stands for any run
+// of characters: the literal before the first star must be a prefix, and
+// the rest of the pattern must match some suffix of what follows.
 func globMatch(pattern, name string) bool {
-	for {
-		i := strings.IndexByte(pattern, '*')
-		if i < 0 {
-			return pattern == name
-		}
-		if !strings.HasPrefix(name, pattern[:i]) {
-			return false
-		}
-		name = name[i:]
-		pattern = pattern[i+1:]
-		if pattern == "" {
-			return true
-		}
-		j := strings.IndexByte(pattern, '*')
-		lit := pattern
-		if j >= 0 {
-			lit = pattern[:j]
-		}
-		// Try every position for the literal that follows the star.
-		for k := 0; k <= len(name)-len(lit); k++ {
-			if strings.HasPrefix(name[k:], lit) && globMatch(pattern, name[k:]) {
-				return true
-			}
-		}
+	i := strings.IndexByte(pattern, '*')
+	if i < 0 {
+		return pattern == name
+	}
+	if !strings.HasPrefix(name, pattern[:i]) {
 		return false
 	}
+	rest, name := pattern[i+1:], name[i:]
+	for k := 0; k <= len(name); k++ {
+		if globMatch(rest, name[k:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // GlobMatch reports whether name matches pattern, where '*' stands for any

@@ -298,3 +298,18 @@ func TestOnNamespaceForPatternChildren(t *testing.T) {
 		t.Fatalf("OnNamespace calls: %q, want [/org-9]", created)
 	}
 }
+
+func TestGlobMatch(t *testing.T) {
+	for _, c := range []struct {
+		p, n string
+		ok   bool
+	}{
+		{"/org-*", "/org-1", true}, {"/org-*", "/org-", true}, {"/org-*", "/org", false},
+		{"/a*b*c", "/aXbYc", true}, {"/a*b*c", "/abc", true}, {"/a*b*c", "/aXbY", false},
+		{"*", "", true}, {"/x", "/x", true}, {"/x", "/y", false}, {"/*-room", "/team-room", true},
+	} {
+		if got := GlobMatch(c.p, c.n); got != c.ok {
+			t.Errorf("GlobMatch(%q, %q) = %v, want %v", c.p, c.n, got, c.ok)
+		}
+	}
+}

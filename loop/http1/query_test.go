@@ -91,7 +91,3 @@ func TestStatus(t *testing.T) {
 		t.Error("unknown status")
 	}
 }
-
-func itoa(n int) string {
-	return string(rune('0'+n/100)) + string(rune('0'+n/10%10)) + string(rune('0'+n%10))
-}

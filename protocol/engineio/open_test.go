@@ -53,7 +53,7 @@ func TestAppendOpenJSON(t *testing.T) {
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
-		if err := enc.Encode(openJSON{o.SID, o.Upgrades, o.PingInterval, o.PingTimeout, o.MaxPayload}); err != nil {
+		if err := enc.Encode(openJSON(o)); err != nil {
 			t.Fatal(err)
 		}
 		want := "0" + string(bytes.TrimSuffix(buf.Bytes(), []byte("\n")))

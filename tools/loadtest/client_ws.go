@@ -258,20 +258,20 @@ func (w *wsWorker) dialDue(now int64) int64 {
 				return due
 			}
 		}
-		w.dial(now)
+		w.dial()
 	}
 	return never
 }
 
 // dial starts the non-blocking connect of the next client.
-func (w *wsWorker) dial(now int64) {
+func (w *wsWorker) dial() {
 	slot := w.started
 	w.started++
 	c := &w.conns[slot]
 	c.fd = -1
 	c.slot = int32(slot)
 	// A fresh reading: the dial loop may open a hundred sockets in a row.
-	now = w.rs.clk.now()
+	now := w.rs.clk.now()
 	c.started, c.stageAt = now, now
 	w.st.dialed.Add(1)
 	fam := unix.AF_INET

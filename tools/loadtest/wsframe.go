@@ -18,10 +18,6 @@ const (
 // frames fail with ErrFrameTooBig instead of being buffered.
 const MaxFramePayload = 16 << 20
 
-// maxFrameHeader is the largest frame header: 2 bytes, 8 of extended length,
-// 4 of mask (RFC 6455 §5.2).
-const maxFrameHeader = 14
-
 // Frame is one decoded WebSocket frame. Payload is a sub-slice of the bytes
 // given to ParseFrame and lives as long as they do. When Masked is set the
 // payload is still masked: call MaskBytes(Mask, Payload, 0) to read it.
