@@ -18,6 +18,8 @@
 #   INTEROP_TARGET    sioloop (default) or node: the server the interop tests run against
 #   NEED_REDIS=0      do not install redis-server (Debian package) when it is missing: the
 #                     Redis adapter tests then skip instead of failing (default 1: install it)
+#   NEED_CHROMIUM=0   do not install Debian's chromium when it is missing: the headless-browser
+#                     test then skips instead of failing (default 1: install it)
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -70,6 +72,15 @@ apt_install() {
 }
 
 # ensure_redis installs Debian's redis-server when it is missing (for the Redis adapter tests).
+# ensure_chromium installs Debian's chromium when it is missing (for the headless-browser test).
+ensure_chromium() {
+	if command -v chromium >/dev/null 2>&1; then
+		return 0
+	fi
+	log "installing chromium (Debian package)"
+	apt_install chromium
+}
+
 ensure_redis() {
 	if command -v redis-server >/dev/null 2>&1; then
 		return 0
@@ -112,6 +123,17 @@ if [ "${NEED_REDIS:-1}" = 1 ]; then
 	fi
 	# The Redis tests fail instead of skipping when redis-server is missing.
 	export NEED_REDIS=1
+fi
+
+if [ "${NEED_CHROMIUM:-1}" = 1 ]; then
+	start=$SECONDS
+	if ensure_chromium; then
+		record "chromium" ok $((SECONDS - start)) "$(chromium --version 2>/dev/null | cut -d' ' -f2)"
+	else
+		record "chromium" FAILED $((SECONDS - start))
+	fi
+	# The browser test fails instead of skipping when chromium is missing.
+	export NEED_CHROMIUM=1
 fi
 
 npm_install "$ROOT/tools/peers/node"

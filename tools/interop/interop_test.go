@@ -66,6 +66,7 @@ type serverConfig struct {
 	jwtSecret    string        // JWT_SECRET; empty: no authentication
 	pingInterval time.Duration // zero: the target's default
 	pingTimeout  time.Duration // zero: the target's default
+	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -109,6 +110,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.jwtSecret != "" {
 			env = append(env, "JWT_SECRET="+cfg.jwtSecret)
 		}
+		if cfg.corsOrigins != "" {
+			env = append(env, "CORS_ORIGINS="+cfg.corsOrigins)
+		}
 		if cfg.pingInterval > 0 {
 			env = append(env, "PING_INTERVAL="+cfg.pingInterval.String())
 		}
@@ -127,7 +131,7 @@ func scrubbedEnv() []string {
 	drop := map[string]bool{
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
-		"TARGET_URL": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true,
+		"TARGET_URL": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
