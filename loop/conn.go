@@ -50,7 +50,7 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 		if cs.ws {
 			n, action = cs.serveFrame(c, in[off:])
 		} else {
-			n, action = cs.serveHTTP(c, in[off:], owned)
+			n, action = cs.serveHTTP(c, in[off:])
 		}
 		off += n
 		if action != gnet.None {

@@ -12,7 +12,7 @@ import (
 
 // serveHTTP serves one HTTP request from in. It returns how many bytes it
 // consumed (0: the request is incomplete) and an action for gnet.
-func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Action) {
+func (cs *connState) serveHTTP(c gnet.Conn, in []byte) (int, gnet.Action) {
 	srv := cs.r.srv
 	var req http1.Request
 	hl, err := http1.Parse(&req, in, srv.cfg.MaxHeaderBytes)
@@ -63,7 +63,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte, owned bool) (int, gnet.Ac
 			return 0, gnet.None
 		}
 	}
-	cs.serveEngine(c, &req, in[hl:total], m, in, owned)
+	cs.serveEngine(c, &req, in[hl:total], m, in)
 	return total, gnet.None
 }
 
@@ -86,7 +86,7 @@ var (
 // serveEngine implements engine.io server.ts handleRequest/verify for one
 // request to an Engine.IO endpoint. raw is the whole unread input starting
 // at this request, in case the connection must move to another reactor.
-func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m *mount, raw []byte, owned bool) {
+func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m *mount, raw []byte) {
 	srv := cs.r.srv
 	cors := srv.corsIndex(req.Origin)
 	q := req.RawQuery
