@@ -22,7 +22,6 @@ type Session struct {
 	id  string
 	r   *reactor
 	h   Handler
-	eio int // protocol revision, 4
 
 	ws    gnet.Conn // the WebSocket carrying the session, nil while polling
 	probe gnet.Conn // the WebSocket being probed during an upgrade
@@ -77,7 +76,7 @@ func (s *Session) SetContext(v any) { s.ctx = v }
 func (s *Session) Closed() bool { return s.closed || s.closing }
 
 func newSession(r *reactor, h Handler, remote, query string) *Session {
-	s := &Session{id: r.newID(), r: r, h: h, eio: 4, remote: remote, query: query, issued: r.now() / 1e6}
+	s := &Session{id: r.newID(), r: r, h: h, remote: remote, query: query, issued: r.now() / 1e6}
 	s.heartbeat.index = -1
 	s.heartbeat.fire = s.onHeartbeat
 	s.upgradeTimer.index = -1
