@@ -19,9 +19,9 @@ const (
 // method must be called on that reactor's goroutine (from a Handler
 // callback or a job posted to the reactor).
 type Session struct {
-	id  string
-	r   *reactor
-	h   Handler
+	id string
+	r  *reactor
+	h  Handler
 
 	ws    gnet.Conn // the WebSocket carrying the session, nil while polling
 	probe gnet.Conn // the WebSocket being probed during an upgrade
