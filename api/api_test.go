@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
 	"time"
@@ -95,7 +96,7 @@ func TestRoutes(t *testing.T) {
 			}
 
 			mfs := scrape(t, base)
-			if v, ok := sample(mfs, "socket_io_connected", "namespace", "/"); !ok || v != 1 {
+			if v, ok := metricstest.Value(mfs, "socket_io_connected", "namespace", "/"); !ok || v != 1 {
 				t.Errorf("socket_io_connected{namespace=\"/\"} = %v (present %v), want 1", v, ok)
 			}
 

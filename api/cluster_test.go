@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
 	"time"
@@ -137,13 +138,13 @@ func TestCluster(t *testing.T) {
 
 	// The adapter's metrics are on /metrics.
 	mfs := scrape(t, s2.admin)
-	if v, ok := sample(mfs, "sioloop_redis_up"); !ok || v != 1 {
+	if v, ok := metricstest.Value(mfs, "sioloop_redis_up"); !ok || v != 1 {
 		t.Errorf("sioloop_redis_up = %v (present %v)", v, ok)
 	}
-	if v, _ := sample(mfs, "sioloop_redis_reconnects_total"); v < 1 {
+	if v, _ := metricstest.Value(mfs, "sioloop_redis_reconnects_total"); v < 1 {
 		t.Errorf("sioloop_redis_reconnects_total = %v, want ≥ 1", v)
 	}
-	if v, _ := sample(mfs, "sioloop_cluster_messages_sent_total", "type", "broadcast"); v < 2 {
+	if v, _ := metricstest.Value(mfs, "sioloop_cluster_messages_sent_total", "type", "broadcast"); v < 2 {
 		t.Errorf("sioloop_cluster_messages_sent_total{type=broadcast} = %v", v)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"regexp"
+	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
 	"time"
@@ -57,8 +58,8 @@ type metricsCheck struct {
 
 // delta is the change of one sample between the two scrapes.
 func (m metricsCheck) delta(name string, labels ...string) float64 {
-	a, _ := sample(m.base, name, labels...)
-	b, ok := sample(m.next, name, labels...)
+	a, _ := metricstest.Value(m.base, name, labels...)
+	b, ok := metricstest.Value(m.next, name, labels...)
 	if !ok {
 		*m.missing = append(*m.missing, fmt.Sprint(name, labels))
 	}
@@ -108,7 +109,7 @@ func TestMetricsMove(t *testing.T) {
 	if conns, loops := sum(m1, "sioloop_connections"), sum(m1, "sioloop_loop_connections"); conns < 1 || conns != loops {
 		t.Errorf("sioloop_connections %v, sum of sioloop_loop_connections %v", conns, loops)
 	}
-	if _, ok := sample(m1, "sioloop_outbound_queued_bytes"); !ok {
+	if _, ok := metricstest.Value(m1, "sioloop_outbound_queued_bytes"); !ok {
 		t.Error("sioloop_outbound_queued_bytes missing")
 	}
 
@@ -195,7 +196,7 @@ func TestDraining(t *testing.T) {
 				t.Errorf("healthcheck while draining printed %q", errb.String())
 			}
 			mfs := scrape(t, ts.admin)
-			if v, _ := sample(mfs, "sioloop_draining"); v != 1 {
+			if v, _ := metricstest.Value(mfs, "sioloop_draining"); v != 1 {
 				t.Errorf("sioloop_draining = %v while draining", v)
 			}
 			checkError(t, post(t, ts.admin, `{"event":"late"}`), http.StatusServiceUnavailable, "shutting down")

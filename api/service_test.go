@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sioloop/metrics/metricstest"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,8 +17,6 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"sioloop/loop/app"
 )
@@ -183,42 +182,7 @@ func scrape(t testing.TB, base string, hdr ...string) map[string]*dto.MetricFami
 	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain; version=0.0.4") {
 		t.Errorf("GET /metrics: Content-Type %q", ct)
 	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(r.body))
-	if err != nil {
-		t.Fatalf("expfmt cannot parse /metrics: %v\n%s", err, r.body)
-	}
-	return mfs
-}
-
-// sample returns the value of the sample of family name with exactly the
-// labels given (alternating names and values); histograms give their count.
-func sample(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		if len(m.GetLabel())*2 != len(labels) {
-			continue
-		}
-		for i, lp := range m.GetLabel() {
-			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
-				continue next
-			}
-		}
-		switch mf.GetType() {
-		case dto.MetricType_COUNTER:
-			return m.GetCounter().GetValue(), true
-		case dto.MetricType_GAUGE:
-			return m.GetGauge().GetValue(), true
-		case dto.MetricType_HISTOGRAM:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		}
-		return m.GetUntyped().GetValue(), true
-	}
-	return 0, false
+	return metricstest.Parse(t, r.body)
 }
 
 // sum adds every sample of a counter or gauge family.

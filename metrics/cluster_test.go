@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"sioloop/metrics/metricstest"
 	"testing"
 
 	"sioloop/loop/cluster"
@@ -22,10 +23,10 @@ func TestClusterFamilies(t *testing.T) {
 	s.AddCluster(src)
 	var b bytes.Buffer
 	s.WritePrometheus(&b)
-	mfs := parse(t, b.Bytes())
+	mfs := metricstest.Parse(t, b.Bytes())
 	f := func(name string, want float64, labels ...string) {
 		t.Helper()
-		if v, ok := value(mfs, name, labels...); !ok || v != want {
+		if v, ok := metricstest.Value(mfs, name, labels...); !ok || v != want {
 			t.Errorf("%s%v = %v (present %v), want %v", name, labels, v, ok, want)
 		}
 	}
@@ -45,7 +46,7 @@ func TestClusterFamilies(t *testing.T) {
 	src.s.Up = false
 	b.Reset()
 	s.WritePrometheus(&b)
-	if v, _ := value(parse(t, b.Bytes()), "sioloop_redis_up"); v != 0 {
+	if v, _ := metricstest.Value(metricstest.Parse(t, b.Bytes()), "sioloop_redis_up"); v != 0 {
 		t.Errorf("sioloop_redis_up = %v after Redis went down, want 0", v)
 	}
 }

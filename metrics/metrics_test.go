@@ -6,58 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"sioloop/loop"
 )
-
-// parse reads a text exposition with Prometheus' own parser, with the
-// strict (legacy) name rules every Prometheus server accepts.
-func parse(t *testing.T, text []byte) map[string]*dto.MetricFamily {
-	t.Helper()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	mfs, err := p.TextToMetricFamilies(bytes.NewReader(text))
-	if err != nil {
-		t.Fatalf("expfmt cannot parse the exposition: %v\n%s", err, text)
-	}
-	return mfs
-}
-
-// value returns the value of the sample of family name whose labels are
-// exactly labels (alternating names and values), and whether it exists.
-func value(mfs map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	mf := mfs[name]
-	if mf == nil {
-		return 0, false
-	}
-next:
-	for _, m := range mf.GetMetric() {
-		if len(m.GetLabel())*2 != len(labels) {
-			continue
-		}
-		for i, lp := range m.GetLabel() {
-			if lp.GetName() != labels[2*i] || lp.GetValue() != labels[2*i+1] {
-				continue next
-			}
-		}
-		switch mf.GetType() {
-		case dto.MetricType_COUNTER:
-			return m.GetCounter().GetValue(), true
-		case dto.MetricType_GAUGE:
-			return m.GetGauge().GetValue(), true
-		case dto.MetricType_HISTOGRAM:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		default:
-			return m.GetUntyped().GetValue(), true
-		}
-	}
-	return 0, false
-}
 
 func newServer(t *testing.T) (*loop.Server, *loop.SocketIO) {
 	t.Helper()
@@ -81,7 +37,7 @@ func TestWritePrometheus(t *testing.T) {
 	}
 	var b bytes.Buffer
 	s.WritePrometheus(&b)
-	mfs := parse(t, b.Bytes())
+	mfs := metricstest.Parse(t, b.Bytes())
 
 	f := func(name string, typ dto.MetricType, want float64, labels ...string) {
 		t.Helper()
@@ -93,7 +49,7 @@ func TestWritePrometheus(t *testing.T) {
 		if mf.GetType() != typ {
 			t.Errorf("%s: TYPE %v, want %v", name, mf.GetType(), typ)
 		}
-		got, ok := value(mfs, name, labels...)
+		got, ok := metricstest.Value(mfs, name, labels...)
 		if !ok || got != want {
 			t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
 		}
@@ -187,10 +143,10 @@ func TestReading(t *testing.T) {
 	if bytes.Contains(b, []byte("sioloop_outbound_queued_bytes")) {
 		t.Errorf("outbound queued written after a timeout:\n%s", b)
 	}
-	mfs := parse(t, b)
+	mfs := metricstest.Parse(t, b)
 	f := func(name string, want float64, labels ...string) {
 		t.Helper()
-		if got, ok := value(mfs, name, labels...); !ok || got != want {
+		if got, ok := metricstest.Value(mfs, name, labels...); !ok || got != want {
 			t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
 		}
 	}
