@@ -184,46 +184,73 @@ func (c *Codec) ParseBroadcast(msg []byte, m *Message) error {
 	return nil
 }
 
-// parsePacket reads {type, data, nsp} into m.
-func (c *Codec) parsePacket(m *Message) error {
+// eachKey walks a msgpack map, calling field for every key: field reads
+// the value of a key it knows, and reports false for the others, which are
+// skipped. With nilOK a nil (JavaScript undefined) counts as an empty map.
+func (c *Codec) eachKey(nilOK bool, field func(key string) (known bool, err error)) error {
 	d := c.dec
+	if code, _ := d.PeekCode(); nilOK && code == msgpcode.Nil {
+		_ = d.DecodeNil()
+		return nil
+	}
 	nk, err := d.DecodeMapLen()
 	if err != nil || nk < 0 {
 		return ErrNotBroadcast
 	}
-	b := &m.Broadcast
-	typ, sawData := -1, false
-	b.Namespace = "/"
 	for i := 0; i < nk; i++ {
 		key, err := c.readKey()
 		if err != nil {
 			return err
 		}
+		known, err := field(key)
+		if err != nil {
+			return err
+		}
+		if !known {
+			if err := d.Skip(); err != nil {
+				return ErrMsgpack
+			}
+		}
+	}
+	return nil
+}
+
+// parsePacket reads {type, data, nsp} into m.
+func (c *Codec) parsePacket(m *Message) error {
+	d := c.dec
+	b := &m.Broadcast
+	typ, sawData := -1, false
+	b.Namespace = "/"
+	err := c.eachKey(false, func(key string) (bool, error) {
 		switch key {
 		case "type":
 			t, err := d.DecodeInt()
 			if err != nil {
-				return ErrNotBroadcast
+				return true, ErrNotBroadcast
 			}
 			typ = t
 		case "nsp":
 			if code, _ := d.PeekCode(); code == msgpcode.Nil {
 				_ = d.DecodeNil() // undefined: "/"
-				continue
+				return true, nil
 			}
-			if b.Namespace, err = c.readString(); err != nil {
-				return ErrNotBroadcast
+			ns, err := c.readString()
+			if err != nil {
+				return true, ErrNotBroadcast
 			}
+			b.Namespace = ns
 		case "data":
 			if err := c.parseData(m); err != nil {
-				return err
+				return true, err
 			}
 			sawData = true
 		default:
-			if err := d.Skip(); err != nil {
-				return ErrMsgpack
-			}
+			return false, nil
 		}
+		return true, nil
+	})
+	if err != nil {
+		return err
 	}
 	if !sawData || (typ != packetEvent && typ != packetBinaryEvent) {
 		return ErrNotBroadcast
@@ -279,69 +306,35 @@ func (c *Codec) parseData(m *Message) error {
 
 // parseOpts reads {rooms, except, flags}.
 func (c *Codec) parseOpts(b *loop.Broadcast) error {
-	d := c.dec
-	if code, _ := d.PeekCode(); code == msgpcode.Nil {
-		_ = d.DecodeNil()
-		return nil
-	}
-	nk, err := d.DecodeMapLen()
-	if err != nil || nk < 0 {
-		return ErrNotBroadcast
-	}
-	for i := 0; i < nk; i++ {
-		key, err := c.readKey()
-		if err != nil {
-			return err
-		}
+	return c.eachKey(true, func(key string) (bool, error) {
+		var err error
 		switch key {
 		case "rooms":
-			if b.Rooms, err = c.readRooms(); err != nil {
-				return err
-			}
+			b.Rooms, err = c.readRooms()
 		case "except":
-			if b.Except, err = c.readRooms(); err != nil {
-				return err
-			}
+			b.Except, err = c.readRooms()
 		case "flags":
-			if err := c.parseFlags(b); err != nil {
-				return err
-			}
+			err = c.parseFlags(b)
 		default:
-			if err := d.Skip(); err != nil {
-				return ErrMsgpack
-			}
+			return false, nil
 		}
-	}
-	return nil
+		return true, err
+	})
 }
 
 // parseFlags reads the flags map; only volatile changes delivery here.
 func (c *Codec) parseFlags(b *loop.Broadcast) error {
 	d := c.dec
-	if code, _ := d.PeekCode(); code == msgpcode.Nil {
-		_ = d.DecodeNil()
-		return nil
-	}
-	nk, err := d.DecodeMapLen()
-	if err != nil || nk < 0 {
-		return ErrNotBroadcast
-	}
-	for i := 0; i < nk; i++ {
-		key, err := c.readKey()
-		if err != nil {
-			return err
+	return c.eachKey(true, func(key string) (bool, error) {
+		if key != "volatile" {
+			return false, nil
 		}
-		if key == "volatile" {
-			if code, _ := d.PeekCode(); code == msgpcode.True || code == msgpcode.False {
-				b.Volatile, _ = d.DecodeBool()
-				continue
-			}
+		if code, _ := d.PeekCode(); code != msgpcode.True && code != msgpcode.False {
+			return false, nil
 		}
-		if err := d.Skip(); err != nil {
-			return ErrMsgpack
-		}
-	}
-	return nil
+		b.Volatile, _ = d.DecodeBool()
+		return true, nil
+	})
 }
 
 // readRooms reads an array of room names. Socket.IO rooms are strings,
