@@ -194,9 +194,16 @@ func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 			}
 		}
 	}
+	if !r.sendRingTried {
+		r.sendRingTried = true
+		r.openSendRing()
+	}
 	var sent [maxBatch]int64
 	for _, so := range touched {
 		r.deliverTo(so, ebs, &sent)
+	}
+	if r.sendRing != nil {
+		r.flushRing()
 	}
 	clear(touched)
 	r.touched = touched[:0]
@@ -259,6 +266,12 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 			}
 			iov = append(iov, eb.frames)
 			sent[j]++
+		}
+		if len(iov) > 0 && r.sendRing != nil && c.OutboundBuffered() == 0 && c.Fd() >= 0 && r.queueSend(so, c, iov) {
+			// Sent by flushRing, which also applies the cap.
+			clear(iov)
+			r.iov = iov[:0]
+			return
 		}
 		var err error
 		switch len(iov) {

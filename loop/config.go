@@ -34,6 +34,9 @@ type Config struct {
 	// MaxOutboundBytes caps what may be queued for one connection before it
 	// is treated as a slow consumer. Default 1 MiB.
 	MaxOutboundBytes int
+	// DisableIOURing makes broadcasts use write(2) even where the kernel
+	// offers io_uring (env IO_URING=off).
+	DisableIOURing bool
 }
 
 // Defaults of Config, exported for the configuration docs and tests.

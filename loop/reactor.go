@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"sioloop/loop/uring"
 )
 
 // reactor is the state sioloop keeps for one gnet event loop. Everything in
@@ -37,6 +39,14 @@ type reactor struct {
 	batch   []*encodedBroadcast
 	touched []*Socket
 	iov     [][]byte
+	// sendRing sends broadcast frames, several sockets per system call
+	// (sendring.go); nil where io_uring is off or unavailable. It is set
+	// up on the first broadcast.
+	sendRing      *uring.Ring
+	sendRingTried bool
+	ringSends     []ringSend
+	ringBufs      [][]byte
+	ringRest      [][]byte // scratch of flushRing: the rest of a short send
 	// ev is the Event handed to event handlers, reused for every event.
 	ev Event
 	// seq stamps sockets while a broadcast walks several rooms so that a

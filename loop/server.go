@@ -111,6 +111,9 @@ func (s *Server) Serve() error {
 		gnet.WithLogger(quietLogger{}),
 		gnet.WithLogLevel(logging.ErrorLevel),
 	)
+	for _, r := range *s.reactors.Load() {
+		r.closeSendRing() // the loops have stopped
+	}
 	close(s.stopped)
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("loop: serve %s: %w", s.cfg.Addr, err)

@@ -105,13 +105,22 @@ func TestSlowConsumersAreBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("sends 10,000 broadcasts")
 	}
+	for _, mode := range sendModes {
+		t.Run(mode.name, func(t *testing.T) {
+			slowConsumersAreBounded(t, mode.cfg)
+		})
+	}
+}
+
+func slowConsumersAreBounded(t *testing.T, cfg Config) {
 	const (
 		stalled     = 100
 		readers     = 10
 		broadcasts  = 10000
 		maxOutbound = 256 << 10
 	)
-	srv, sio, addr := startSIO(t, Config{MaxOutboundBytes: maxOutbound})
+	cfg.MaxOutboundBytes = maxOutbound
+	srv, sio, addr := startSIO(t, cfg)
 	var sleepers []net.Conn
 	for i := 0; i < stalled; i++ {
 		c, _ := dialSIO(t, addr, 4096)
@@ -183,5 +192,6 @@ func TestSlowConsumersAreBounded(t *testing.T) {
 	if snap.SlowConsumers < stalled {
 		t.Errorf("%d slow-consumer disconnects, want %d", snap.SlowConsumers, stalled)
 	}
-	t.Logf("heap peak +%d MB, slow consumers %d, deliveries %d", (int64(peak)-int64(before.HeapInuse))>>20, snap.SlowConsumers, snap.Deliveries)
+	checkSendMode(t, cfg, snap)
+	t.Logf("heap peak +%d MB, slow consumers %d, deliveries %d, io_uring sends %d", (int64(peak)-int64(before.HeapInuse))>>20, snap.SlowConsumers, snap.Deliveries, snap.IOURingSends)
 }

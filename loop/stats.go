@@ -24,7 +24,8 @@ type loopCounters struct {
 	deliveries            atomic.Uint64 // broadcast packets handed to a socket
 	volatileDropped       atomic.Uint64
 	slowConsumers         atomic.Uint64
-	polling, websocket    atomic.Int64 // sessions by current transport
+	ringSends             atomic.Uint64 // broadcast sends through io_uring
+	polling, websocket    atomic.Int64  // sessions by current transport
 }
 
 // Snapshot is a point-in-time copy of the server's counters.
@@ -42,6 +43,7 @@ type Snapshot struct {
 	Deliveries        uint64  // broadcast packets handed to sockets
 	VolatileDropped   uint64  // volatile packets dropped for clients that could not take them
 	SlowConsumers     uint64  // clients disconnected for exceeding the outbound cap
+	IOURingSends      uint64  // broadcast sends submitted through io_uring (the rest used write(2))
 	LoopConnections   []int64 // open connections per reactor
 }
 
@@ -66,6 +68,7 @@ func (srv *Server) Snapshot() Snapshot {
 		s.Deliveries += r.ctr.deliveries.Load()
 		s.VolatileDropped += r.ctr.volatileDropped.Load()
 		s.SlowConsumers += r.ctr.slowConsumers.Load()
+		s.IOURingSends += r.ctr.ringSends.Load()
 	}
 	return s
 }

@@ -112,6 +112,8 @@ var families = []family{
 		func(a *appender, r *reading) { a.uint("", r.snap.VolatileDropped) }},
 	{"sioloop_slow_consumer_disconnects_total", "counter", "Clients disconnected for exceeding the outbound cap (MAX_OUTBOUND_BYTES).",
 		func(a *appender, r *reading) { a.uint("", r.snap.SlowConsumers) }},
+	{"sioloop_io_uring_sends_total", "counter", "Broadcast sends submitted through io_uring, many sockets per system call (IO_URING); the others use write(2).",
+		func(a *appender, r *reading) { a.uint("", r.snap.IOURingSends) }},
 	{"sioloop_outbound_queued_bytes", "gauge", "Bytes queued in user space for all clients (WebSocket outbound buffers and polling queues).",
 		func(a *appender, r *reading) {
 			if r.queuedErr == nil {

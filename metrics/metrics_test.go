@@ -75,6 +75,7 @@ func TestWritePrometheus(t *testing.T) {
 	f("sioloop_broadcast_deliveries_total", counter, 0)
 	f("sioloop_volatile_dropped_total", counter, 0)
 	f("sioloop_slow_consumer_disconnects_total", counter, 0)
+	f("sioloop_io_uring_sends_total", counter, 0)
 	f("sioloop_outbound_queued_bytes", gauge, 0)
 	f("sioloop_draining", gauge, 0)
 	f(AdminRequestDuration, dto.MetricType_HISTOGRAM, 2, "route", "/SendWebsocketEvent")
@@ -126,7 +127,7 @@ func TestReading(t *testing.T) {
 		snap: loop.Snapshot{
 			Connections: 7, Sessions: 5, PollingSessions: 2, WebSocketSessions: 3,
 			HandshakeErrors: [6]uint64{1, 2, 3, 4, 5, 6},
-			Broadcasts:      9, Deliveries: 90, VolatileDropped: 4, SlowConsumers: 1,
+			Broadcasts:      9, Deliveries: 90, VolatileDropped: 4, SlowConsumers: 1, IOURingSends: 80,
 			LoopConnections: []int64{3, 4},
 		},
 		nss: []loop.NamespaceStats{
@@ -170,6 +171,7 @@ func TestReading(t *testing.T) {
 	f("sioloop_broadcast_deliveries_total", 90)
 	f("sioloop_volatile_dropped_total", 4)
 	f("sioloop_slow_consumer_disconnects_total", 1)
+	f("sioloop_io_uring_sends_total", 80)
 	f("sioloop_loop_connections", 3, "loop", "0")
 	f("sioloop_loop_connections", 4, "loop", "1")
 	f("sioloop_draining", 1)

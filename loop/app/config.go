@@ -33,6 +33,7 @@ type Config struct {
 	CORSOrigins     []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
 	EventLoops      int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
 	ReusePort       bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
+	IOURing         bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
 	JWTSecret       string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
 	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
 	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
@@ -69,6 +70,7 @@ func Settings() []Setting {
 		{"CORS_ORIGINS", "cors-origins", "", `comma-separated allowed origins, "*" for any; empty: CORS off`, func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }},
 		{"EVENT_LOOPS", "event-loops", "0", "number of reactors (0: GOMAXPROCS)", func(c *Config, v string) error { return parseCount(v, &c.EventLoops) }},
 		{"REUSE_PORT", "reuse-port", "false", "give every reactor its own SO_REUSEPORT listener", func(c *Config, v string) error { return parseBool(v, &c.ReusePort) }},
+		{"IO_URING", "io-uring", "auto", "send broadcasts through io_uring where the kernel allows it (auto) or with write(2) (off)", func(c *Config, v string) error { return parseAutoOff(v, &c.IOURing) }},
 		{"JWT_SECRET", "jwt-secret", "", "HS256 secret: CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTSecret = v; return nil }},
 		{"JWT_PUBLIC_KEY", "jwt-public-key", "", "RS256/ES256 public key (PEM text or file path): CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTPublicKey = v; return nil }},
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
@@ -188,6 +190,7 @@ func (c Config) LoopConfig() loop.Config {
 		MaxPayload:       c.MaxPayload,
 		CORSOrigins:      c.CORSOrigins,
 		MaxOutboundBytes: c.MaxOutbound,
+		DisableIOURing:   !c.IOURing,
 	}
 }
 
@@ -206,6 +209,18 @@ func parseBool(v string, dst *bool) error {
 		return errors.New("want true or false")
 	}
 	*dst = b
+	return nil
+}
+
+func parseAutoOff(v string, dst *bool) error {
+	switch v {
+	case "auto":
+		*dst = true
+	case "off":
+		*dst = false
+	default:
+		return errors.New("want auto or off")
+	}
 	return nil
 }
 

@@ -19,7 +19,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Port != 3000 || c.AdminAddr != ":3001" || !c.AdminOnMainPort || c.SocketIOPath != "/socket.io/" ||
 		c.PingInterval != 25*time.Second || c.PingTimeout != 20*time.Second || c.MaxPayload != 1000000 ||
 		c.ConnectTimeout != 45*time.Second || c.ShutdownTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
-		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 {
+		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 || !c.IOURing || c.LoopConfig().DisableIOURing {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -27,7 +27,7 @@ func TestLoadConfigDefaults(t *testing.T) {
 func TestLoadConfigEnvAndFlags(t *testing.T) {
 	c, err := LoadConfig(
 		[]string{"--port", "4000", "--ping-timeout", "5s"},
-		env(map[string]string{"PORT": "3500", "PING_INTERVAL": "10s", "NAMESPACES": "/chat, /org-*", "CORS_ORIGINS": "https://a.example,https://b.example", "ADMIN_ON_MAIN_PORT": "false", "LOG_LEVEL": "debug"}),
+		env(map[string]string{"PORT": "3500", "PING_INTERVAL": "10s", "NAMESPACES": "/chat, /org-*", "CORS_ORIGINS": "https://a.example,https://b.example", "ADMIN_ON_MAIN_PORT": "false", "LOG_LEVEL": "debug", "IO_URING": "off"}),
 		io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +42,7 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 		t.Errorf("lists and bools: %+v", c)
 	}
 	lc := c.LoopConfig()
-	if lc.Addr != ":4000" || lc.PingTimeout != 5*time.Second {
+	if lc.Addr != ":4000" || lc.PingTimeout != 5*time.Second || !lc.DisableIOURing {
 		t.Errorf("LoopConfig: %+v", lc)
 	}
 }
@@ -62,6 +62,7 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f(nil, map[string]string{"NAMESPACES": "chat"}, `invalid NAMESPACES "chat"`)
 	f(nil, map[string]string{"SOCKETIO_PATH": "socket.io"}, `invalid SOCKETIO_PATH`)
 	f(nil, map[string]string{"ADMIN_ON_MAIN_PORT": "maybe"}, `want true or false`)
+	f(nil, map[string]string{"IO_URING": "on"}, `invalid IO_URING "on": want auto or off`)
 	f([]string{"--event-loops", "x"}, nil, `invalid --event-loops "x"`)
 	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
 	f([]string{"--nope"}, nil, "flag provided but not defined")
