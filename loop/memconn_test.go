@@ -22,6 +22,7 @@ type memConn struct {
 	bytes   int
 	closed  bool
 	pending int // pretend-queued outbound bytes
+	sock    int // a real socket the io_uring path sends to; 0: none
 }
 
 func (m *memConn) Context() any             { return m.ctx }
@@ -31,7 +32,13 @@ func (m *memConn) OutboundBuffered() int    { return m.pending }
 func (m *memConn) Close() error             { m.closed = true; return nil }
 func (m *memConn) Peek(int) ([]byte, error) { return m.in, nil }
 func (m *memConn) InboundBuffered() int     { return len(m.in) }
-func (m *memConn) Fd() int                  { return -1 }
+
+func (m *memConn) Fd() int {
+	if m.sock > 0 {
+		return m.sock
+	}
+	return -1
+}
 
 func (m *memConn) Discard(n int) (int, error) {
 	if n <= 0 || n > len(m.in) {

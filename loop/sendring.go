@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"fmt"
 	"syscall"
 
 	"github.com/panjf2000/gnet/v2"
@@ -95,9 +96,6 @@ func (r *reactor) flushRing() {
 	}
 	r.ctr.ringSends.Add(uint64(len(r.ringSends)))
 	done, err := r.sendRing.Flush()
-	if err != nil {
-		r.srv.log.Error("io_uring failed; broadcasts fall back to write(2)", "reactor", r.idx, "err", err)
-	}
 	limit := r.srv.cfg.MaxOutboundBytes
 	// Closing a connection runs handlers that may write to other sockets,
 	// so failed sends and slow consumers wait until every short send's
@@ -113,7 +111,12 @@ func (r *reactor) flushRing() {
 		}
 		sent := int(d.Res)
 		if e := d.Err(); e != nil {
-			if e != syscall.EAGAIN && e != syscall.ECANCELED {
+			if e == syscall.EINVAL && err == nil {
+				// A kernel without IORING_OP_SEND (before 5.6): gnet
+				// writes this one, and the ring goes.
+				err = fmt.Errorf("uring: send refused: %w", e)
+			}
+			if e != syscall.EAGAIN && e != syscall.ECANCELED && e != syscall.EINVAL {
 				failed = append(failed, q)
 				continue
 			}
@@ -149,6 +152,7 @@ func (r *reactor) flushRing() {
 		}
 	}
 	if err != nil {
+		r.srv.log.Error("io_uring failed; broadcasts fall back to write(2)", "reactor", r.idx, "err", err)
 		// A send whose completion was lost left its socket in an unknown
 		// state: close it rather than risk a torn frame.
 		for i := range r.ringSends {

@@ -321,3 +321,27 @@ func BenchmarkSend(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(ps)), "ns/send")
 	})
 }
+
+// TestFlushFailure: when io_uring_enter itself fails, Flush says so and
+// hands back every send it never attempted as -ECANCELED, for the caller
+// to write another way.
+func TestFlushFailure(t *testing.T) {
+	r := newRing(t, 4)
+	ps := newPairs(t, 1)
+	msg := [][]byte{[]byte("never sent")}
+	r.Send(ps[0].fd, msg, 1)
+	r.Send(ps[0].fd, msg, 2)
+	unix.Close(r.fd) // the mappings stay; io_uring_enter gets EBADF
+	done, err := r.Flush()
+	r.fd = -1
+	if !errors.Is(err, syscall.EBADF) {
+		t.Fatalf("Flush error %v, want EBADF", err)
+	}
+	got := byTag(done)
+	if len(got) != 2 || got[1] != -int32(syscall.ECANCELED) || got[2] != -int32(syscall.ECANCELED) {
+		t.Fatalf("completions %v, want both -ECANCELED", got)
+	}
+	if r.Queued() != 0 {
+		t.Fatalf("Queued() = %d after a failed Flush", r.Queued())
+	}
+}
