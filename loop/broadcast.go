@@ -162,7 +162,9 @@ const maxBatch = 64
 
 // deliverBatch writes a run of broadcasts to this reactor's target sockets:
 // first every broadcast marks its targets, then every touched socket gets
-// its frames, in order, with one Write or Writev. Loop goroutine only.
+// its frames, in order, with one send: queued into the reactor's io_uring
+// (sendring.go) when it has one and the socket has nothing buffered,
+// otherwise one Write or Writev. Loop goroutine only.
 func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 	r.batchSeq++
 	bseq := r.batchSeq

@@ -13,7 +13,9 @@
 # Environment:
 #   BENCH_QUICK=1        smaller client counts and shorter runs
 #   BENCH_SERVERS        servers to run, default "sioloop node zishang" (node is
-#                        the ratio baseline; without it the ratio columns are empty)
+#                        the ratio baseline; without it the ratio columns are empty);
+#                        "sioloop-write" is sioloop with IO_URING=off (write(2) per
+#                        recipient, as where a seccomp profile refuses io_uring)
 #   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
 #   BENCH_OUT            output directory, default bench-results
 #   BENCH_RUN_TIMEOUT    seconds one loadtest run may take, default 150
@@ -97,6 +99,7 @@ start_server() {
 	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT)
 	case $name in
 	sioloop) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-write) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn IO_URING=off "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	node) (cd "$ROOT/tools/peers/node" && exec "${base[@]}" PORT="$port" HOST=127.0.0.1 node server.js) >"$logf" 2>&1 & ;;
 	zishang) "${base[@]}" PORT="$port" HOST=127.0.0.1 "$BIN/zishang" >"$logf" 2>&1 & ;;
 	*) die "unknown server $name" ;;
@@ -179,7 +182,7 @@ const fs = require("fs");
 const path = require("path");
 const dir = process.env.RUN_DIR;
 const servers = process.env.SERVERS.split(/\s+/).filter(Boolean);
-const names = { sioloop: "sioloop", node: "Node socket.io 4.8", zishang: "zishang v2" };
+const names = { sioloop: "sioloop", "sioloop-write": "sioloop, IO_URING=off", node: "Node socket.io 4.8", zishang: "zishang v2" };
 const load = (s, sc) => {
   try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-${sc}.json`), "utf8")); } catch { return null; }
 };
