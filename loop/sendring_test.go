@@ -67,53 +67,41 @@ func broadcastFramesInOrder(t *testing.T, cfg Config) {
 	cfg.MaxOutboundBytes = 64 << 20 // the stalls below must not cost a client
 	srv, sio, addr := startSIO(t, cfg)
 	attachment := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 1+i*7919%40000) }
-	var wg sync.WaitGroup
-	errs := make(chan error, clients)
-	for n := 0; n < clients; n++ {
-		c, br := dialSIO(t, addr, 8192)
-		defer c.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rw := struct {
-				io.Reader
-				io.Writer
-			}{br, c}
-			_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
-			for i := 0; i < broadcasts; i++ {
-				if n%3 == 0 && i == 50 {
-					// Stall while megabytes pile up, so that the server's
-					// sends to this client fall short.
-					time.Sleep(300 * time.Millisecond)
-				}
-				msg, op, err := wsutil.ReadServerData(rw)
-				if err == nil && op == ws.OpText && string(msg) == "2" {
-					msg, op, err = wsutil.ReadServerData(rw)
-				}
-				if err != nil {
-					errs <- fmt.Errorf("client %d, broadcast %d: %v", n, i, err)
-					return
-				}
-				if i%2 == 0 {
-					if want := fmt.Sprintf(`42["tick",%d]`, i); op != ws.OpText || string(msg) != want {
-						errs <- fmt.Errorf("client %d: got %v %.60q, want %q", n, op, msg, want)
-						return
-					}
-					continue
-				}
-				want := fmt.Sprintf(`451-["blob",%d,{"_placeholder":true,"num":0}]`, i)
-				if op != ws.OpText || string(msg) != want {
-					errs <- fmt.Errorf("client %d: got %v %.60q, want %q", n, op, msg, want)
-					return
-				}
-				bin, op, err := wsutil.ReadServerData(rw)
-				if err != nil || op != ws.OpBinary || !bytes.Equal(bin, attachment(i)) {
-					errs <- fmt.Errorf("client %d, attachment %d: op %v, %d bytes, %v", n, i, op, len(bin), err)
-					return
-				}
+	wait := runReaders(t, addr, clients, 8192, 30*time.Second, func(n int, r io.Reader) error {
+		rw := struct {
+			io.Reader
+			io.Writer
+		}{r, io.Discard}
+		for i := 0; i < broadcasts; i++ {
+			if n%3 == 0 && i == 50 {
+				// Stall while megabytes pile up, so that the server's
+				// sends to this client fall short.
+				time.Sleep(300 * time.Millisecond)
 			}
-		}()
-	}
+			msg, op, err := wsutil.ReadServerData(rw)
+			if err == nil && op == ws.OpText && string(msg) == "2" {
+				msg, op, err = wsutil.ReadServerData(rw)
+			}
+			if err != nil {
+				return fmt.Errorf("client %d, broadcast %d: %v", n, i, err)
+			}
+			if i%2 == 0 {
+				if want := fmt.Sprintf(`42["tick",%d]`, i); op != ws.OpText || string(msg) != want {
+					return fmt.Errorf("client %d: got %v %.60q, want %q", n, op, msg, want)
+				}
+				continue
+			}
+			want := fmt.Sprintf(`451-["blob",%d,{"_placeholder":true,"num":0}]`, i)
+			if op != ws.OpText || string(msg) != want {
+				return fmt.Errorf("client %d: got %v %.60q, want %q", n, op, msg, want)
+			}
+			bin, op, err := wsutil.ReadServerData(rw)
+			if err != nil || op != ws.OpBinary || !bytes.Equal(bin, attachment(i)) {
+				return fmt.Errorf("client %d, attachment %d: op %v, %d bytes, %v", n, i, op, len(bin), err)
+			}
+		}
+		return nil
+	})
 	// Several posters at once make the reactors batch broadcasts; one
 	// mutex keeps their order, which every client must see.
 	var mu sync.Mutex
@@ -145,9 +133,7 @@ func broadcastFramesInOrder(t *testing.T, cfg Config) {
 		}()
 	}
 	posters.Wait()
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		t.Error(err)
 	}
 	snap := srv.Snapshot()

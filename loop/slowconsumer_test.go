@@ -131,38 +131,26 @@ func slowConsumersAreBounded(t *testing.T, cfg Config) {
 			c.Close()
 		}
 	}()
-	var wg sync.WaitGroup
-	errs := make(chan error, readers)
-	for i := 0; i < readers; i++ {
-		c, br := dialSIO(t, addr, 0)
-		defer c.Close()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rw := struct {
+	wait := runReaders(t, addr, readers, 0, 60*time.Second, func(_ int, rw io.Reader) error {
+		for want := 0; want < broadcasts; {
+			msg, err := wsutil.ReadServerText(struct {
 				io.Reader
 				io.Writer
-			}{br, c}
-			want := 0
-			_ = c.SetReadDeadline(time.Now().Add(60 * time.Second))
-			for want < broadcasts {
-				msg, err := wsutil.ReadServerText(rw)
-				if err != nil {
-					errs <- fmt.Errorf("reader stopped after %d packets: %v", want, err)
-					return
-				}
-				if string(msg) == "2" {
-					continue
-				}
-				prefix := fmt.Sprintf(`42["tick",%d,`, want)
-				if !strings.HasPrefix(string(msg), prefix) {
-					errs <- fmt.Errorf("packet %d: got %.40q", want, msg)
-					return
-				}
-				want++
+			}{rw, io.Discard})
+			if err != nil {
+				return fmt.Errorf("reader stopped after %d packets: %v", want, err)
 			}
-		}()
-	}
+			if string(msg) == "2" {
+				continue
+			}
+			prefix := fmt.Sprintf(`42["tick",%d,`, want)
+			if !strings.HasPrefix(string(msg), prefix) {
+				return fmt.Errorf("packet %d: got %.40q", want, msg)
+			}
+			want++
+		}
+		return nil
+	})
 	runtime.GC()
 	var before runtime.MemStats
 	runtime.ReadMemStats(&before)
@@ -178,9 +166,7 @@ func slowConsumersAreBounded(t *testing.T, cfg Config) {
 			peak = max(peak, m.HeapInuse)
 		}
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	for _, err := range wait() {
 		t.Error(err)
 	}
 	// 100 stalled clients × 4 MB of broadcasts would be ~400 MB unbounded.
@@ -194,4 +180,34 @@ func slowConsumersAreBounded(t *testing.T, cfg Config) {
 	}
 	checkSendMode(t, cfg, snap)
 	t.Logf("heap peak +%d MB, slow consumers %d, deliveries %d, io_uring sends %d", (int64(peak)-int64(before.HeapInuse))>>20, snap.SlowConsumers, snap.Deliveries, snap.IOURingSends)
+}
+
+// runReaders dials n Socket.IO clients (rcvbuf as for dialSIO) and runs read
+// for each in its own goroutine, with a read deadline of timeout; wait
+// returns the errors they ended with.
+func runReaders(t *testing.T, addr string, n, rcvbuf int, timeout time.Duration, read func(i int, r io.Reader) error) (wait func() []error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		c, br := dialSIO(t, addr, rcvbuf)
+		t.Cleanup(func() { c.Close() })
+		_ = c.SetReadDeadline(time.Now().Add(timeout))
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := read(i, br); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return func() []error {
+		wg.Wait()
+		close(errs)
+		var all []error
+		for err := range errs {
+			all = append(all, err)
+		}
+		return all
+	}
 }
