@@ -12,6 +12,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"golang.org/x/sys/unix"
 
 	"sioloop/loop/uring"
 )
@@ -187,5 +188,51 @@ func TestBroadcastSkipsClosedClients(t *testing.T) {
 			}
 			checkSendMode(t, mode.cfg, srv.Snapshot())
 		})
+	}
+}
+
+// TestRingFailureFallsBack: when io_uring_enter fails (here the ring's
+// descriptor is swapped for /dev/null), every frame of the batch is still
+// delivered, through gnet's Write, and the reactor drops its ring and goes
+// on with write(2).
+func TestRingFailureFallsBack(t *testing.T) {
+	io, r, conns := fanoutSetup(20)
+	for _, c := range conns {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sock = fds[0]
+		t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	}
+	eb := encodeBroadcast(io.Namespace("/"), &Broadcast{Event: "news", Args: []byte(`1`)})
+	batch := []*encodedBroadcast{eb}
+	r.deliverBatch(batch)
+	if r.sendRing == nil {
+		if os.Getenv("REQUIRE_IO_URING") == "1" {
+			t.Fatal("no io_uring ring with REQUIRE_IO_URING=1")
+		}
+		t.Skip("no io_uring here")
+	}
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if err := unix.Dup2(int(null.Fd()), r.sendRing.Fd()); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range conns {
+		c.keep = true
+	}
+	r.deliverBatch(batch) // the ring fails: gnet writes
+	if r.sendRing != nil {
+		t.Fatal("the reactor kept a failed ring")
+	}
+	r.deliverBatch(batch) // write(2) from the start
+	for i, c := range conns {
+		if want := string(eb.frames) + string(eb.frames); string(c.out) != want || c.closed {
+			t.Fatalf("conn %d: gnet got %q (closed %v), want the frame twice", i, c.out, c.closed)
+		}
 	}
 }

@@ -9,6 +9,7 @@
 #   2. runs go vet ./...;
 #   3. runs go test -race -count=1 ./... (the interop tests start real servers and drive them
 #      with the official Node clients, see tools/interop/README.md);
+#   4. runs the allocation guards (go test -run Allocs) once more without -race;
 # then prints a summary and exits non-zero if any step failed.
 #
 # Usage: ./scripts/test.sh [go test packages, default ./...]
@@ -173,6 +174,17 @@ if [ "$status" -eq 0 ]; then
 	record "go test -race ${PACKAGES[*]}" ok $((SECONDS - start)) "$note"
 else
 	record "go test -race ${PACKAGES[*]}" FAILED $((SECONDS - start)) "$note${failed_pkgs:+ (${failed_pkgs% })}"
+fi
+
+# The allocation guards (files tagged !race: the race detector allocates on
+# its own) run once more without -race.
+log "go test -count=1 -run Allocs ${PACKAGES[*]} (allocation guards, without -race)"
+start=$SECONDS
+if go test -count=1 -run Allocs "${PACKAGES[@]}" >"$out" 2>&1; then
+	record "go test -run Allocs (no -race)" ok $((SECONDS - start))
+else
+	grep -vE '^(ok|\?)\s' "$out" || true
+	record "go test -run Allocs (no -race)" FAILED $((SECONDS - start))
 fi
 
 log "summary"

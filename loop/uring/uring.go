@@ -173,6 +173,9 @@ func (r *Ring) mmap(p *params) error {
 	return nil
 }
 
+// Fd is the ring's file descriptor, for diagnostics and tests.
+func (r *Ring) Fd() int { return r.fd }
+
 // Cap is the most sends one Flush takes.
 func (r *Ring) Cap() int { return int(r.entries) }
 

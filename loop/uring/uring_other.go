@@ -13,6 +13,7 @@ type Ring struct{}
 // New fails: io_uring is Linux only.
 func New(entries int) (*Ring, error) { return nil, errors.ErrUnsupported }
 
+func (r *Ring) Fd() int                                     { return -1 }
 func (r *Ring) Cap() int                                    { return 0 }
 func (r *Ring) Queued() int                                 { return 0 }
 func (r *Ring) Send(fd int, bufs [][]byte, tag uint64) bool { return false }
