@@ -3,7 +3,6 @@
 package loop
 
 import (
-	"os"
 	"syscall"
 	"testing"
 
@@ -35,24 +34,11 @@ func TestFanoutAllocs(t *testing.T) {
 // through the reactor's ring.
 func TestFanoutAllocsIOURing(t *testing.T) {
 	io, r, conns := fanoutSetup(1000)
-	peers := make([]int, len(conns))
-	for i, c := range conns {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.sock, peers[i] = fds[0], fds[1]
-		t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
-	}
+	peers := givePeers(t, conns)
 	eb := encodeBroadcast(io.Namespace("/"), &Broadcast{Event: "news", Args: []byte(`{"payload":"hello"}`)})
 	batch := []*encodedBroadcast{eb}
 	r.deliverBatch(batch)
-	if r.sendRing == nil {
-		if os.Getenv("REQUIRE_IO_URING") == "1" {
-			t.Fatal("no io_uring ring with REQUIRE_IO_URING=1")
-		}
-		t.Skip("no io_uring here")
-	}
+	requireRing(t, r)
 	allocs := testing.AllocsPerRun(20, func() { r.deliverBatch(batch) })
 	if allocs != 0 {
 		t.Fatalf("deliverBatch to 1000 sockets through io_uring: %.1f allocs, want 0", allocs)

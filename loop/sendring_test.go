@@ -197,23 +197,11 @@ func TestBroadcastSkipsClosedClients(t *testing.T) {
 // on with write(2).
 func TestRingFailureFallsBack(t *testing.T) {
 	io, r, conns := fanoutSetup(20)
-	for _, c := range conns {
-		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.sock = fds[0]
-		t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
-	}
+	givePeers(t, conns)
 	eb := encodeBroadcast(io.Namespace("/"), &Broadcast{Event: "news", Args: []byte(`1`)})
 	batch := []*encodedBroadcast{eb}
 	r.deliverBatch(batch)
-	if r.sendRing == nil {
-		if os.Getenv("REQUIRE_IO_URING") == "1" {
-			t.Fatal("no io_uring ring with REQUIRE_IO_URING=1")
-		}
-		t.Skip("no io_uring here")
-	}
+	requireRing(t, r)
 	null, err := os.Open(os.DevNull)
 	if err != nil {
 		t.Fatal(err)
@@ -235,4 +223,33 @@ func TestRingFailureFallsBack(t *testing.T) {
 			t.Fatalf("conn %d: gnet got %q (closed %v), want the frame twice", i, c.out, c.closed)
 		}
 	}
+}
+
+// givePeers gives every conn a real socket (one end of a socket pair) for
+// the io_uring path and returns the other ends.
+func givePeers(t *testing.T, conns []*memConn) []int {
+	t.Helper()
+	peers := make([]int, len(conns))
+	for i, c := range conns {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.sock, peers[i] = fds[0], fds[1]
+		t.Cleanup(func() { unix.Close(fds[0]); unix.Close(fds[1]) })
+	}
+	return peers
+}
+
+// requireRing skips when r has no io_uring ring after a broadcast, or
+// fails with REQUIRE_IO_URING=1.
+func requireRing(t *testing.T, r *reactor) {
+	t.Helper()
+	if r.sendRing != nil {
+		return
+	}
+	if os.Getenv("REQUIRE_IO_URING") == "1" {
+		t.Fatal("no io_uring ring with REQUIRE_IO_URING=1")
+	}
+	t.Skip("no io_uring here")
 }

@@ -191,8 +191,11 @@ func (r *Ring) Send(fd int, bufs [][]byte, tag uint64) bool {
 	if len(bufs) > MaxBufs {
 		panic(fmt.Sprintf("uring: send of %d buffers, more than MaxBufs (%d)", len(bufs), MaxBufs))
 	}
-	if r.queued == r.entries || len(bufs) == 0 {
-		return len(bufs) == 0
+	if len(bufs) == 0 {
+		return true // nothing to send
+	}
+	if r.queued == r.entries {
+		return false
 	}
 	if len(bufs) > 1 && len(r.iovs)+len(bufs) > cap(r.iovs) {
 		return false
