@@ -31,6 +31,16 @@ type Config struct {
 	// CORSOrigins lists the origins allowed to make cross-origin polling
 	// requests; "*" allows any. Empty disables CORS, as in Node (env CORS_ORIGINS).
 	CORSOrigins []string
+	// HandshakeTimeout bounds how long a client may take to send a complete
+	// request head: from accept for the first request, from its first byte
+	// for later ones. Default 10s (env HANDSHAKE_TIMEOUT).
+	HandshakeTimeout time.Duration
+	// BodyReadTimeout bounds how long a request body may take to arrive
+	// once its head is in. Default 30s (env BODY_READ_TIMEOUT).
+	BodyReadTimeout time.Duration
+	// KeepAliveTimeout closes an HTTP connection that waits this long for
+	// its next request. Default 30s (env KEEP_ALIVE_TIMEOUT).
+	KeepAliveTimeout time.Duration
 	// MaxOutboundBytes caps what may be queued for one connection before it
 	// is treated as a slow consumer. Default 1 MiB.
 	MaxOutboundBytes int
@@ -48,6 +58,9 @@ const (
 	DefaultMaxPayload       = 1000000
 	DefaultMaxHeaderBytes   = 8 << 10
 	DefaultMaxOutboundBytes = 1 << 20
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultBodyReadTimeout  = 30 * time.Second
+	DefaultKeepAliveTimeout = 30 * time.Second
 )
 
 // Resolve returns c with every zero field set to its default.
@@ -72,6 +85,15 @@ func (c Config) Resolve() Config {
 	}
 	if c.MaxHeaderBytes <= 0 {
 		c.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if c.HandshakeTimeout <= 0 {
+		c.HandshakeTimeout = DefaultHandshakeTimeout
+	}
+	if c.BodyReadTimeout <= 0 {
+		c.BodyReadTimeout = DefaultBodyReadTimeout
+	}
+	if c.KeepAliveTimeout <= 0 {
+		c.KeepAliveTimeout = DefaultKeepAliveTimeout
 	}
 	if c.MaxOutboundBytes <= 0 {
 		c.MaxOutboundBytes = DefaultMaxOutboundBytes

@@ -13,7 +13,8 @@ import (
 // is owned by the conn's reactor.
 type connState struct {
 	r  *reactor
-	ws bool // the connection speaks WebSocket frames after a 101
+	c  gnet.Conn // the connection, for the deadline timer
+	ws bool      // the connection speaks WebSocket frames after a 101
 
 	sess  *Session // ws: the session this conn carries or probes
 	probe bool     // ws: still probing an upgrade of sess
@@ -31,6 +32,11 @@ type connState struct {
 	// frag accumulates a fragmented WebSocket message (RFC 6455 §5.4).
 	frag   []byte
 	fragOp wsframe.OpCode
+
+	// deadline bounds how long an HTTP connection may wait for its client
+	// (timeouts.go); wait says what for.
+	deadline timer
+	wait     httpWait
 
 	closing    bool // a close is scheduled; input is discarded
 	lingering  bool // closing gracefully, see linger
@@ -53,6 +59,9 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 			n, action = cs.serveHTTP(c, in[off:])
 		}
 		off += n
+		if n > 0 && !cs.ws {
+			cs.wait = waitNone // a request ended: the next one gets its own deadline
+		}
 		if action != gnet.None {
 			if !owned && !cs.closed {
 				_, _ = c.Discard(len(in))
@@ -84,6 +93,7 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 	} else if off > 0 {
 		_, _ = c.Discard(off)
 	}
+	cs.settle(len(in) - off)
 	return gnet.None
 }
 
@@ -125,17 +135,56 @@ func (cs *connState) onClose(c gnet.Conn, err error) {
 func (cs *connState) send(c gnet.Conn, b []byte) {
 	if cs.parked != nil {
 		cs.held = append(cs.held, b...)
+		cs.checkOutbound(c)
 		return
 	}
-	_, _ = c.Write(b)
+	cs.write(c, b)
 }
 
 // release writes the responses held behind a GET that was just answered.
 func (cs *connState) release(c gnet.Conn) {
 	if len(cs.held) > 0 {
-		_, _ = c.Write(cs.held)
+		held := cs.held
 		cs.held = nil
+		cs.write(c, held)
 	}
+}
+
+// write writes b to c. It is the way every byte reaches a client except
+// broadcast frames, whose delivery checks the same bound itself: what is
+// queued for one connection (gnet's outbound buffer plus the answers held
+// behind a parked GET) may not exceed MaxOutboundBytes. Past it the
+// connection is closed as a slow consumer: gnet cannot stop reading one
+// connection (its poller keeps the socket readable and unread input would
+// pile up in the connection's inbound buffer instead), so a client that
+// does not read what it asks for is cut, not paused. Loop goroutine only.
+func (cs *connState) write(c gnet.Conn, b []byte) {
+	if cs.closed {
+		return
+	}
+	if _, err := c.Write(b); err != nil {
+		return // gnet closed the conn; OnClose cleans up
+	}
+	cs.checkOutbound(c)
+}
+
+// checkOutbound cuts c when more than MaxOutboundBytes wait for its client.
+func (cs *connState) checkOutbound(c gnet.Conn) {
+	queued := c.OutboundBuffered() + len(cs.held)
+	if queued <= cs.r.srv.cfg.MaxOutboundBytes || cs.closed || cs.closing {
+		return
+	}
+	cs.r.srv.log.Debug("slow consumer", "remote", c.RemoteAddr().String(), "queued", queued)
+	if s := cs.sess; s != nil && s.ws == c && !s.closed {
+		s.terminate("slow consumer", wsframe.ClosePolicyViolation)
+		return
+	}
+	// An HTTP connection or an upgrade probe: nothing to say that the
+	// client would read.
+	cs.r.srv.countRefusal(RefusedOutboundFull)
+	cs.held = nil
+	cs.closing = true
+	_ = c.Close()
 }
 
 // closeConn closes c after what is queued for it is flushed. Loop goroutine only.

@@ -37,31 +37,36 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte) (int, gnet.Action) {
 		return len(in), gnet.None
 	}
 	m := srv.mountFor(req.Path)
-	if m == nil {
-		if srv.fallback != nil {
-			cs.handOver(c, in, nil)
-			return len(in), gnet.None
+	if m == nil && srv.fallback != nil {
+		// net/http frames this request and every later one itself.
+		cs.handOver(c, in, nil)
+		return len(in), gnet.None
+	}
+	// Body framing, the same for every request served here: the body is
+	// the next ContentLength bytes, and they are consumed with the request
+	// whatever the answer, so body bytes are never parsed as a request.
+	// The length is checked before any arithmetic on it and before waiting
+	// for the body (engine.io: a body over maxHttpBufferSize gets 413).
+	if req.ContentLength > int64(srv.cfg.MaxPayload) {
+		srv.countRefusal(RefusedBodyTooLarge)
+		cs.writeFatal(c, 413, "Payload Too Large: Content-Length "+strconv.FormatInt(req.ContentLength, 10)+
+			" is over the limit of "+strconv.Itoa(srv.cfg.MaxPayload)+" bytes")
+		return len(in), gnet.None
+	}
+	total := hl + int(max(req.ContentLength, 0))
+	if len(in) < total {
+		cs.awaitBody(c)
+		if m != nil && cs.markPOST(c, &req, in) {
+			return len(in), gnet.None // moved to the session's reactor
 		}
+		return 0, gnet.None
+	}
+	if m == nil {
 		cs.writeStatus(c, 404, "not found", !req.KeepAlive)
 		if !req.KeepAlive {
 			closeConn(c)
 		}
-		return hl + int(max(req.ContentLength, 0)), gnet.None
-	}
-	total := hl
-	if req.ContentLength > 0 {
-		if req.ContentLength > int64(srv.cfg.MaxPayload) {
-			// engine.io: a POST body over maxHttpBufferSize gets 413.
-			cs.writeFatal(c, 413, "Payload Too Large")
-			return len(in), gnet.None
-		}
-		total += int(req.ContentLength)
-		if len(in) < total {
-			if cs.markPOST(c, &req, in) {
-				return len(in), gnet.None // moved to the session's reactor
-			}
-			return 0, gnet.None
-		}
+		return total, gnet.None
 	}
 	cs.serveEngine(c, &req, in[hl:total], m, in)
 	return total, gnet.None
@@ -368,4 +373,7 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
 	cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/plain; charset=UTF-8", payload)
 	cs.release(c)
+	if cs.parked == nil {
+		cs.settle(0)
+	}
 }

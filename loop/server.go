@@ -176,7 +176,9 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 	} else if cs.r == nil {
 		cs.r = s.reactorOf(c.EventLoop())
 	}
+	cs.c = c
 	cs.r.conns.Add(1)
+	cs.expect(waitHead)
 	if len(cs.carry) > 0 {
 		// A connection moved here from another loop: serve what was read.
 		in := cs.carry
@@ -215,6 +217,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
 	}
 	cs.r.conns.Add(-1)
 	cs.closed = true
+	cs.r.timers.stop(&cs.deadline)
 	if cs.lingering {
 		cs.r.lingerN.Add(-1)
 	}

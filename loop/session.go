@@ -151,13 +151,7 @@ func (s *Session) writeFrame(op wsframe.OpCode, prefix byte, data []byte) {
 	b = append(b, data...)
 	r.out = b
 	c := s.ws
-	if _, err := c.Write(b); err != nil {
-		return // gnet closed the conn; OnClose ends the session
-	}
-	if c.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes && !s.closed {
-		s.r.srv.log.Debug("slow consumer", "sid", s.id, "queued", c.OutboundBuffered())
-		s.terminate("slow consumer", wsframe.ClosePolicyViolation)
-	}
+	c.Context().(*connState).write(c, b)
 }
 
 // enqueue appends p to the polling queue and schedules a flush at the end

@@ -12,7 +12,40 @@ import (
 type Stats struct {
 	// HandshakeErrors counts refused Engine.IO requests by error code 0-5.
 	HandshakeErrors [6]atomic.Uint64
+	// Refusals counts connections the server cut on its own, by reason.
+	Refusals [NumRefusals]atomic.Uint64
+	// AcceptErrors counts failed accept(2) calls (EMFILE, ENFILE, ENOBUFS…).
+	AcceptErrors atomic.Uint64
+	// Panics counts panics recovered while serving one connection or job.
+	Panics atomic.Uint64
 }
+
+// Refusal is a reason the reactors end a client connection on their own,
+// outside the Engine.IO protocol: the bounds that keep one hostile client
+// from holding memory or descriptors.
+type Refusal int
+
+// The refusals, with their metric label in the comment.
+const (
+	RefusedBodyTooLarge Refusal = iota // "body_too_large": declared Content-Length over MaxPayload, 413 at once
+	RefusedHeadTimeout                 // "head_timeout": no complete request head within HandshakeTimeout, 408
+	RefusedBodyTimeout                 // "body_timeout": body not complete within BodyReadTimeout, 408
+	RefusedIdleTimeout                 // "idle_timeout": keep-alive connection idle for KeepAliveTimeout
+	RefusedOutboundFull                // "outbound_full": answers not read by the client over MaxOutboundBytes
+	NumRefusals
+)
+
+var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full"}
+
+// String returns the metric label of r.
+func (r Refusal) String() string {
+	if r < 0 || r >= NumRefusals {
+		return "unknown"
+	}
+	return refusalNames[r]
+}
+
+func (srv *Server) countRefusal(r Refusal) { srv.stats.Refusals[r].Add(1) }
 
 // loopCounters are the hot-path counters of one reactor. Only that
 // reactor writes them (atomically, so scrapes may read them), so they
@@ -35,8 +68,11 @@ type Snapshot struct {
 	PollingSessions   int64
 	WebSocketSessions int64
 	HandshakeErrors   [6]uint64 // by Engine.IO error code
-	PacketsIn         uint64    // Engine.IO messages received
-	PacketsOut        uint64    // Engine.IO messages sent to one client
+	Refusals          [NumRefusals]uint64
+	AcceptErrors      uint64
+	Panics            uint64
+	PacketsIn         uint64 // Engine.IO messages received
+	PacketsOut        uint64 // Engine.IO messages sent to one client
 	BytesIn           uint64
 	BytesOut          uint64
 	Broadcasts        uint64  // broadcasts (counted once, not per reactor)
@@ -53,6 +89,11 @@ func (srv *Server) Snapshot() Snapshot {
 	for i := range s.HandshakeErrors {
 		s.HandshakeErrors[i] = srv.stats.HandshakeErrors[i].Load()
 	}
+	for i := range s.Refusals {
+		s.Refusals[i] = srv.stats.Refusals[i].Load()
+	}
+	s.AcceptErrors = srv.stats.AcceptErrors.Load()
+	s.Panics = srv.stats.Panics.Load()
 	s.Broadcasts = srv.broadcasts.Load()
 	for _, r := range *srv.reactors.Load() {
 		n := r.conns.Load()

@@ -22,7 +22,7 @@ func (cs *connState) checkWSRequest(c gnet.Conn, req *http1.Request) bool {
 		b := http1.AppendStatusLine(cs.r.out[:0], 426)
 		b = append(b, "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"...)
 		cs.r.out = b
-		_, _ = c.Write(b)
+		cs.write(c, b)
 		closeConn(c)
 		return false
 	}
@@ -40,8 +40,9 @@ func (cs *connState) write101(c gnet.Conn, req *http1.Request) {
 	b = wsframe.AppendAcceptKey(b, req.WSKey)
 	b = append(b, "\r\n\r\n"...)
 	cs.r.out = b
-	_, _ = c.Write(b)
+	cs.write(c, b)
 	cs.ws = true
+	cs.expect(waitNone) // the session's heartbeat watches it from now on
 }
 
 // serveWSHandshake opens a session directly over WebSocket.
@@ -100,7 +101,7 @@ func (s *Session) probePacket(c gnet.Conn, cs *connState, p engineio.Packet) {
 	switch {
 	case p.Type == engineio.Ping && string(p.Data) == "probe":
 		cs.r.out = wsframe.AppendFrame(cs.r.out[:0], wsframe.OpText, []byte("3probe"))
-		_, _ = c.Write(cs.r.out)
+		cs.write(c, cs.r.out)
 		s.probing = true
 		if s.get != nil {
 			s.sendPacket(engineio.Noop, nil)
@@ -174,7 +175,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 	case wsframe.OpPing:
 		// RFC 6455 §5.5.2: a Pong echoes the Ping's application data.
 		cs.r.out = wsframe.AppendFrame(cs.r.out[:0], wsframe.OpPong, payload)
-		_, _ = c.Write(cs.r.out)
+		cs.write(c, cs.r.out)
 	case wsframe.OpPong:
 	case wsframe.OpClose:
 		code, _, err := wsframe.ParseClose(payload)

@@ -112,6 +112,18 @@ var families = []family{
 		func(a *appender, r *reading) { a.uint("", r.snap.VolatileDropped) }},
 	{"sioloop_slow_consumer_disconnects_total", "counter", "Clients disconnected for exceeding the outbound cap (MAX_OUTBOUND_BYTES).",
 		func(a *appender, r *reading) { a.uint("", r.snap.SlowConsumers) }},
+	{"sioloop_connection_refusals_total", "counter", "Client connections the server cut on its own, by reason: body_too_large (413 for a declared " +
+		"Content-Length over MAX_PAYLOAD), head_timeout (HANDSHAKE_TIMEOUT), body_timeout (BODY_READ_TIMEOUT), idle_timeout (KEEP_ALIVE_TIMEOUT), " +
+		"outbound_full (HTTP answers left unread past MAX_OUTBOUND_BYTES).",
+		func(a *appender, r *reading) {
+			for i, n := range r.snap.Refusals {
+				a.uint(`reason="`+loop.Refusal(i).String()+`"`, n)
+			}
+		}},
+	{"sioloop_accept_errors_total", "counter", "Failed accepts of new client connections (out of file descriptors, out of memory); the server keeps running and retries.",
+		func(a *appender, r *reading) { a.uint("", r.snap.AcceptErrors) }},
+	{"sioloop_panics_total", "counter", "Panics recovered while serving one connection or job; the connection was closed and the server kept running.",
+		func(a *appender, r *reading) { a.uint("", r.snap.Panics) }},
 	{"sioloop_io_uring_sends_total", "counter", "Broadcast sends submitted through io_uring, many sockets per system call (IO_URING); the others use write(2).",
 		func(a *appender, r *reading) { a.uint("", r.snap.IOURingSends) }},
 	{"sioloop_outbound_queued_bytes", "gauge", "Bytes queued in user space for all clients (WebSocket outbound buffers and polling queues).",

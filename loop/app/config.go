@@ -19,26 +19,29 @@ import (
 // read from an environment variable and from a flag of the same meaning
 // (the flag wins); Settings lists them with their defaults.
 type Config struct {
-	Port            int           // PORT, --port: client port (Socket.IO and, by default, the admin routes). Default 3000.
-	AdminAddr       string        // ADMIN_ADDR, --admin-addr: admin listener address; "" or "off" disables it. Default ":3001".
-	AdminOnMainPort bool          // ADMIN_ON_MAIN_PORT, --admin-on-main-port: also serve the admin routes on PORT. Default true.
-	AdminToken      string        // ADMIN_TOKEN, --admin-token: bearer token required by admin routes except / and /health. Default none.
-	SocketIOPath    string        // SOCKETIO_PATH, --socketio-path: Socket.IO endpoint path. Default "/socket.io/".
-	Namespaces      []string      // NAMESPACES, --namespaces: comma-separated namespaces besides "/", '*' globs allowed. Default none.
-	PingInterval    time.Duration // PING_INTERVAL, --ping-interval. Default 25s.
-	PingTimeout     time.Duration // PING_TIMEOUT, --ping-timeout. Default 20s.
-	ConnectTimeout  time.Duration // CONNECT_TIMEOUT, --connect-timeout: time to join a namespace. Default 45s.
-	MaxPayload      int           // MAX_PAYLOAD, --max-payload: largest message / polling body in bytes. Default 1000000.
-	MaxOutbound     int           // MAX_OUTBOUND_BYTES, --max-outbound-bytes: per-client outbound cap before "slow consumer". Default 1048576.
-	CORSOrigins     []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
-	EventLoops      int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
-	ReusePort       bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
-	IOURing         bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
-	JWTSecret       string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
-	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
-	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
-	LogFormat       string        // LOG_FORMAT, --log-format: text or json. Default text.
-	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+	Port             int           // PORT, --port: client port (Socket.IO and, by default, the admin routes). Default 3000.
+	AdminAddr        string        // ADMIN_ADDR, --admin-addr: admin listener address; "" or "off" disables it. Default ":3001".
+	AdminOnMainPort  bool          // ADMIN_ON_MAIN_PORT, --admin-on-main-port: also serve the admin routes on PORT. Default true.
+	AdminToken       string        // ADMIN_TOKEN, --admin-token: bearer token required by admin routes except / and /health. Default none.
+	SocketIOPath     string        // SOCKETIO_PATH, --socketio-path: Socket.IO endpoint path. Default "/socket.io/".
+	Namespaces       []string      // NAMESPACES, --namespaces: comma-separated namespaces besides "/", '*' globs allowed. Default none.
+	PingInterval     time.Duration // PING_INTERVAL, --ping-interval. Default 25s.
+	PingTimeout      time.Duration // PING_TIMEOUT, --ping-timeout. Default 20s.
+	ConnectTimeout   time.Duration // CONNECT_TIMEOUT, --connect-timeout: time to join a namespace. Default 45s.
+	HandshakeTimeout time.Duration // HANDSHAKE_TIMEOUT, --handshake-timeout: time to send a complete HTTP request head. Default 10s.
+	BodyReadTimeout  time.Duration // BODY_READ_TIMEOUT, --body-read-timeout: time for a request body to arrive after its head. Default 30s.
+	KeepAliveTimeout time.Duration // KEEP_ALIVE_TIMEOUT, --keep-alive-timeout: idle time before a keep-alive HTTP connection is closed. Default 30s.
+	MaxPayload       int           // MAX_PAYLOAD, --max-payload: largest message / polling body in bytes. Default 1000000.
+	MaxOutbound      int           // MAX_OUTBOUND_BYTES, --max-outbound-bytes: per-client outbound cap before "slow consumer". Default 1048576.
+	CORSOrigins      []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
+	EventLoops       int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
+	ReusePort        bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
+	IOURing          bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
+	JWTSecret        string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
+	JWTPublicKey     string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
+	LogLevel         slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
+	LogFormat        string        // LOG_FORMAT, --log-format: text or json. Default text.
+	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
 
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
@@ -65,6 +68,9 @@ func Settings() []Setting {
 		{"PING_INTERVAL", "ping-interval", "25s", "Engine.IO pingInterval", func(c *Config, v string) error { return parseDuration(v, &c.PingInterval) }},
 		{"PING_TIMEOUT", "ping-timeout", "20s", "Engine.IO pingTimeout", func(c *Config, v string) error { return parseDuration(v, &c.PingTimeout) }},
 		{"CONNECT_TIMEOUT", "connect-timeout", "45s", "time a client has to join a namespace", func(c *Config, v string) error { return parseDuration(v, &c.ConnectTimeout) }},
+		{"HANDSHAKE_TIMEOUT", "handshake-timeout", "10s", "time a client connection has to send a complete HTTP request head (408 and closed after it)", func(c *Config, v string) error { return parseDuration(v, &c.HandshakeTimeout) }},
+		{"BODY_READ_TIMEOUT", "body-read-timeout", "30s", "time a request body has to arrive once its head is in (408 and closed after it)", func(c *Config, v string) error { return parseDuration(v, &c.BodyReadTimeout) }},
+		{"KEEP_ALIVE_TIMEOUT", "keep-alive-timeout", "30s", "idle time after which a keep-alive HTTP connection on the client port is closed", func(c *Config, v string) error { return parseDuration(v, &c.KeepAliveTimeout) }},
 		{"MAX_PAYLOAD", "max-payload", "1000000", "largest message or polling body in bytes", func(c *Config, v string) error { return parseSize(v, &c.MaxPayload) }},
 		{"MAX_OUTBOUND_BYTES", "max-outbound-bytes", "1048576", "bytes queued for one client before it is dropped as a slow consumer", func(c *Config, v string) error { return parseSize(v, &c.MaxOutbound) }},
 		{"CORS_ORIGINS", "cors-origins", "", `comma-separated allowed origins, "*" for any; empty: CORS off`, func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }},
@@ -190,6 +196,9 @@ func (c Config) LoopConfig() loop.Config {
 		MaxPayload:       c.MaxPayload,
 		CORSOrigins:      c.CORSOrigins,
 		MaxOutboundBytes: c.MaxOutbound,
+		HandshakeTimeout: c.HandshakeTimeout,
+		BodyReadTimeout:  c.BodyReadTimeout,
+		KeepAliveTimeout: c.KeepAliveTimeout,
 		DisableIOURing:   !c.IOURing,
 	}
 }
