@@ -171,6 +171,7 @@ func (cs *connState) write(c gnet.Conn, b []byte) {
 // checkOutbound cuts c when more than MaxOutboundBytes wait for its client.
 func (cs *connState) checkOutbound(c gnet.Conn) {
 	queued := c.OutboundBuffered() + len(cs.held)
+
 	if queued <= cs.r.srv.cfg.MaxOutboundBytes || cs.closed || cs.closing {
 		return
 	}
