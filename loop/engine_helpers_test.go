@@ -51,6 +51,12 @@ type testServer struct {
 // down when the test ends.
 func startServer(t *testing.T, cfg loop.Config) *testServer {
 	t.Helper()
+	return startServerWith(t, cfg, loop.EchoHandler{})
+}
+
+// startServerWith is startServer with h instead of the echo app.
+func startServerWith(t *testing.T, cfg loop.Config, h loop.Handler) *testServer {
+	t.Helper()
 	if cfg.EventLoops == 0 {
 		cfg.EventLoops = 2
 	}
@@ -61,7 +67,7 @@ func startServer(t *testing.T, cfg loop.Config) *testServer {
 	for attempt := 0; ; attempt++ {
 		cfg.Addr = freeAddr(t)
 		srv := loop.New(cfg, log)
-		srv.Handle(enginePath, loop.EchoHandler{})
+		srv.Handle(enginePath, h)
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve() }()
 		select {

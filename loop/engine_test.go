@@ -569,6 +569,31 @@ func TestCORS(t *testing.T) {
 	})
 }
 
+// TestCORSWildcard: CORS_ORIGINS=* answers any origin as Node's cors does
+// with origin "*": a literal "*", on the preflight and on the response
+// alike, and never Access-Control-Allow-Credentials (a browser refuses
+// credentials with "*", and echoing the origin instead would let every
+// page read responses made with a visitor's cookies).
+func TestCORSWildcard(t *testing.T) {
+	t.Parallel()
+	ts := startServer(t, loop.Config{CORSOrigins: []string{"*"}})
+	o := "Origin: https://evil.example"
+	check := func(t *testing.T, r *response) {
+		t.Helper()
+		if v, _ := r.header("Access-Control-Allow-Origin"); v != "*" {
+			t.Errorf("Access-Control-Allow-Origin %q, want *: %v", v, r)
+		}
+		if v, ok := r.header("Access-Control-Allow-Credentials"); ok {
+			t.Errorf("Access-Control-Allow-Credentials %q with a wildcard origin", v)
+		}
+	}
+	check(t, ts.do(t, "OPTIONS "+enginePath+"?EIO=4&transport=polling HTTP/1.1\r\nHost: h\r\n"+o+"\r\n"+
+		"Access-Control-Request-Method: POST\r\n\r\n"))
+	r := ts.do(t, reqGET("EIO=4&transport=polling", o))
+	check(t, r)
+	ts.checkOpen(t, r.body, `["websocket"]`)
+}
+
 func TestCORSOff(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, loop.Config{})

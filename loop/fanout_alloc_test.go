@@ -70,8 +70,7 @@ func TestEchoAllocs(t *testing.T) {
 	run := func() {
 		// The frame is unmasked in place, so each round gets a fresh copy.
 		cl.c.in = buf[:copy(buf, frame)]
-		cl.cs.serve(cl.c, cl.c.in, false)
-		cl.r.endBatch()
+		cl.r.srv.OnTraffic(cl.c) // the reactor's entry, with its panic guard
 	}
 	run()
 	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {

@@ -209,3 +209,39 @@ func TestClientDeadlines(t *testing.T) {
 	}
 	canary.check(t) // a parked GET and a WebSocket wait for the server: no client deadline
 }
+
+// panicky echoes like EchoHandler but panics on the message "panic", as a
+// bug reached by one client's input would.
+type panicky struct{ loop.EchoHandler }
+
+func (p panicky) OnMessage(s *loop.Session, data []byte, binary bool) {
+	if string(data) == "panic" {
+		panic("test: a bug reached by client input")
+	}
+	p.EchoHandler.OnMessage(s, data, binary)
+}
+
+// TestPanicEndsOnlyThatConnection: a panic while serving one client is
+// recovered at the reactor boundary, counted and logged; that client's
+// connection and session end, every other client goes on.
+func TestPanicEndsOnlyThatConnection(t *testing.T) {
+	ts := startServerWith(t, loop.Config{EventLoops: 1}, panicky{}) // the canary shares the reactor
+	canary := newCanary(t, ts)
+	w, _ := ts.openWS(t)
+	w.sendText(t, "4panic")
+	w.expectGone(t)
+	waitFor(t, "the panic to be counted and the session to end", func() bool {
+		return ts.srv.Snapshot().Panics == 1 && ts.srv.Sessions() == 2
+	})
+	canary.check(t)
+	// A polling request that panics loses its connection; its session is
+	// left to the heartbeat, as for any client that went away.
+	sid := ts.handshake(t)
+	h := ts.dial(t)
+	h.write(reqPOST(sidQuery(sid), "4panic"))
+	h.expectEOF()
+	waitFor(t, "the second panic", func() bool {
+		return ts.srv.Snapshot().Panics == 2
+	})
+	canary.check(t)
+}

@@ -260,17 +260,19 @@ func (srv *Server) corsIndex(origin []byte) int {
 }
 
 // appendCORS appends the Access-Control-* headers for an allowed origin.
-func (cs *connState) appendCORS(b []byte, cors int, origin []byte) []byte {
+func (cs *connState) appendCORS(b []byte, cors int) []byte {
 	if cors == 0 {
 		return b
 	}
 	o := cs.r.srv.cfg.CORSOrigins[cors-1]
-	b = append(b, "Access-Control-Allow-Origin: "...)
-	if o == "*" && len(origin) > 0 {
-		b = append(b, origin...) // credentials need the concrete origin
-	} else {
-		b = append(b, o...)
+	if o == "*" {
+		// Any origin, as Node's cors with origin "*": a literal "*" and
+		// never credentials, so that no page can read a response made
+		// with a visitor's cookies (Fetch standard, CORS protocol).
+		return append(b, "Access-Control-Allow-Origin: *\r\n"...)
 	}
+	b = append(b, "Access-Control-Allow-Origin: "...)
+	b = append(b, o...)
 	b = append(b, "\r\nVary: Origin\r\nAccess-Control-Allow-Credentials: true\r\n"...)
 	return b
 }
@@ -278,7 +280,7 @@ func (cs *connState) appendCORS(b []byte, cors int, origin []byte) []byte {
 // writePreflight answers a CORS preflight like the cors middleware Node uses.
 func (cs *connState) writePreflight(c gnet.Conn, req *http1.Request, cors int) {
 	b := http1.AppendStatusLine(cs.r.out[:0], 204)
-	b = cs.appendCORS(b, cors, req.Origin)
+	b = cs.appendCORS(b, cors)
 	if cors != 0 {
 		b = append(b, "Access-Control-Allow-Methods: GET,HEAD,PUT,PATCH,POST,DELETE\r\n"...)
 		if len(req.AccessControlRequestHeaders) > 0 {
@@ -356,7 +358,7 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 	b = append(b, "\r\nContent-Length: "...)
 	b = strconv.AppendInt(b, int64(len(body)), 10)
 	b = append(b, "\r\ncache-control: no-store\r\n"...)
-	b = cs.appendCORS(b, cors, nil)
+	b = cs.appendCORS(b, cors)
 	if !keepAlive {
 		b = append(b, "Connection: close\r\n"...)
 	}

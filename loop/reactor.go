@@ -154,31 +154,7 @@ func (r *reactor) drain() {
 	r.scheduled = false
 	r.mu.Unlock()
 	for i := 0; i < len(jobs); {
-		if jobs[i].eb == nil {
-			jobs[i].fn(r)
-			if jobs[i].done != nil {
-				jobs[i].done()
-			}
-			i++
-			continue
-		}
-		// Consecutive broadcasts are delivered together: each socket gets
-		// all of its frames in one writev.
-		j := i
-		batch := r.batch[:0]
-		for j < len(jobs) && jobs[j].eb != nil && len(batch) < maxBatch {
-			batch = append(batch, jobs[j].eb)
-			j++
-		}
-		r.deliverBatch(batch)
-		clear(batch)
-		r.batch = batch[:0]
-		for k := i; k < j; k++ {
-			if jobs[k].done != nil {
-				jobs[k].done()
-			}
-		}
-		i = j
+		i = r.runJob(jobs, i)
 	}
 	clear(jobs)
 	r.mu.Lock()
@@ -187,11 +163,55 @@ func (r *reactor) drain() {
 	r.endBatch()
 }
 
+// runJob runs jobs[i] or, when it is a broadcast, the run of consecutive
+// broadcasts from i, then calls their done hooks; it returns the index of
+// the next job. A panic is logged and counted, and the jobs after it still
+// run: whoever waits on a done hook must not hang because of another job.
+func (r *reactor) runJob(jobs []job, i int) (next int) {
+	next = i + 1
+	defer func() {
+		if p := recover(); p != nil {
+			r.srv.recovered("posted job", p)
+		}
+		for k := i; k < next; k++ {
+			if jobs[k].done != nil {
+				jobs[k].done()
+			}
+		}
+	}()
+	if jobs[i].eb == nil {
+		jobs[i].fn(r)
+		return next
+	}
+	// Consecutive broadcasts are delivered together: each socket gets
+	// all of its frames in one writev.
+	batch := r.batch[:0]
+	for next = i; next < len(jobs) && jobs[next].eb != nil && len(batch) < maxBatch; next++ {
+		batch = append(batch, jobs[next].eb)
+	}
+	r.deliverBatch(batch)
+	clear(batch)
+	r.batch = batch[:0]
+	return next
+}
+
 // tick fires due timers. Loop goroutine only.
 func (r *reactor) tick() {
 	r.tickBusy.Store(false)
-	r.timers.run(r.now())
+	r.runTimers()
 	r.endBatch()
+}
+
+// runTimers fires the due timers. A timer is disarmed before it fires, so
+// after a panic (logged and counted) the others still fire, at the next
+// tick at the latest.
+func (r *reactor) runTimers() {
+	defer func() {
+		if p := recover(); p != nil {
+			r.srv.recovered("timer", p)
+		}
+	}()
+	r.timers.run(r.now())
 }
 
 // endBatch ends every loop callback: it flushes the polling sessions that

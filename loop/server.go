@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -35,9 +36,11 @@ type Server struct {
 	bridge   *bridgeListener
 
 	gnet.BuiltinEventEngine
-	eng     gnet.Engine
-	started chan struct{}
-	stopped chan struct{}
+	eng       gnet.Engine
+	acc       *acceptors
+	startOnce sync.Once
+	started   chan struct{}
+	stopped   chan struct{}
 
 	clock      atomic.Int64
 	draining   atomic.Bool
@@ -98,25 +101,31 @@ func (s *Server) Serve() error {
 		go hs.Serve(s.bridge) //nolint:errcheck // ends when the bridge closes
 		defer s.bridge.Close()
 	}
-	addr := s.cfg.Addr
-	if strings.HasPrefix(addr, ":") {
-		addr = "0.0.0.0" + addr
+	lns, err := s.listen()
+	if err != nil {
+		return fmt.Errorf("loop: listen on %s: %w", s.cfg.Addr, err)
 	}
-	err := gnet.Run(s, "tcp://"+addr,
+	s.acc = &acceptors{lns: lns}
+	defer s.acc.stop()
+	err = gnet.Run(s, privateListenAddr(),
 		gnet.WithNumEventLoop(s.cfg.EventLoops),
-		gnet.WithReusePort(s.cfg.ReusePort),
+		gnet.WithLoadBalancing(gnet.LeastConnections), // Register is called while the engine runs
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
-		gnet.WithReuseAddr(true),
 		gnet.WithTicker(true),
-		gnet.WithLogger(quietLogger{}),
+		gnet.WithLogger(gnetLogger{s.log}),
 		gnet.WithLogLevel(logging.ErrorLevel),
 	)
 	for _, r := range *s.reactors.Load() {
 		r.closeSendRing() // the loops have stopped
 	}
 	close(s.stopped)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	switch {
+	case err != nil && !errors.Is(err, context.Canceled):
 		return fmt.Errorf("loop: serve %s: %w", s.cfg.Addr, err)
+	case !s.draining.Load():
+		// gnet ends its engine when a loop fails; it must never end
+		// without Shutdown.
+		return fmt.Errorf("loop: the reactors on %s stopped without a shutdown (see the gnet error logged before)", s.cfg.Addr)
 	}
 	return nil
 }
@@ -124,10 +133,10 @@ func (s *Server) Serve() error {
 // Started is closed once the listener is bound.
 func (s *Server) Started() <-chan struct{} { return s.started }
 
-// OnBoot implements gnet.EventHandler.
+// OnBoot implements gnet.EventHandler. It runs before the loops exist;
+// the first OnTick starts accepting.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
-	close(s.started)
 	return gnet.None
 }
 
@@ -150,6 +159,10 @@ func (s *Server) reactorOf(el gnet.EventLoop) *reactor {
 // OnTick implements gnet.EventHandler. It runs on gnet's ticker goroutine,
 // not on a loop: it only advances the clock and rings loops with due timers.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
+	s.startOnce.Do(func() {
+		s.acc.start(s)
+		close(s.started)
+	})
 	now := time.Now().UnixNano()
 	s.clock.Store(now)
 	// Sleep until the earliest timer is due (at most tickInterval), so
@@ -165,7 +178,13 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 }
 
 // OnOpen implements gnet.EventHandler.
-func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
+func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.recovered("opening "+c.RemoteAddr().String(), p)
+			action = gnet.Close
+		}
+	}()
 	cs, _ := c.Context().(*connState)
 	if cs == nil {
 		if s.draining.Load() {
@@ -192,10 +211,18 @@ func (s *Server) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 
 // OnTraffic implements gnet.EventHandler: peek everything, decode every
 // complete unit in place, discard once.
-func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
+func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	cs := c.Context().(*connState)
+	defer func() {
+		if p := recover(); p != nil {
+			// A last resort: a bug met by one client's input ends that
+			// client, not the process.
+			s.recovered("serving "+c.RemoteAddr().String(), p)
+			cs.closing = true
+			action = gnet.Close
+		}
+	}()
 	in, _ := c.Peek(-1)
-	var action gnet.Action
 	if len(cs.carry) > 0 {
 		cs.carry = append(cs.carry, in...)
 		_, _ = c.Discard(len(in))
@@ -210,7 +237,12 @@ func (s *Server) OnTraffic(c gnet.Conn) gnet.Action {
 }
 
 // OnClose implements gnet.EventHandler.
-func (s *Server) OnClose(c gnet.Conn, err error) gnet.Action {
+func (s *Server) OnClose(c gnet.Conn, err error) (action gnet.Action) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.recovered("closing "+c.RemoteAddr().String(), p)
+		}
+	}()
 	cs, _ := c.Context().(*connState)
 	if cs == nil || cs.r == nil {
 		return gnet.None
@@ -240,6 +272,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	default:
 		return nil
 	}
+	s.acc.stop() // stop accepting at once, as Node's server.close()
 	var wg sync.WaitGroup
 	for _, r := range *s.reactors.Load() {
 		wg.Add(1)
@@ -293,14 +326,23 @@ func (s *Server) Sessions() int {
 	return len(s.sessions.m)
 }
 
-// quietLogger drops gnet's own log lines; sioloop logs through slog.
-type quietLogger struct{}
+// recovered logs and counts a panic caught at the boundary of a reactor
+// callback.
+func (s *Server) recovered(where string, p any) {
+	s.stats.Panics.Add(1)
+	s.log.Error("BUG: panic recovered; the connection or job concerned was dropped", "where", where,
+		"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+}
 
-func (quietLogger) Debugf(string, ...any) {}
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Warnf(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(string, ...any) {}
+// gnetLogger passes gnet's warnings and errors to the server's log (a
+// failing loop is the reason the engine stops) and drops its chatter.
+type gnetLogger struct{ log *slog.Logger }
+
+func (gnetLogger) Debugf(string, ...any)       {}
+func (gnetLogger) Infof(string, ...any)        {}
+func (l gnetLogger) Warnf(f string, a ...any)  { l.log.Warn("gnet: " + fmt.Sprintf(f, a...)) }
+func (l gnetLogger) Errorf(f string, a ...any) { l.log.Error("gnet: " + fmt.Sprintf(f, a...)) }
+func (l gnetLogger) Fatalf(f string, a ...any) { l.log.Error("gnet: " + fmt.Sprintf(f, a...)) }
 
 // sessionTable maps session ids to sessions for requests that name a sid.
 // It is only touched on handshakes, closes, polling requests and upgrades,

@@ -103,6 +103,9 @@ func (s *Service) Run(ctx context.Context) error {
 	select {
 	case err := <-errc:
 		s.closeAdmin()
+		if err == nil {
+			err = errors.New("the client listener stopped without a shutdown")
+		}
 		return err
 	case <-ctx.Done():
 	}
