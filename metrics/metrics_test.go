@@ -129,6 +129,8 @@ func TestReading(t *testing.T) {
 			HandshakeErrors: [6]uint64{1, 2, 3, 4, 5, 6},
 			Broadcasts:      9, Deliveries: 90, VolatileDropped: 4, SlowConsumers: 1, IOURingSends: 80,
 			LoopConnections: []int64{3, 4},
+			Refusals:        [loop.NumRefusals]uint64{21, 22, 23, 24, 25},
+			AcceptErrors:    26, Panics: 27,
 		},
 		nss: []loop.NamespaceStats{
 			{Name: "/", Connected: 2, Connects: 10, Disconnects: 8, EventsIn: 11, EventsOut: 12, BytesIn: 13, BytesOut: 14, Errors: 1},
@@ -175,6 +177,13 @@ func TestReading(t *testing.T) {
 	f("sioloop_loop_connections", 3, "loop", "0")
 	f("sioloop_loop_connections", 4, "loop", "1")
 	f("sioloop_draining", 1)
+	f("sioloop_connection_refusals_total", 21, "reason", "body_too_large")
+	f("sioloop_connection_refusals_total", 22, "reason", "head_timeout")
+	f("sioloop_connection_refusals_total", 23, "reason", "body_timeout")
+	f("sioloop_connection_refusals_total", 24, "reason", "idle_timeout")
+	f("sioloop_connection_refusals_total", 25, "reason", "outbound_full")
+	f("sioloop_accept_errors_total", 26)
+	f("sioloop_panics_total", 27)
 }
 
 func TestEscapeLabel(t *testing.T) {
