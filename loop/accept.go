@@ -91,6 +91,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		lastLog   time.Time
 		unlogged  int
 		lastError error
+		inflight  []<-chan gnet.RegisteredResult
 	)
 	for {
 		c, err := ln.Accept()
@@ -119,12 +120,24 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			continue
 		}
 		ctx := gnet.NewNetConnContext(gnet.NewContext(context.Background(), &connState{}), c)
-		if _, err := s.eng.Register(ctx); err != nil {
+		res, err := s.eng.Register(ctx)
+		if err != nil {
 			_ = c.Close()
+			continue
 		}
-		// gnet duplicates the descriptor for its reactor and closes c.
+		// gnet duplicates the descriptor for its reactor and closes c, on
+		// a goroutine of its pool that waits for the reactor. Waiting for
+		// the oldest of a few registrations keeps a connection storm from
+		// parking thousands of those goroutines (and their stacks).
+		if inflight = append(inflight, res); len(inflight) == maxRegistering {
+			<-inflight[0]
+			inflight = append(inflight[:0], inflight[1:]...)
+		}
 	}
 }
+
+// maxRegistering bounds the registrations an accept loop leaves in flight.
+const maxRegistering = 8
 
 // acceptHint says what an accept error usually means.
 func acceptHint(err error) string {
