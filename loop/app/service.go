@@ -30,6 +30,11 @@ type Service struct {
 	adminHTTP AdminHandlers
 }
 
+// adminReadHeaderTimeout bounds the reading of a request head on the
+// admin listener (a slowloris head is cut after it), or ADMIN_READ_TIMEOUT
+// when that is shorter.
+const adminReadHeaderTimeout = 10 * time.Second
+
 // AdminHandlers are the admin routes as each listener serves them: the
 // client port is public, so some routes are served there only behind
 // ADMIN_TOKEN (see package api).
@@ -91,7 +96,17 @@ func (s *Service) Run(ctx context.Context) error {
 			return err
 		}
 		s.adminLn = ln
-		s.admin = &http.Server{Handler: s.adminHTTP.Admin, ReadHeaderTimeout: 10 * time.Second}
+		s.admin = &http.Server{
+			Handler:           s.adminHTTP.Admin,
+			ReadHeaderTimeout: min(adminReadHeaderTimeout, s.Config.AdminReadTimeout),
+			ReadTimeout:       s.Config.AdminReadTimeout,
+			IdleTimeout:       s.Config.AdminIdleTimeout,
+			// No WriteTimeout: it would cut a long answer (a large
+			// /metrics, GET /sockets waiting for the cluster) half-way.
+			// The same head cap as the client port, which serves the
+			// same routes; net/http's default is 1 MiB.
+			MaxHeaderBytes: s.Server.Config().MaxHeaderBytes,
+		}
 		go func() {
 			if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.Log.Error("admin listener", "err", err)
