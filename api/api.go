@@ -13,7 +13,7 @@
 //	POST /sockets/leave       make sockets leave rooms (sockets.go)
 //	POST /sockets/disconnect  disconnect sockets (sockets.go)
 //
-// Handler builds the routes twice, once per listener: for the admin
+// Handler returns the routes once per listener: for the admin
 // listener (ADMIN_ADDR) and for the client port, where the reactors hand
 // every request that is not Socket.IO to it (ADMIN_ON_MAIN_PORT). When
 // ADMIN_TOKEN is set, every route but / and /health wants
