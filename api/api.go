@@ -13,11 +13,19 @@
 //	POST /sockets/leave       make sockets leave rooms (sockets.go)
 //	POST /sockets/disconnect  disconnect sockets (sockets.go)
 //
-// The same handler answers on the admin listener (ADMIN_ADDR) and on the
-// client port, where the reactors hand it every request that is not
-// Socket.IO. When ADMIN_TOKEN is set, every route but / and /health wants
-// "Authorization: Bearer <token>". Errors are JSON, {"error":"…"}, with the
-// statuses of errors.go.
+// Handler returns the routes once per listener: for the admin
+// listener (ADMIN_ADDR) and for the client port, where the reactors hand
+// every request that is not Socket.IO to it (ADMIN_ON_MAIN_PORT). When
+// ADMIN_TOKEN is set, every route but / and /health wants
+// "Authorization: Bearer <token>", on both. The client port is public, so
+// without ADMIN_TOKEN the routes that list or act on sockets (/sockets…)
+// are not served there: they answer 403 {"error":"/sockets is served on
+// the client port only when ADMIN_TOKEN is set; use the admin listener
+// (ADMIN_ADDR)"}. POST /SendWebsocketEvent and GET /metrics stay open
+// there, for the clients of the old service; the service logs a WARN line
+// at start saying how to close them. Refusals of both kinds are counted in
+// sioloop_admin_refused_total{route,reason}. Errors are JSON,
+// {"error":"…"}, with the statuses of errors.go.
 //
 // POST /SendWebsocketEvent takes one of three JSON bodies:
 //
@@ -83,7 +91,14 @@ const (
 	routeOther   = "other" // every path that is no route (404)
 )
 
-// handler serves the admin routes of one service.
+// Reasons of sioloop_admin_refused_total.
+const (
+	refusedToken      = "token"       // 401: a protected route without ADMIN_TOKEN
+	refusedClientPort = "client_port" // 403: a socket management route on the client port, no ADMIN_TOKEN set
+)
+
+// handler serves the admin routes of one service on one listener. Handler
+// makes two, one per listener, that share everything but clientPort.
 type handler struct {
 	s       *app.Service
 	metrics *metrics.Set
@@ -92,20 +107,31 @@ type handler struct {
 	tokenSum []byte
 	routes   map[string]*route
 	other    *vm.PrometheusHistogram
+	// clientPort is set on the handler the reactors hand the client
+	// port's non-Socket.IO requests to; it is unset on the admin listener.
+	clientPort bool
 }
 
 // route is one admin route.
 type route struct {
 	method string // GET routes also answer HEAD
 	public bool   // served without the admin token
-	serve  func(w http.ResponseWriter, r *http.Request, start time.Time) error
-	dur    *vm.PrometheusHistogram
+	// adminPort routes act on other clients' sockets: on the client port
+	// they are served only when ADMIN_TOKEN is set, since the public
+	// reaches that port.
+	adminPort bool
+	serve     func(h *handler, w http.ResponseWriter, r *http.Request, start time.Time) error
+	dur       *vm.PrometheusHistogram
+	// refusedToken and refusedClientPort count the requests refused with
+	// 401 and with 403 (sioloop_admin_refused_total).
+	refusedToken, refusedClientPort *vm.Counter
 }
 
-// Handler returns the admin routes of s. It is meant to be called once per
-// service (app.New does): the handler owns the service's metrics.Set. The
-// uptime it reports counts from this call.
-func Handler(s *app.Service) http.Handler {
+// Handler returns the admin routes of s, as the admin listener serves them
+// and as the client port does. It is meant to be called once per service
+// (app.New does): the handlers own the service's metrics.Set. The uptime
+// they report counts from this call.
+func Handler(s *app.Service) app.AdminHandlers {
 	h := &handler{
 		s:       s,
 		metrics: metrics.New(s.Server, s.IO),
@@ -116,29 +142,37 @@ func Handler(s *app.Service) http.Handler {
 		h.tokenSum = sum[:]
 	}
 	h.routes = map[string]*route{
-		routeRoot:    {method: http.MethodGet, public: true, serve: h.serveRoot},
-		routeHealth:  {method: http.MethodGet, public: true, serve: h.serveHealth},
-		routeMetrics: {method: http.MethodGet, serve: h.serveMetrics},
-		routeSend:    {method: http.MethodPost, serve: h.serveSend},
+		routeRoot:    {method: http.MethodGet, public: true, serve: (*handler).serveRoot},
+		routeHealth:  {method: http.MethodGet, public: true, serve: (*handler).serveHealth},
+		routeMetrics: {method: http.MethodGet, serve: (*handler).serveMetrics},
+		routeSend:    {method: http.MethodPost, serve: (*handler).serveSend},
 		// sockets.go: socket management, cluster-wide with REDIS_URL.
-		routeSockets:    {method: http.MethodGet, serve: h.serveSockets},
-		routeJoin:       {method: http.MethodPost, serve: h.serveJoin},
-		routeLeave:      {method: http.MethodPost, serve: h.serveLeave},
-		routeDisconnect: {method: http.MethodPost, serve: h.serveDisconnect},
+		routeSockets:    {method: http.MethodGet, adminPort: true, serve: (*handler).serveSockets},
+		routeJoin:       {method: http.MethodPost, adminPort: true, serve: (*handler).serveJoin},
+		routeLeave:      {method: http.MethodPost, adminPort: true, serve: (*handler).serveLeave},
+		routeDisconnect: {method: http.MethodPost, adminPort: true, serve: (*handler).serveDisconnect},
 	}
 	if s.Cluster != nil {
 		h.metrics.AddCluster(s.Cluster)
 	}
 	for name, rt := range h.routes {
 		rt.dur = h.metrics.AdminRoute(name)
+		if !rt.public && h.tokenSum != nil {
+			rt.refusedToken = h.metrics.AdminRefusal(name, refusedToken)
+		}
+		if rt.adminPort && h.tokenSum == nil {
+			rt.refusedClientPort = h.metrics.AdminRefusal(name, refusedClientPort)
+		}
 	}
 	h.other = h.metrics.AdminRoute(routeOther)
-	return h
+	cp := *h
+	cp.clientPort = true
+	return app.AdminHandlers{Admin: h, ClientPort: &cp}
 }
 
-// ServeHTTP routes r: token, then method, then the route itself. A
-// protected route answers 401 before 405, so that a caller without the
-// token learns nothing about it.
+// ServeHTTP routes r: listener, then token, then method, then the route
+// itself. A protected route answers 401 (or 403) before 405, so that a
+// caller without the token learns nothing about it.
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rt := h.routes[r.URL.Path]
@@ -148,7 +182,14 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer rt.dur.UpdateDuration(start)
+	if h.clientPort && rt.adminPort && h.tokenSum == nil {
+		rt.refusedClientPort.Inc()
+		writeError(w, errorf(http.StatusForbidden,
+			"%s is served on the client port only when ADMIN_TOKEN is set; use the admin listener (ADMIN_ADDR)", r.URL.Path))
+		return
+	}
 	if !rt.public && !h.authorized(r) {
+		rt.refusedToken.Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="sioloop"`)
 		writeError(w, ErrUnauthorized)
 		return
@@ -162,7 +203,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeError(w, errorf(http.StatusMethodNotAllowed, "method %s not allowed on %s: want %s", r.Method, r.URL.Path, allow))
 		return
 	}
-	if err := rt.serve(w, r, start); err != nil {
+	if err := rt.serve(h, w, r, start); err != nil {
 		writeError(w, err)
 	}
 }

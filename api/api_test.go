@@ -301,3 +301,122 @@ func TestSend(t *testing.T) {
 		sentinel(t)
 	})
 }
+
+// TestClientPortSocketRoutes: without ADMIN_TOKEN the socket management
+// routes are refused on the client port, which the public reaches, with a
+// 403 that says why and a count in sioloop_admin_refused_total; they act
+// on nothing. The admin listener serves them, and POST /SendWebsocketEvent
+// still works on both.
+func TestClientPortSocketRoutes(t *testing.T) {
+	ts := startService(t)
+	c := dialSIO(t, ts, "/")
+	refused := func(method, path, body string) {
+		t.Helper()
+		r := do(t, method, ts.main+path, strings.NewReader(body), "Content-Type", "application/json")
+		route, _, _ := strings.Cut(path, "?")
+		checkError(t, r, http.StatusForbidden, route+" is served on the client port only when ADMIN_TOKEN is set; use the admin listener (ADMIN_ADDR)")
+	}
+	refused(http.MethodGet, "/sockets", "")
+	refused(http.MethodGet, "/sockets?room="+c.sid, "")
+	refused(http.MethodPost, "/sockets/join", `{"room":"stolen"}`)
+	refused(http.MethodPost, "/sockets/leave", `{"room":"`+c.sid+`"}`)
+	refused(http.MethodPost, "/sockets/disconnect", `{"close":true}`)
+	refused(http.MethodPut, "/sockets/disconnect", `{}`) // before 405: nothing to learn about the route
+	refused(http.MethodGet, "/sockets/join", "")
+
+	mfs := scrape(t, ts.admin)
+	for path, want := range map[string]float64{"/sockets": 2, "/sockets/join": 2, "/sockets/leave": 1, "/sockets/disconnect": 2} {
+		if v, ok := metricstest.Value(mfs, "sioloop_admin_refused_total", "route", path, "reason", "client_port"); !ok || v != want {
+			t.Errorf(`sioloop_admin_refused_total{route=%q,reason="client_port"} = %v (present %v), want %v`, path, v, ok, want)
+		}
+	}
+	if _, ok := mfs["sioloop_admin_refused_total"]; !ok {
+		t.Fatal("sioloop_admin_refused_total missing")
+	}
+	for _, m := range mfs["sioloop_admin_refused_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "reason" && l.GetValue() == "token" {
+				t.Errorf("a token refusal counter without ADMIN_TOKEN: %v", m)
+			}
+		}
+	}
+
+	// None of the refused requests acted: the socket is in no new room
+	// and still connected, as the admin listener shows.
+	r := do(t, http.MethodGet, ts.admin+"/sockets", nil)
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"rooms":["`+c.sid+`"]`) || number(t, r.object(t)["count"]) != 1 {
+		t.Errorf("GET /sockets on the admin listener: %d %s", r.status, r.body)
+	}
+	postJSON(t, ts.admin+"/sockets/join", `{"room":"granted"}`)
+	sent(t, post(t, ts.main, `{"event":"still here","rooms":"granted"}`), 1, 1)
+	c.expect(`["still here"]`)
+}
+
+// TestClientPortSocketRoutesWithToken: with ADMIN_TOKEN the socket
+// management routes are served on the client port too, behind the token;
+// refusals for a missing token are counted.
+func TestClientPortSocketRoutesWithToken(t *testing.T) {
+	const token = "s3cret-token"
+	ts := startService(t, "--admin-token", token)
+	c := dialSIO(t, ts, "/")
+	auth := []string{"Authorization", "Bearer " + token}
+	for _, base := range []string{ts.main, ts.admin} {
+		r := do(t, http.MethodGet, base+"/sockets", nil)
+		checkError(t, r, http.StatusUnauthorized, "bearer token")
+		r = do(t, http.MethodGet, base+"/sockets", nil, auth...)
+		if r.status != http.StatusOK || number(t, r.object(t)["count"]) != 1 {
+			t.Errorf("GET %s/sockets with the token: %d %s", base, r.status, r.body)
+		}
+	}
+	r := do(t, http.MethodPost, ts.main+"/sockets/join", strings.NewReader(`{"room":"r1"}`),
+		append([]string{"Content-Type", "application/json"}, auth...)...)
+	if r.status != http.StatusOK || number(t, r.object(t)["local_sockets"]) != 1 {
+		t.Errorf("POST /sockets/join on the client port with the token: %d %s", r.status, r.body)
+	}
+	sent(t, post(t, ts.main, `{"event":"joined","rooms":"r1"}`, auth...), 1, 1)
+	c.expect(`["joined"]`)
+	mfs := scrape(t, ts.admin, auth...)
+	if v, ok := metricstest.Value(mfs, "sioloop_admin_refused_total", "route", "/sockets", "reason", "token"); !ok || v != 2 {
+		t.Errorf(`sioloop_admin_refused_total{route="/sockets",reason="token"} = %v (present %v), want 2`, v, ok)
+	}
+	if v, ok := metricstest.Value(mfs, "sioloop_admin_refused_total", "route", "/sockets", "reason", "client_port"); ok {
+		t.Errorf("a client_port refusal counter with ADMIN_TOKEN set: %v", v)
+	}
+}
+
+// TestOpenAdminWarning: the service logs one WARN line at start when POST
+// /SendWebsocketEvent is open on the client port (ADMIN_ON_MAIN_PORT=true,
+// ADMIN_TOKEN empty), naming both ways to close it, and none otherwise.
+func TestOpenAdminWarning(t *testing.T) {
+	f := func(want int, extra ...string) {
+		t.Helper()
+		var log logBuffer
+		startServiceLog(t, &log, extra...)
+		// The warning comes before the "sioloop listening" line.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "sioloop listening"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no \"sioloop listening\" line within 10s:\n%s", log.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var warns []string
+		for _, line := range strings.Split(log.String(), "\n") {
+			if strings.Contains(line, "level=WARN") {
+				warns = append(warns, line)
+			}
+		}
+		if len(warns) != want {
+			t.Fatalf("flags %q: %d WARN lines, want %d:\n%s", extra, len(warns), want, log.String())
+		}
+		for _, w := range warns {
+			for _, sub := range []string{"/SendWebsocketEvent", "client port", "ADMIN_TOKEN", "ADMIN_ON_MAIN_PORT=false"} {
+				if !strings.Contains(w, sub) {
+					t.Errorf("WARN line %q does not mention %q", w, sub)
+				}
+			}
+		}
+	}
+	f(1)
+	f(0, "--admin-token", "x")
+	f(0, "--admin-on-main-port=false")
+}

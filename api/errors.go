@@ -32,6 +32,11 @@ var (
 	// ErrUnauthorized (401) is a request to a protected route without
 	// "Authorization: Bearer <ADMIN_TOKEN>" while ADMIN_TOKEN is set.
 	ErrUnauthorized = &Error{http.StatusUnauthorized, "missing or wrong bearer token"}
+	// ErrForbidden (403) is a socket management route (GET /sockets, POST
+	// /sockets/join, /sockets/leave, /sockets/disconnect) requested on the
+	// client port while ADMIN_TOKEN is unset: the public reaches that port,
+	// so these routes are served there only behind the token.
+	ErrForbidden = &Error{http.StatusForbidden, "route served on the client port only when ADMIN_TOKEN is set"}
 	// ErrNotFound (404) is a path that is no admin route.
 	ErrNotFound = &Error{http.StatusNotFound, "not found"}
 	// ErrMethodNotAllowed (405) is a method the route does not serve.

@@ -11,6 +11,7 @@ import (
 	"sioloop/metrics/metricstest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -46,6 +47,13 @@ func freePort(t testing.TB) int {
 // with extra flags, and stops it when the test ends.
 func startService(t testing.TB, extra ...string) *testService {
 	t.Helper()
+	return startServiceLog(t, io.Discard, extra...)
+}
+
+// startServiceLog is startService with the service's log written to w,
+// which must be safe for concurrent use.
+func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
+	t.Helper()
 	port, adminPort := freePort(t), freePort(t)
 	args := append([]string{
 		"--port", strconv.Itoa(port),
@@ -57,7 +65,7 @@ func startService(t testing.TB, extra ...string) *testService {
 	if err != nil {
 		t.Fatalf("LoadConfig(%q): %v", args, err)
 	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := slog.New(slog.NewTextHandler(w, nil))
 	svc, err := app.New(cfg, log, Handler)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
@@ -83,8 +91,21 @@ func startService(t testing.TB, extra ...string) *testService {
 			t.Error("the service did not stop within 10s")
 		}
 	})
-	// Wait for both listeners: GET / answers on each once it is up.
-	for _, base := range []string{ts.main, ts.admin} {
+	// Wait for both listeners: GET / answers on each once it is up (on
+	// the client port, once the reactors run, with ADMIN_ON_MAIN_PORT).
+	bases := []string{ts.admin}
+	if cfg.AdminOnMainPort {
+		bases = append(bases, ts.main)
+	} else {
+		select {
+		case <-svc.Server.Started():
+		case err := <-ts.done:
+			t.Fatalf("the service stopped while starting: %v", err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("the reactors did not start within 10s")
+		}
+	}
+	for _, base := range bases {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			resp, err := http.Get(base + "/")
@@ -106,6 +127,25 @@ func startService(t testing.TB, extra ...string) *testService {
 		}
 	}
 	return ts
+}
+
+// logBuffer is an io.Writer that keeps what the service logs, for any
+// goroutine.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // response is a finished HTTP exchange.

@@ -6,7 +6,7 @@ import (
 	"mime"
 	"net/http"
 	"os"
-	"runtime"
+	rtmetrics "runtime/metrics" // not sioloop/metrics
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +24,8 @@ type rootResponse struct {
 // as "NMB" (mebibytes, rounded) like the old service.
 type memory struct {
 	RSS       string `json:"rss"`        // resident set size (VmRSS of /proc/self/status)
-	HeapUsed  string `json:"heap_used"`  // runtime.MemStats.HeapAlloc
-	HeapTotal string `json:"heap_total"` // runtime.MemStats.HeapSys
+	HeapUsed  string `json:"heap_used"`  // what runtime.MemStats.HeapAlloc counts (memStats)
+	HeapTotal string `json:"heap_total"` // what runtime.MemStats.HeapSys counts (memStats)
 }
 
 // healthResponse is the body of GET /health.
@@ -142,16 +142,47 @@ func (h *handler) clients() int64 { return h.s.Server.Snapshot().Sessions }
 
 func (h *handler) uptime() int64 { return int64(time.Since(h.start) / time.Second) }
 
-// readMemory reads the process's memory. runtime.ReadMemStats stops the
-// world for microseconds; at the rate of health probes that is nothing.
+// readMemory reads the process's memory for /health and the JSON
+// /metrics, without stopping the world (memStats).
 func readMemory() memory {
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
+	heapUsed, heapTotal, sys := memStats()
 	rss, ok := readRSS()
 	if !ok {
-		rss = ms.Sys // no /proc: what the Go runtime mapped is the best guess
+		rss = sys // no /proc: what the Go runtime mapped is the best guess
 	}
-	return memory{RSS: formatMB(rss), HeapUsed: formatMB(ms.HeapAlloc), HeapTotal: formatMB(ms.HeapSys)}
+	return memory{RSS: formatMB(rss), HeapUsed: formatMB(heapUsed), HeapTotal: formatMB(heapTotal)}
+}
+
+// memSamples are the runtime/metrics that memStats reads, in this order.
+// heapUsed is the memory of heap objects, live or not yet swept, which is
+// runtime.MemStats.HeapAlloc; heapTotal adds the heap's unused, free and
+// released spans, which is runtime.MemStats.HeapSys; sys is everything
+// the runtime mapped, runtime.MemStats.Sys.
+var memSamples = [...]string{
+	"/memory/classes/heap/objects:bytes",
+	"/memory/classes/heap/unused:bytes",
+	"/memory/classes/heap/free:bytes",
+	"/memory/classes/heap/released:bytes",
+	"/memory/classes/total:bytes",
+}
+
+// memStats returns the heap in use, the heap reserved and the memory the
+// Go runtime mapped, in bytes. It reads runtime/metrics, which does not
+// stop the world: runtime.ReadMemStats does, and /health is public (a
+// flood of requests to it must not pause every reactor). Any goroutine.
+func memStats() (heapUsed, heapTotal, sys uint64) {
+	var s [len(memSamples)]rtmetrics.Sample
+	for i, name := range memSamples {
+		s[i].Name = name
+	}
+	rtmetrics.Read(s[:])
+	v := func(i int) uint64 {
+		if s[i].Value.Kind() != rtmetrics.KindUint64 {
+			return 0 // not supported by this Go version
+		}
+		return s[i].Value.Uint64()
+	}
+	return v(0), v(0) + v(1) + v(2) + v(3), v(4)
 }
 
 // readRSS returns VmRSS from /proc/self/status in bytes.

@@ -97,7 +97,13 @@ func (s *Server) HandleOther(h http.Handler) { s.fallback = h }
 func (s *Server) Serve() error {
 	if s.fallback != nil {
 		s.bridge = newBridgeListener()
-		hs := &http.Server{Handler: s.fallback, ReadHeaderTimeout: 10 * time.Second}
+		// The connections come from the public client port: bound the head
+		// (10s), the whole request (30s) and the wait for the next one on
+		// keep-alive (60s), the defaults of the admin listener. No
+		// WriteTimeout: it would cut a long answer (a large /metrics)
+		// half-way. The head cap is the reactors' own.
+		hs := &http.Server{Handler: s.fallback, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 60 * time.Second, MaxHeaderBytes: s.cfg.MaxHeaderBytes}
 		go hs.Serve(s.bridge) //nolint:errcheck // ends when the bridge closes
 		defer s.bridge.Close()
 	}

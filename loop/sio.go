@@ -156,27 +156,45 @@ func (io *SocketIO) Namespace(name string) *Namespace {
 }
 
 // globMatch matches name against a pattern where '*' stands for any run
-// of characters: the literal before the first star must be a prefix, and
-// the rest of the pattern must match some suffix of what follows.
+// of bytes (empty included) and every other byte is literal.
+//
+// It is the classic iterative wildcard match: on a mismatch it goes back
+// to the last '*' seen and lets it swallow one more byte of name. Going
+// back to the last star only is enough, since any match an earlier star
+// could find by swallowing more, the last one finds too. So each step
+// advances name or the restart point, and the work is bounded by
+// len(pattern)·len(name), linear for the patterns people write: a name
+// comes from the client (a CONNECT may name any namespace, up to
+// MAX_PAYLOAD bytes), and the recursive match this replaces took
+// quadratic time or worse on "/*a*b*c" against a megabyte of "a".
 func globMatch(pattern, name string) bool {
-	i := strings.IndexByte(pattern, '*')
-	if i < 0 {
-		return pattern == name
-	}
-	if !strings.HasPrefix(name, pattern[:i]) {
-		return false
-	}
-	rest, name := pattern[i+1:], name[i:]
-	for k := 0; k <= len(name); k++ {
-		if globMatch(rest, name[k:]) {
-			return true
+	p, n := 0, 0
+	star, next := -1, 0 // the last '*' of pattern, and where in name it would end next
+	for n < len(name) {
+		switch {
+		case p < len(pattern) && pattern[p] == '*':
+			star, next = p, n
+			p++
+		case p < len(pattern) && pattern[p] == name[n]:
+			p++
+			n++
+		case star >= 0:
+			next++
+			p, n = star+1, next
+		default:
+			return false
 		}
 	}
-	return false
+	for p < len(pattern) && pattern[p] == '*' {
+		p++
+	}
+	return p == len(pattern)
 }
 
 // GlobMatch reports whether name matches pattern, where '*' stands for any
-// run of characters. It is the matching used for namespace patterns.
+// run of characters and everything else is literal. It is the matching
+// used for namespace patterns; it takes at most len(pattern)·len(name)
+// steps, linear in len(name) for the patterns people write.
 func GlobMatch(pattern, name string) bool { return globMatch(pattern, name) }
 
 // client is the Socket.IO state of one Engine.IO session.

@@ -1,9 +1,11 @@
 package loop
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"sioloop/loop/wsframe"
 )
@@ -300,16 +302,103 @@ func TestOnNamespaceForPatternChildren(t *testing.T) {
 }
 
 func TestGlobMatch(t *testing.T) {
-	for _, c := range []struct {
-		p, n string
-		ok   bool
-	}{
-		{"/org-*", "/org-1", true}, {"/org-*", "/org-", true}, {"/org-*", "/org", false},
-		{"/a*b*c", "/aXbYc", true}, {"/a*b*c", "/abc", true}, {"/a*b*c", "/aXbY", false},
-		{"*", "", true}, {"/x", "/x", true}, {"/x", "/y", false}, {"/*-room", "/team-room", true},
-	} {
-		if got := GlobMatch(c.p, c.n); got != c.ok {
-			t.Errorf("GlobMatch(%q, %q) = %v, want %v", c.p, c.n, got, c.ok)
+	f := func(p, n string, ok bool) {
+		t.Helper()
+		if got := GlobMatch(p, n); got != ok {
+			t.Errorf("GlobMatch(%q, %q) = %v, want %v", p, n, got, ok)
 		}
 	}
+	f("/org-*", "/org-1", true)
+	f("/org-*", "/org-", true)
+	f("/org-*", "/org", false)
+	f("/a*b*c", "/aXbYc", true)
+	f("/a*b*c", "/abc", true)
+	f("/a*b*c", "/aXbY", false)
+	f("*", "", true)
+	f("/x", "/x", true)
+	f("/x", "/y", false)
+	f("/*-room", "/team-room", true)
+	f("", "", true)
+	f("", "/", false)
+	f("/", "", false)
+	f("**", "", true)
+	f("**", "/anything", true)
+	f("/a**b", "/ab", true)
+	f("*a", "aaa", true)
+	f("*a", "aab", false)
+	f("a*", "ba", false)
+	f("*ab", "aab", true)   // the star must give back what it swallowed
+	f("*aab", "aaab", true) // ... more than once
+	f("/*ab*ab", "/abab", true)
+	f("/*ab*ab", "/aabab", true)
+	f("/*ab*ab", "/abaab", true)
+	f("/*ab*ab", "/ab", false) // two literals cannot share bytes
+	f("/*x*", "/abc", false)
+	f("/*/*", "/org/team", true)
+	f("/*/*", "/org", false)
+	f("/é*", "/été", true) // bytes, so any UTF-8 works
+	f("/?", "/a", false)   // '?' is literal
+	f("/?", "/?", true)
+	f("/[a]", "/a", false)       // so are brackets
+	f("/a\\*", "/a\\bc", true)   // and the backslash
+	f("/org-*", "/ORG-1", false) // case-sensitive
+}
+
+// TestGlobMatchLinear matches a megabyte name against patterns with stars
+// around literals: the recursive match took quadratic time or worse on
+// them (hours for a name a client may send in one CONNECT).
+func TestGlobMatchLinear(t *testing.T) {
+	name := "/" + strings.Repeat("a", 1<<20)
+	for _, c := range []struct {
+		p  string
+		ok bool
+	}{
+		{"/*a*b*c", false},
+		{"/*b*", false},
+		{"*a*a*a*a*b", false},
+		{"/*a*a*", true},
+		{"/*a", true},
+		{"*/*", true},
+	} {
+		start := time.Now()
+		got := GlobMatch(c.p, name)
+		if d := time.Since(start); d > time.Second {
+			t.Errorf("GlobMatch(%q, 1 MiB name) took %v, want well under 1s", c.p, d)
+		}
+		if got != c.ok {
+			t.Errorf("GlobMatch(%q, 1 MiB name) = %v, want %v", c.p, got, c.ok)
+		}
+	}
+}
+
+// globRegexp is the reference of FuzzGlobMatch: each literal run quoted,
+// each '*' turned into "any run of characters", the whole anchored.
+func globRegexp(pattern string) *regexp.Regexp {
+	parts := strings.Split(pattern, "*")
+	for i, p := range parts {
+		parts[i] = regexp.QuoteMeta(p)
+	}
+	return regexp.MustCompile(`^(?s:` + strings.Join(parts, ".*") + `)$`)
+}
+
+// FuzzGlobMatch compares globMatch with a regular expression. Both sides
+// must be valid UTF-8: the regexp package reads an invalid byte as U+FFFD,
+// globMatch compares bytes (on valid UTF-8 the two agree, since a literal
+// always starts and ends on a rune boundary).
+func FuzzGlobMatch(f *testing.F) {
+	for _, s := range [][2]string{
+		{"/org-*", "/org-1"}, {"/a*b*c", "/aXbYc"}, {"*ab", "aab"}, {"/*ab*ab", "/abaab"},
+		{"**", ""}, {"/é*", "/été"}, {"/.*+?", "/.xx+?"}, {"a*", "b"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, name string) {
+		if len(pattern) > 64 || len(name) > 256 || !utf8.ValidString(pattern) || !utf8.ValidString(name) {
+			t.Skip()
+		}
+		want := globRegexp(pattern).MatchString(name)
+		if got := GlobMatch(pattern, name); got != want {
+			t.Fatalf("GlobMatch(%q, %q) = %v, the regexp says %v", pattern, name, got, want)
+		}
+	})
 }

@@ -29,6 +29,12 @@ import (
 // in seconds, labelled by route.
 const AdminRequestDuration = "sioloop_admin_request_duration_seconds"
 
+// AdminRefused is the counter family of admin requests refused before
+// their route ran, labelled by route and reason: "token" (a protected
+// route without the right ADMIN_TOKEN, 401) and "client_port" (a socket
+// management route on the client port while ADMIN_TOKEN is unset, 403).
+const AdminRefused = "sioloop_admin_refused_total"
+
 // AdminBuckets are the upper bounds, in seconds, of the admin request
 // duration histogram: from a /health answer (tens of microseconds) to a
 // broadcast to 100k clients (hundreds of milliseconds).
@@ -65,6 +71,15 @@ func New(srv *loop.Server, io *loop.SocketIO) *Set {
 func (s *Set) AdminRoute(route string) *vm.PrometheusHistogram {
 	name := AdminRequestDuration + `{route="` + escapeLabel(route) + `"}`
 	return s.set.GetOrCreatePrometheusHistogramExt(name, AdminBuckets)
+}
+
+// AdminRefusal returns the counter of admin requests to route refused for
+// reason, sioloop_admin_refused_total{route="<route>",reason="<reason>"},
+// creating it on first use. Like AdminRoute, call it when building the
+// handler, not per request.
+func (s *Set) AdminRefusal(route, reason string) *vm.Counter {
+	name := AdminRefused + `{route="` + escapeLabel(route) + `",reason="` + escapeLabel(reason) + `"}`
+	return s.set.GetOrCreateCounter(name)
 }
 
 // WritePrometheus writes every sioloop metric, then the Go and process

@@ -35,6 +35,11 @@ func TestWritePrometheus(t *testing.T) {
 	if s.AdminRoute("/SendWebsocketEvent") != h {
 		t.Fatal("AdminRoute made a second histogram for the same route")
 	}
+	c := s.AdminRefusal("/sockets", "client_port")
+	c.Inc()
+	if s.AdminRefusal("/sockets", "client_port") != c || s.AdminRefusal("/sockets", "token") == c {
+		t.Fatal("AdminRefusal: one counter per route and reason")
+	}
 	var b bytes.Buffer
 	s.WritePrometheus(&b)
 	mfs := metricstest.Parse(t, b.Bytes())
@@ -79,6 +84,8 @@ func TestWritePrometheus(t *testing.T) {
 	f("sioloop_outbound_queued_bytes", gauge, 0)
 	f("sioloop_draining", gauge, 0)
 	f(AdminRequestDuration, dto.MetricType_HISTOGRAM, 2, "route", "/SendWebsocketEvent")
+	f(AdminRefused, counter, 1, "route", "/sockets", "reason", "client_port")
+	f(AdminRefused, counter, 0, "route", "/sockets", "reason", "token")
 	if _, ok := mfs["sioloop_loop_connections"]; ok {
 		t.Error("sioloop_loop_connections present before any reactor started")
 	}
@@ -98,7 +105,7 @@ func TestWritePrometheus(t *testing.T) {
 // and help text for each, and counters of our own named *_total.
 func TestFamilies(t *testing.T) {
 	valid := regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	seen := map[string]bool{AdminRequestDuration: true}
+	seen := map[string]bool{AdminRequestDuration: true, AdminRefused: true}
 	for _, f := range families {
 		if !valid.MatchString(f.name) {
 			t.Errorf("%q: invalid metric name", f.name)

@@ -22,7 +22,7 @@ type Config struct {
 	Port             int           // PORT, --port: client port (Socket.IO and, by default, the admin routes). Default 3000.
 	AdminAddr        string        // ADMIN_ADDR, --admin-addr: admin listener address; "" or "off" disables it. Default ":3001".
 	AdminOnMainPort  bool          // ADMIN_ON_MAIN_PORT, --admin-on-main-port: also serve the admin routes on PORT. Default true.
-	AdminToken       string        // ADMIN_TOKEN, --admin-token: bearer token required by admin routes except / and /health. Default none.
+	AdminToken       string        // ADMIN_TOKEN, --admin-token: bearer token required by admin routes except / and /health; without it the /sockets routes are not served on PORT. Default none.
 	SocketIOPath     string        // SOCKETIO_PATH, --socketio-path: Socket.IO endpoint path. Default "/socket.io/".
 	Namespaces       []string      // NAMESPACES, --namespaces: comma-separated namespaces besides "/", '*' globs allowed. Default none.
 	PingInterval     time.Duration // PING_INTERVAL, --ping-interval. Default 25s.
@@ -42,6 +42,14 @@ type Config struct {
 	LogLevel         slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
 	LogFormat        string        // LOG_FORMAT, --log-format: text or json. Default text.
 	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+	// AdminReadTimeout (ADMIN_READ_TIMEOUT, --admin-read-timeout) bounds
+	// the reading of one request, head and body, on the admin listener; the
+	// head alone has at most 10s. Default 30s.
+	AdminReadTimeout time.Duration
+	// AdminIdleTimeout (ADMIN_IDLE_TIMEOUT, --admin-idle-timeout) closes a
+	// keep-alive connection to the admin listener that waits this long for
+	// its next request. Default 60s.
+	AdminIdleTimeout time.Duration
 
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
@@ -62,7 +70,7 @@ func Settings() []Setting {
 		{"PORT", "port", "3000", "client port: Socket.IO and the admin routes", func(c *Config, v string) error { return parsePort(v, &c.Port) }},
 		{"ADMIN_ADDR", "admin-addr", ":3001", `admin listener address ("off" disables it)`, func(c *Config, v string) error { c.AdminAddr = v; return nil }},
 		{"ADMIN_ON_MAIN_PORT", "admin-on-main-port", "true", "also serve the admin routes on PORT", func(c *Config, v string) error { return parseBool(v, &c.AdminOnMainPort) }},
-		{"ADMIN_TOKEN", "admin-token", "", "bearer token for admin routes other than / and /health", func(c *Config, v string) error { c.AdminToken = v; return nil }},
+		{"ADMIN_TOKEN", "admin-token", "", "bearer token for admin routes other than / and /health; without it the /sockets routes are not served on PORT", func(c *Config, v string) error { c.AdminToken = v; return nil }},
 		{"SOCKETIO_PATH", "socketio-path", "/socket.io/", "Socket.IO endpoint path", func(c *Config, v string) error { return parsePath(v, &c.SocketIOPath) }},
 		{"NAMESPACES", "namespaces", "", `comma-separated namespaces besides "/", '*' globs allowed (e.g. /chat,/org-*)`, func(c *Config, v string) error { return parseNamespaces(v, &c.Namespaces) }},
 		{"PING_INTERVAL", "ping-interval", "25s", "Engine.IO pingInterval", func(c *Config, v string) error { return parseDuration(v, &c.PingInterval) }},
@@ -82,6 +90,8 @@ func Settings() []Setting {
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
 		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
+		{"ADMIN_READ_TIMEOUT", "admin-read-timeout", "30s", "how long the admin listener waits for a whole request, head and body (the head alone: at most 10s)", func(c *Config, v string) error { return parseDuration(v, &c.AdminReadTimeout) }},
+		{"ADMIN_IDLE_TIMEOUT", "admin-idle-timeout", "60s", "how long the admin listener keeps an idle keep-alive connection open (above the idle timeout of a load balancer in front of it)", func(c *Config, v string) error { return parseDuration(v, &c.AdminIdleTimeout) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},

@@ -19,7 +19,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 	if c.Port != 3000 || c.AdminAddr != ":3001" || !c.AdminOnMainPort || c.SocketIOPath != "/socket.io/" ||
 		c.PingInterval != 25*time.Second || c.PingTimeout != 20*time.Second || c.MaxPayload != 1000000 ||
 		c.ConnectTimeout != 45*time.Second || c.ShutdownTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
-		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 || !c.IOURing || c.LoopConfig().DisableIOURing {
+		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 || !c.IOURing || c.LoopConfig().DisableIOURing ||
+		c.AdminReadTimeout != 30*time.Second || c.AdminIdleTimeout != 60*time.Second {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -64,6 +65,8 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f(nil, map[string]string{"ADMIN_ON_MAIN_PORT": "maybe"}, `want true or false`)
 	f(nil, map[string]string{"IO_URING": "on"}, `invalid IO_URING "on": want auto or off`)
 	f([]string{"--event-loops", "x"}, nil, `invalid --event-loops "x"`)
+	f(nil, map[string]string{"ADMIN_READ_TIMEOUT": "30"}, `invalid ADMIN_READ_TIMEOUT "30": want a positive duration`)
+	f([]string{"--admin-idle-timeout", "0s"}, nil, `invalid --admin-idle-timeout "0s": want a positive duration`)
 	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
 	f([]string{"--nope"}, nil, "flag provided but not defined")
 }

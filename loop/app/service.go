@@ -27,12 +27,29 @@ type Service struct {
 
 	admin     *http.Server
 	adminLn   net.Listener
-	adminHTTP http.Handler
+	adminHTTP AdminHandlers
+}
+
+// adminReadHeaderTimeout bounds the reading of a request head on the
+// admin listener (a slowloris head is cut after it), or ADMIN_READ_TIMEOUT
+// when that is shorter.
+const adminReadHeaderTimeout = 10 * time.Second
+
+// AdminHandlers are the admin routes as each listener serves them: the
+// client port is public, so some routes are served there only behind
+// ADMIN_TOKEN (see package api).
+type AdminHandlers struct {
+	// Admin is served on the admin listener (ADMIN_ADDR).
+	Admin http.Handler
+	// ClientPort is served on the client port (PORT) with
+	// ADMIN_ON_MAIN_PORT: the reactors hand it every request that is not
+	// Socket.IO.
+	ClientPort http.Handler
 }
 
 // AdminHandlerFunc builds the admin routes for a service; the api package
 // provides it. It is a parameter so that app does not import api.
-type AdminHandlerFunc func(s *Service) http.Handler
+type AdminHandlerFunc func(s *Service) AdminHandlers
 
 // New builds the service from cfg without listening yet.
 func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error) {
@@ -63,8 +80,8 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 	}
 	if admin != nil {
 		s.adminHTTP = admin(s)
-		if cfg.AdminOnMainPort {
-			srv.HandleOther(s.adminHTTP)
+		if cfg.AdminOnMainPort && s.adminHTTP.ClientPort != nil {
+			srv.HandleOther(s.adminHTTP.ClientPort)
 		}
 	}
 	return s, nil
@@ -73,13 +90,23 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 // Run serves until ctx is cancelled, then shuts down gracefully within
 // ShutdownTimeout. It returns nil after a clean shutdown.
 func (s *Service) Run(ctx context.Context) error {
-	if s.adminHTTP != nil && s.Config.AdminAddr != "" && s.Config.AdminAddr != "off" {
+	if s.adminHTTP.Admin != nil && s.Config.AdminAddr != "" && s.Config.AdminAddr != "off" {
 		ln, err := net.Listen("tcp", s.Config.AdminAddr)
 		if err != nil {
 			return err
 		}
 		s.adminLn = ln
-		s.admin = &http.Server{Handler: s.adminHTTP, ReadHeaderTimeout: 10 * time.Second}
+		s.admin = &http.Server{
+			Handler:           s.adminHTTP.Admin,
+			ReadHeaderTimeout: min(adminReadHeaderTimeout, s.Config.AdminReadTimeout),
+			ReadTimeout:       s.Config.AdminReadTimeout,
+			IdleTimeout:       s.Config.AdminIdleTimeout,
+			// No WriteTimeout: it would cut a long answer (a large
+			// /metrics, GET /sockets waiting for the cluster) half-way.
+			// The same head cap as the client port, which serves the
+			// same routes; net/http's default is 1 MiB.
+			MaxHeaderBytes: s.Server.Config().MaxHeaderBytes,
+		}
 		go func() {
 			if err := s.admin.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.Log.Error("admin listener", "err", err)
@@ -98,6 +125,7 @@ func (s *Service) Run(ctx context.Context) error {
 		return err
 	case <-s.Server.Started():
 	}
+	s.warnOpenAdmin()
 	s.Log.Info("sioloop listening", "port", s.Config.Port, "path", s.Config.SocketIOPath,
 		"admin", s.AdminAddr(), "event_loops", s.Server.Config().EventLoops)
 	select {
@@ -123,6 +151,20 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Wait()
 	s.closeAdmin()
 	return <-errc
+}
+
+// warnOpenAdmin logs one WARN line when POST /SendWebsocketEvent (and
+// GET /metrics) answer anyone who reaches the client port: admin routes
+// on PORT without ADMIN_TOKEN. They stay open there because old clients
+// of the service sioloop replaces broadcast through that port; the
+// socket management routes are refused there (package api).
+func (s *Service) warnOpenAdmin() {
+	if s.adminHTTP.ClientPort == nil || !s.Config.AdminOnMainPort || s.Config.AdminToken != "" {
+		return
+	}
+	s.Log.Warn("POST /SendWebsocketEvent and GET /metrics are open to anyone who reaches the client port: "+
+		"set ADMIN_TOKEN to require a bearer token, or ADMIN_ON_MAIN_PORT=false to serve the admin routes on ADMIN_ADDR only",
+		"port", s.Config.Port)
 }
 
 // AdminAddr returns the bound admin address, or "" when there is none.
