@@ -6,7 +6,7 @@
 #      start their own on a free loopback port and stop it by PID), and the Node packages of
 #      the interop harness (npm ci in tools/interop and tools/peers/node), skipped when
 #      node_modules already matches package-lock.json;
-#   2. runs go vet ./...;
+#   2. runs go vet ./... and checks that go mod tidy would change nothing;
 #   3. runs go test -race -count=1 ./... (the interop tests start real servers and drive them
 #      with the official Node clients, see tools/interop/README.md);
 #   4. runs the allocation guards (go test -run Allocs) once more without -race;
@@ -154,6 +154,14 @@ if go vet "${PACKAGES[@]}"; then
 	record "go vet ${PACKAGES[*]}" ok $((SECONDS - start))
 else
 	record "go vet ${PACKAGES[*]}" FAILED $((SECONDS - start))
+fi
+
+log "go mod tidy -diff"
+start=$SECONDS
+if go mod tidy -diff; then
+	record "go mod tidy -diff" ok $((SECONDS - start))
+else
+	record "go mod tidy -diff" FAILED $((SECONDS - start)) "run go mod tidy"
 fi
 
 log "go test -race -count=1 -timeout $GO_TEST_TIMEOUT ${GO_TEST_EXTRA[*]} ${PACKAGES[*]}"
