@@ -52,7 +52,10 @@ func (s *Server) listen() ([]net.Listener, error) {
 	if strings.HasPrefix(addr, ":") {
 		addr = "0.0.0.0" + addr
 	}
-	lc := net.ListenConfig{}
+	// No TCP keep-alive probes (Go's default sets four socket options on
+	// every accepted connection): the Engine.IO heartbeat and the client
+	// deadlines find dead peers.
+	lc := net.ListenConfig{KeepAlive: -1}
 	n := 1
 	if s.cfg.ReusePort {
 		n = s.cfg.EventLoops
