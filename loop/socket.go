@@ -148,6 +148,9 @@ func (so *Socket) remove(reason string) {
 	if so.ns.OnDisconnect != nil {
 		so.ns.OnDisconnect(so, reason)
 	}
+	// Last: a child namespace may be removed here, its counters folded.
+	r.forget(l)
+	so.ns.io.release(so.ns)
 }
 
 // Join adds the socket to room. Joining its own id room is a no-op: every
@@ -242,6 +245,10 @@ func (so *Socket) inRoom(room string) bool {
 	_, ok := so.roomIx[room]
 	return ok
 }
+
+// InRoom reports whether the socket is in room; every socket is in its
+// own id room. O(1).
+func (so *Socket) InRoom(room string) bool { return room == so.id || so.inRoom(room) }
 
 // RoomCount returns the number of rooms the socket joined, its own id
 // room not counted. O(1).
