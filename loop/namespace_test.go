@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,6 +118,8 @@ func TestChildNamespacesChurn(t *testing.T) {
 // sockets, and a removal makes room again.
 func TestMaxNamespaces(t *testing.T) {
 	io, r := testIO(t)
+	var logged strings.Builder
+	io.srv.log = slog.New(slog.NewTextHandler(&logged, nil))
 	io.MaxNamespaces = io.NamespaceTableStats().Namespaces + 1
 	a := connectTo(t, r, io, "/org-1")
 	cl := newSIOClient(t, r, io)
@@ -135,6 +138,9 @@ func TestMaxNamespaces(t *testing.T) {
 	}
 	cl.send(1, "40/org-2,")
 	cl.expectSID("40/org-2,")
+	if n := strings.Count(logged.String(), "namespace limit reached"); n != 1 {
+		t.Fatalf("two refusals logged %d times, want once:\n%s", n, logged.String())
+	}
 }
 
 // socketsOf lists the sockets of namespace name on r.
