@@ -1,6 +1,9 @@
 package loop
 
-import "sync/atomic"
+import (
+	"sync"
+	"sync/atomic"
+)
 
 // Namespace is a Socket.IO namespace. Its hooks are set up before Serve and
 // run on the reactor of the socket concerned.
@@ -8,7 +11,16 @@ type Namespace struct {
 	io        *SocketIO
 	name      string
 	nameBytes []byte // name, kept as bytes for the encoders
-	id        int
+	id        int    // index of the per-reactor state, reused once the namespace is removed
+	// parent is the pattern a child was created from, nil otherwise.
+	parent *Namespace
+	// refs counts the sockets of a child namespace plus the CONNECTs that
+	// hold it while they run; the child is removed when it drops to 0
+	// (see SocketIO.acquire and release). Unused for other namespaces.
+	refs atomic.Int64
+	// retired holds, on a pattern, the counters of its removed children,
+	// so that the pattern's sums never go down. Written under io.mu.
+	retired nsCounters
 	// ctr holds the counters of each reactor, by reactor index; the slice
 	// is fixed at creation so scrapes can read it without a lock.
 	ctr []*nsCounters
@@ -56,6 +68,11 @@ func (n *Namespace) connected() int {
 // nsLocal is a namespace's state on one reactor: its sockets and rooms.
 // Only that reactor touches it, so a broadcast needs no lock per recipient.
 type nsLocal struct {
+	// ns owns the entry. Ids are reused once a child namespace is removed,
+	// and a broadcast or operation may still hold the removed *Namespace:
+	// peek checks the owner so that it never reaches the sockets of the
+	// id's next namespace.
+	ns      *Namespace
 	sockets []*Socket
 	byID    map[string]*Socket
 	rooms   map[string]*roomSet
@@ -66,23 +83,64 @@ type roomSet struct {
 	members []*Socket
 }
 
-// local returns the state of ns on r, creating it on first use.
+// local returns the state of ns on r, creating it on first use. An entry
+// left by an earlier owner of the id is replaced.
 func (r *reactor) local(ns *Namespace) *nsLocal {
 	for len(r.nsl) <= ns.id {
 		r.nsl = append(r.nsl, nil)
 	}
 	l := r.nsl[ns.id]
-	if l == nil {
-		l = &nsLocal{byID: make(map[string]*Socket), rooms: make(map[string]*roomSet)}
+	if l == nil || l.ns != ns {
+		l = &nsLocal{ns: ns, byID: make(map[string]*Socket), rooms: make(map[string]*roomSet)}
 		r.nsl[ns.id] = l
 	}
 	return l
 }
 
-// peek returns the state of ns on r, or nil if r never had a socket of it.
+// peek returns the state of ns on r, or nil if r has no socket of it.
 func (r *reactor) peek(ns *Namespace) *nsLocal {
 	if ns.id < len(r.nsl) {
-		return r.nsl[ns.id]
+		if l := r.nsl[ns.id]; l != nil && l.ns == ns {
+			return l
+		}
 	}
 	return nil
+}
+
+// forget drops the state of a child namespace on r once its last socket
+// there left, so that a removed child leaves nothing on any reactor: each
+// reactor forgets its own entry, nobody has to post to the others. Loop
+// goroutine only.
+func (r *reactor) forget(l *nsLocal) {
+	if l.ns.parent != nil && len(l.sockets) == 0 && len(l.rooms) == 0 && r.nsl[l.ns.id] == l {
+		r.nsl[l.ns.id] = nil
+	}
+}
+
+// nsIDs hands out namespace ids. They are process-wide because several
+// SocketIOs may share one Server's reactors, and they are reused: the
+// per-reactor tables (reactor.nsl) are as long as the most namespaces that
+// ever existed at once, not as the number ever created.
+var nsIDs struct {
+	mu   sync.Mutex
+	next int
+	free []int
+}
+
+func allocID() int {
+	nsIDs.mu.Lock()
+	defer nsIDs.mu.Unlock()
+	if n := len(nsIDs.free); n > 0 {
+		id := nsIDs.free[n-1]
+		nsIDs.free = nsIDs.free[:n-1]
+		return id
+	}
+	nsIDs.next++
+	return nsIDs.next - 1
+}
+
+func freeID(id int) {
+	nsIDs.mu.Lock()
+	nsIDs.free = append(nsIDs.free, id)
+	nsIDs.mu.Unlock()
 }

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -26,13 +27,34 @@ type SocketIO struct {
 	// connection, with io's lock held: it must be quick and must not call
 	// back into io). Set it before Serve.
 	OnNamespace func(name string)
+	// OnNamespaceRemoved, when set, is called with the name of a namespace
+	// created from a pattern when it is removed, after its last socket
+	// left (Node's cleanupEmptyChildNamespaces). It runs where that socket
+	// left (its reactor), with io's lock held, like OnNamespace. Set it
+	// before Serve.
+	OnNamespaceRemoved func(name string)
 	// ConnectTimeout closes a client that joins no namespace in time.
 	// Default 45s.
 	ConnectTimeout time.Duration
+	// MaxNamespaces bounds the namespaces that exist at once, declared
+	// ones and children of patterns together. A CONNECT that would create
+	// one more child gets CONNECT_ERROR "namespace limit reached". Default
+	// DefaultMaxNamespaces.
+	MaxNamespaces int
+	// MaxNameBytes is the longest name of a namespace a CONNECT may create
+	// from a pattern; a longer one gets CONNECT_ERROR "Invalid namespace".
+	// Default DefaultMaxNameBytes.
+	MaxNameBytes int
 
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
 	patterns []*Namespace // names with '*': children are created on first CONNECT
+
+	// refused counts the CONNECTs refused by the limits, by refusal.
+	refused [refusedKinds]atomic.Uint64
+	// limitLogged is when a refusal for MaxNamespaces was last logged
+	// (monotonic nanoseconds), so that a flood logs once a minute.
+	limitLogged atomic.Int64
 
 	slots chan struct{} // one per namespace-wide broadcast not yet delivered
 }
@@ -45,14 +67,31 @@ type Adapter interface {
 	Publish(b *Broadcast)
 }
 
-// nspSeq numbers namespaces process-wide; reactors index their per-namespace
-// state by that number.
-var nspSeq atomic.Int64
+// Defaults of the namespace limits.
+const (
+	DefaultMaxNamespaces = 10000
+	DefaultMaxNameBytes  = 256
+)
+
+// refusal is why a CONNECT got no namespace.
+type refusal int
+
+const (
+	refusedUnknown refusal = iota // no such namespace: not counted here
+	refusedName                   // longer than MaxNameBytes
+	refusedLimit                  // MaxNamespaces namespaces exist
+	refusedKinds
+)
+
+// limitLogEvery is how often a flood of CONNECTs refused for
+// MaxNamespaces is logged.
+const limitLogEvery = time.Minute
 
 // NewSocketIO returns a Socket.IO server on srv with the default namespace
 // "/" already declared. Mount it with srv.Handle(path, io).
 func NewSocketIO(srv *Server) *SocketIO {
 	io := &SocketIO{srv: srv, ConnectTimeout: DefaultConnectTimeout, nsps: make(map[string]*Namespace),
+		MaxNamespaces: DefaultMaxNamespaces, MaxNameBytes: DefaultMaxNameBytes,
 		slots: make(chan struct{}, maxQueuedBroadcasts)}
 	io.Of("/")
 	return io
@@ -90,7 +129,7 @@ func (io *SocketIO) Of(name string) *Namespace {
 }
 
 func (io *SocketIO) newNamespace(name string, parent *Namespace) *Namespace {
-	n := &Namespace{io: io, name: name, nameBytes: []byte(name), id: int(nspSeq.Add(1) - 1), events: make(map[string]EventHandler)}
+	n := &Namespace{io: io, name: name, nameBytes: []byte(name), id: allocID(), parent: parent, events: make(map[string]EventHandler)}
 	n.ctr = make([]*nsCounters, io.srv.cfg.EventLoops)
 	for i := range n.ctr {
 		n.ctr[i] = new(nsCounters)
@@ -101,32 +140,87 @@ func (io *SocketIO) newNamespace(name string, parent *Namespace) *Namespace {
 	return n
 }
 
-// lookup finds the namespace for a CONNECT, creating a child of a matching
-// pattern on first use. It returns nil for an unknown namespace.
-func (io *SocketIO) lookup(name []byte) *Namespace {
+// acquire finds the namespace for a CONNECT, creating a child of a
+// matching pattern on first use, and holds a child (Namespace.refs) so
+// that it cannot be removed before the CONNECT has added its socket or
+// called release. It returns nil and why for a namespace it refuses.
+//
+// The hold is taken under io.mu (the read lock is enough: refs is atomic)
+// and removal takes the write lock and checks refs again, so a CONNECT
+// racing the removal of its namespace either holds the old one, which then
+// stays, or finds it gone and creates a fresh one: never a removed one.
+func (io *SocketIO) acquire(name []byte) (*Namespace, refusal) {
 	io.mu.RLock()
 	n := io.nsps[string(name)]
+	if n != nil && n.parent != nil {
+		n.refs.Add(1)
+	}
 	pats := io.patterns
 	io.mu.RUnlock()
-	if n != nil || len(pats) == 0 {
-		return n
+	if n != nil {
+		return n, 0
+	}
+	if len(name) > io.MaxNameBytes {
+		io.refused[refusedName].Add(1)
+		return nil, refusedName
 	}
 	for _, p := range pats {
 		if globMatch(p.name, string(name)) {
-			io.mu.Lock()
-			defer io.mu.Unlock()
-			if n := io.nsps[string(name)]; n != nil {
-				return n
-			}
-			n := io.newNamespace(string(name), p)
-			io.nsps[n.name] = n
-			if io.OnNamespace != nil {
-				io.OnNamespace(n.name)
-			}
-			return n
+			return io.createChild(string(name), p)
 		}
 	}
-	return nil
+	return nil, refusedUnknown
+}
+
+// createChild creates namespace name from pattern p, or returns it held if
+// another CONNECT created it meanwhile.
+func (io *SocketIO) createChild(name string, p *Namespace) (*Namespace, refusal) {
+	io.mu.Lock()
+	defer io.mu.Unlock()
+	if n := io.nsps[name]; n != nil {
+		if n.parent != nil {
+			n.refs.Add(1)
+		}
+		return n, 0
+	}
+	if len(io.nsps) >= io.MaxNamespaces {
+		io.refused[refusedLimit].Add(1)
+		now := time.Now().UnixNano()
+		if last := io.limitLogged.Load(); now-last >= int64(limitLogEvery) && io.limitLogged.CompareAndSwap(last, now) {
+			io.srv.log.Warn("namespace limit reached: CONNECTs that would create a namespace are refused",
+				"max", io.MaxNamespaces, "pattern", p.name, "refused_total", io.refused[refusedLimit].Load())
+		}
+		return nil, refusedLimit
+	}
+	n := io.newNamespace(name, p)
+	n.refs.Add(1)
+	io.nsps[n.name] = n
+	if io.OnNamespace != nil {
+		io.OnNamespace(n.name)
+	}
+	return n, 0
+}
+
+// release drops a hold taken by acquire (a socket that left, or a CONNECT
+// that added none) and removes a child namespace nobody holds any more:
+// from the table, its counters folded into its pattern's, its id freed.
+// Each reactor has already forgotten its state of the namespace (see
+// reactor.forget). Any goroutine; a reactor in practice.
+func (io *SocketIO) release(n *Namespace) {
+	if n.parent == nil || n.refs.Add(-1) != 0 {
+		return
+	}
+	io.mu.Lock()
+	defer io.mu.Unlock()
+	if n.refs.Load() != 0 || io.nsps[n.name] != n {
+		return // held again meanwhile, or removed by another release
+	}
+	delete(io.nsps, n.name)
+	n.parent.retire(n)
+	freeID(n.id)
+	if io.OnNamespaceRemoved != nil {
+		io.OnNamespaceRemoved(n.name)
+	}
 }
 
 // Declared reports whether name is a namespace of this server: one that
@@ -343,20 +437,28 @@ func (c *client) dispatch(h *socketio.Header, atts [][]byte) {
 func (c *client) onConnect(h *socketio.Header) {
 	r := c.s.r
 	var ns *Namespace
+	why := refusedUnknown
 	if len(h.Query) == 0 {
 		// On EIO4 Node takes "/admin?x" as the whole (unknown) name.
-		ns = c.io.lookup(h.Namespace)
+		ns, why = c.io.acquire(h.Namespace)
 	}
 	if ns == nil {
 		name := h.Namespace
 		if len(h.Query) > 0 {
 			name = append(append([]byte(nil), name...), h.Query...)
 		}
-		r.enc = socketio.AppendConnectError(r.enc[:0], name, "Invalid namespace", nil)
+		msg := "Invalid namespace"
+		if why == refusedLimit {
+			msg = "namespace limit reached: the server holds its maximum of " + strconv.Itoa(c.io.MaxNamespaces) + " namespaces"
+		}
+		r.enc = socketio.AppendConnectError(r.enc[:0], name, msg, nil)
 		c.s.Send(r.enc, false)
 		return
 	}
+	// From here on the CONNECT holds ns: it either adds a socket, which
+	// takes the hold over, or releases it.
 	if so := c.socketFor(h.Namespace); so != nil {
+		c.io.release(ns)
 		r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
 		c.s.Send(r.enc, false)
 		return
@@ -369,12 +471,14 @@ func (c *client) onConnect(h *socketio.Header) {
 				ce = &ConnectError{Message: err.Error()}
 			}
 			so.ctr().errors.Add(1)
+			c.io.release(ns)
 			r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, ce.Message, ce.Data)
 			c.s.Send(r.enc, false)
 			return
 		}
 	}
 	if c.s.Closed() {
+		c.io.release(ns)
 		return
 	}
 	r.timers.stop(&c.connectTimer)

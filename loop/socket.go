@@ -23,9 +23,16 @@ type Socket struct {
 	ns *Namespace
 	c  *client
 
+	// rooms are the joined rooms in join order (the own id room is
+	// implicit). A room left from the middle leaves a hole (set == nil)
+	// until more than half are holes; then the slice is compacted, so
+	// Leave is amortised O(1) and Rooms keeps Node's insertion order.
 	rooms []roomRef
-	idx   int    // position in nsLocal.sockets
-	seen  uint64 // broadcast stamp, see reactor.seq
+	// roomIx maps a joined room's name to its position in rooms. It is
+	// made on the first Join, so a socket in no room pays one nil pointer.
+	roomIx map[string]int
+	idx    int    // position in nsLocal.sockets
+	seen   uint64 // broadcast stamp, see reactor.seq
 
 	// batchSeq and batchMask record which broadcasts of the reactor's
 	// current delivery batch target this socket (see deliverBatch).
@@ -40,11 +47,16 @@ type Socket struct {
 	Data any
 
 	gone bool
+	// holes counts the left rooms still in rooms. It sits next to gone
+	// so the struct keeps its size class.
+	holes int32
 }
 
+// roomRef is one room of a socket: the room's set on the reactor and the
+// socket's position in its members, so leaving needs no scan.
 type roomRef struct {
 	name string
-	set  *roomSet
+	set  *roomSet // nil for a hole
 	idx  int
 }
 
@@ -108,9 +120,7 @@ func (so *Socket) remove(reason string) {
 	so.gone = true
 	r := so.c.s.r
 	l := r.local(so.ns)
-	for len(so.rooms) > 0 {
-		so.leaveAt(l, len(so.rooms)-1)
-	}
+	so.leaveAll(l)
 	last := len(l.sockets) - 1
 	if so.idx <= last && l.sockets[so.idx] == so {
 		l.sockets[so.idx] = l.sockets[last]
@@ -138,10 +148,13 @@ func (so *Socket) remove(reason string) {
 	if so.ns.OnDisconnect != nil {
 		so.ns.OnDisconnect(so, reason)
 	}
+	// Last: a child namespace may be removed here, its counters folded.
+	r.forget(l)
+	so.ns.io.release(so.ns)
 }
 
 // Join adds the socket to room. Joining its own id room is a no-op: every
-// socket is always in it.
+// socket is always in it. O(1).
 func (so *Socket) Join(room string) {
 	if so.gone || room == so.id || so.inRoom(room) {
 		return
@@ -152,34 +165,72 @@ func (so *Socket) Join(room string) {
 		set = &roomSet{}
 		l.rooms[room] = set
 	}
+	if so.roomIx == nil {
+		so.roomIx = make(map[string]int)
+	}
+	so.roomIx[room] = len(so.rooms)
 	so.rooms = append(so.rooms, roomRef{name: room, set: set, idx: len(set.members)})
 	set.members = append(set.members, so)
 }
 
-// Leave removes the socket from room.
+// Leave removes the socket from room. O(1), amortised.
 func (so *Socket) Leave(room string) {
-	for i := range so.rooms {
-		if so.rooms[i].name == room {
-			so.leaveAt(so.c.s.r.local(so.ns), i)
-			return
-		}
+	i, ok := so.roomIx[room]
+	if !ok {
+		return
+	}
+	so.detach(so.c.s.r.local(so.ns), so.rooms[i])
+	delete(so.roomIx, room)
+	so.rooms[i] = roomRef{}
+	so.holes++
+	// Trailing holes go at once; inner ones once they are the majority.
+	for n := len(so.rooms); n > 0 && so.rooms[n-1].set == nil; n-- {
+		so.rooms = so.rooms[:n-1]
+		so.holes--
+	}
+	if so.holes > 0 && int(so.holes)*2 > len(so.rooms) {
+		so.compactRooms()
 	}
 }
 
-func (so *Socket) leaveAt(l *nsLocal, i int) {
-	ref := so.rooms[i]
+// compactRooms closes the holes of so.rooms, keeping the join order, and
+// renumbers roomIx. It runs once at least half the slots are holes, so its
+// O(n) is paid for by the n/2 Leaves before it.
+func (so *Socket) compactRooms() {
+	k := 0
+	for _, ref := range so.rooms {
+		if ref.set != nil {
+			so.rooms[k] = ref
+			so.roomIx[ref.name] = k
+			k++
+		}
+	}
+	clear(so.rooms[k:])
+	so.rooms = so.rooms[:k]
+	so.holes = 0
+}
+
+// leaveAll leaves every room, for remove.
+func (so *Socket) leaveAll(l *nsLocal) {
+	for _, ref := range so.rooms {
+		if ref.set != nil {
+			so.detach(l, ref)
+		}
+	}
+	so.rooms, so.roomIx, so.holes = nil, nil, 0
+}
+
+// detach takes so out of ref's member list in O(1): the last member moves
+// into its slot and that member's roomRef learns its new position through
+// its own roomIx. An emptied room is dropped from the reactor's index.
+func (so *Socket) detach(l *nsLocal, ref roomRef) {
 	m := ref.set.members
 	last := len(m) - 1
 	if ref.idx <= last && m[ref.idx] == so {
 		moved := m[last]
 		m[ref.idx] = moved
 		if moved != so {
-			for j := range moved.rooms {
-				if moved.rooms[j].set == ref.set {
-					moved.rooms[j].idx = ref.idx
-					break
-				}
-			}
+			moved.rooms[moved.roomIx[ref.name]].idx = ref.idx
 		}
 		m[last] = nil
 		ref.set.members = m[:last]
@@ -187,25 +238,32 @@ func (so *Socket) leaveAt(l *nsLocal, i int) {
 	if len(ref.set.members) == 0 {
 		delete(l.rooms, ref.name)
 	}
-	so.rooms = append(so.rooms[:i], so.rooms[i+1:]...)
 }
 
+// inRoom reports whether so joined room (its own id room aside). O(1).
 func (so *Socket) inRoom(room string) bool {
-	for i := range so.rooms {
-		if so.rooms[i].name == room {
-			return true
-		}
-	}
-	return false
+	_, ok := so.roomIx[room]
+	return ok
 }
 
-// Rooms returns the rooms of the socket, its own id room first (as Node's
-// socket.rooms).
+// InRoom reports whether the socket is in room; every socket is in its
+// own id room. O(1).
+func (so *Socket) InRoom(room string) bool { return room == so.id || so.inRoom(room) }
+
+// RoomCount returns the number of rooms the socket joined, its own id
+// room not counted. O(1).
+func (so *Socket) RoomCount() int { return len(so.rooms) - int(so.holes) }
+
+// Rooms returns the rooms of the socket: its own id room first, then the
+// others in the order they were joined (Node's socket.rooms is a Set,
+// which iterates in insertion order).
 func (so *Socket) Rooms() []string {
-	out := make([]string, 0, len(so.rooms)+1)
+	out := make([]string, 0, so.RoomCount()+1)
 	out = append(out, so.id)
 	for _, r := range so.rooms {
-		out = append(out, r.name)
+		if r.set != nil {
+			out = append(out, r.name)
+		}
 	}
 	return out
 }

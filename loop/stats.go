@@ -162,9 +162,44 @@ type nsCounters struct {
 	errors                atomic.Uint64
 }
 
-// NamespaceStats are the Socket.IO counters of one namespace.
+// add adds the cumulative counters of c to st.
+func (st *NamespaceStats) add(c *nsCounters) {
+	st.Connected += c.connected.Load()
+	st.Connects += c.connects.Load()
+	st.Disconnects += c.disconnects.Load()
+	st.EventsIn += c.eventsIn.Load()
+	st.EventsOut += c.eventsOut.Load()
+	st.BytesIn += c.bytesIn.Load()
+	st.BytesOut += c.bytesOut.Load()
+	st.Errors += c.errors.Load()
+}
+
+// retire folds the counters of child, which is being removed and has no
+// socket left, into the pattern's retired counters. Caller holds io.mu.
+func (p *Namespace) retire(child *Namespace) {
+	var st NamespaceStats
+	for _, c := range child.ctr {
+		st.add(c)
+	}
+	r := &p.retired
+	r.connects.Add(st.Connects)
+	r.disconnects.Add(st.Disconnects)
+	r.eventsIn.Add(st.EventsIn)
+	r.eventsOut.Add(st.EventsOut)
+	r.bytesIn.Add(st.BytesIn)
+	r.bytesOut.Add(st.BytesOut)
+	r.errors.Add(st.Errors)
+}
+
+// NamespaceStats are the Socket.IO counters of one namespace, or of every
+// namespace created from one pattern.
 type NamespaceStats struct {
-	Name        string
+	// Name is the namespace's name, or the pattern's ("/org-*"): the names
+	// of children come from clients, so they are never listed one by one.
+	Name string
+	// Namespaces is 1 for a declared namespace, and for a pattern the
+	// number of its children that exist now.
+	Namespaces  int
 	Connected   int64  // sockets in the namespace now
 	Connects    uint64 // CONNECTs accepted
 	Disconnects uint64
@@ -175,34 +210,55 @@ type NamespaceStats struct {
 	Errors      uint64 // refused CONNECTs and protocol errors
 }
 
-// NamespaceStats sums the per-reactor counters of every namespace. Any
-// goroutine may call it.
+// NamespaceStats sums the per-reactor counters of every declared namespace
+// and of every pattern, a pattern's entry holding the sums of its children,
+// removed ones included: so there is one entry per name in the
+// configuration, however many namespaces clients create. Any goroutine may
+// call it; it holds io's read lock, so that no child is removed (and
+// counted twice) while it sums.
 func (io *SocketIO) NamespaceStats() []NamespaceStats {
 	io.mu.RLock()
-	nss := make([]*Namespace, 0, len(io.nsps))
-	for _, n := range io.nsps {
-		nss = append(nss, n)
-	}
-	io.mu.RUnlock()
-	out := make([]NamespaceStats, 0, len(nss))
-	reactors := *io.srv.reactors.Load()
-	for _, n := range nss {
-		st := NamespaceStats{Name: n.name}
-		for _, r := range reactors {
-			if r.idx >= len(n.ctr) {
-				continue
-			}
-			c := n.ctr[r.idx]
-			st.Connected += c.connected.Load()
-			st.Connects += c.connects.Load()
-			st.Disconnects += c.disconnects.Load()
-			st.EventsIn += c.eventsIn.Load()
-			st.EventsOut += c.eventsOut.Load()
-			st.BytesIn += c.bytesIn.Load()
-			st.BytesOut += c.bytesOut.Load()
-			st.Errors += c.errors.Load()
-		}
+	defer io.mu.RUnlock()
+	out := make([]NamespaceStats, 0, len(io.patterns)+8)
+	byPattern := make(map[*Namespace]int, len(io.patterns))
+	for _, p := range io.patterns {
+		byPattern[p] = len(out)
+		st := NamespaceStats{Name: p.name}
+		st.add(&p.retired)
 		out = append(out, st)
 	}
+	for _, n := range io.nsps {
+		var st *NamespaceStats
+		if n.parent != nil {
+			st = &out[byPattern[n.parent]]
+		} else {
+			out = append(out, NamespaceStats{Name: n.name})
+			st = &out[len(out)-1]
+		}
+		st.Namespaces++
+		for _, c := range n.ctr {
+			st.add(c)
+		}
+	}
 	return out
+}
+
+// NamespaceTableStats describe the namespace table and its limits.
+type NamespaceTableStats struct {
+	Namespaces int // namespaces that exist now, declared ones and children of patterns
+	Max        int // MaxNamespaces
+	// RefusedLimit counts CONNECTs refused because MaxNamespaces
+	// namespaces existed, RefusedName those to a name longer than
+	// MaxNameBytes.
+	RefusedLimit, RefusedName uint64
+}
+
+// NamespaceTableStats returns the size of the namespace table and the
+// CONNECTs its limits refused. Any goroutine.
+func (io *SocketIO) NamespaceTableStats() NamespaceTableStats {
+	io.mu.RLock()
+	n := len(io.nsps)
+	io.mu.RUnlock()
+	return NamespaceTableStats{Namespaces: n, Max: io.MaxNamespaces,
+		RefusedLimit: io.refused[refusedLimit].Load(), RefusedName: io.refused[refusedName].Load()}
 }

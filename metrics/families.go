@@ -13,6 +13,8 @@ import (
 type reading struct {
 	snap      loop.Snapshot
 	nss       []loop.NamespaceStats // sorted by name
+	hasIO     bool                  // the server runs Socket.IO: table is meaningful
+	table     loop.NamespaceTableStats
 	draining  bool
 	queued    int64
 	queuedErr error // OutboundQueued did not answer in time
@@ -29,9 +31,14 @@ type family struct {
 
 // families is every metric that sioloop reads from the loop at scrape time.
 // The socket_io_* names and their namespace label are those of the
-// socket.io-prometheus-metrics exporter (DESIGN.md §7.1), so existing
-// Grafana dashboards keep working; socket_io_connected carries the label
-// too, since a sioloop server serves several namespaces.
+// socket.io-prometheus-metrics exporter, so existing Grafana dashboards
+// keep working; socket_io_connected carries the label too, since a sioloop
+// server serves several namespaces.
+//
+// The namespace label takes only names from the configuration: the
+// namespaces clients create from a pattern ("/org-*") are summed under the
+// pattern's label (loop.SocketIO.NamespaceStats does it), so no client can
+// add series to a scrape.
 var families = []family{
 	{"socket_io_connected", "gauge", "Sockets connected to the namespace now.",
 		func(a *appender, r *reading) {
@@ -79,6 +86,20 @@ var families = []family{
 		func(a *appender, r *reading) {
 			for _, n := range r.nss {
 				a.uint(nsLabel(n), n.Errors)
+			}
+		}},
+
+	{"sioloop_namespaces", "gauge", "Namespaces that exist now: 1 for a declared one; for a pattern such as /org-*, the namespaces clients created from it (each goes away with its last socket).",
+		func(a *appender, r *reading) {
+			for _, n := range r.nss {
+				a.int(nsLabel(n), int64(n.Namespaces))
+			}
+		}},
+	{"sioloop_namespace_refused_total", "counter", "CONNECTs refused by the namespace limits: namespace_limit (MAX_NAMESPACES namespaces existed), name_too_long (a name longer than MAX_NAME_BYTES, answered \"Invalid namespace\").",
+		func(a *appender, r *reading) {
+			if r.hasIO {
+				a.uint(`reason="namespace_limit"`, r.table.RefusedLimit)
+				a.uint(`reason="name_too_long"`, r.table.RefusedName)
 			}
 		}},
 
@@ -208,9 +229,9 @@ func nsLabel(n loop.NamespaceStats) string {
 	return `namespace="` + escapeLabel(n.Name) + `"`
 }
 
-// escapeLabel escapes a label value. Namespace names come from clients
-// (a CONNECT to a namespace matching a '*' pattern creates it), so they may
-// hold any character. The text format (Prometheus exposition formats,
+// escapeLabel escapes a label value. Namespace names come from the
+// configuration, not from clients (see families), but may still hold any
+// character. The text format (Prometheus exposition formats,
 // "Text format details"): "label_value can be any sequence of UTF-8
 // characters, but the backslash (\), double-quote ("), and line feed (\n)
 // characters have to be escaped as \\, \", and \n, respectively."

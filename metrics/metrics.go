@@ -11,8 +11,12 @@
 // other. The only metrics this package updates itself are the admin request
 // histograms, on the cold net/http side.
 //
-// Every family is declared once, with its full Prometheus name, type and
-// help text, in the table in families.go.
+// Every family read from the loop is declared once, with its full
+// Prometheus name, type and help text, in the table in families.go. Rare
+// events of the layers above the loop are package-level counters of
+// VictoriaMetrics' default set, declared where they happen (the refused
+// subscriptions of package app, sioloop_subscribe_refused_total); a
+// scrape writes that set too.
 package metrics
 
 import (
@@ -89,6 +93,7 @@ func (s *Set) AdminRefusal(route, reason string) *vm.Counter {
 // client is one.
 func (s *Set) WritePrometheus(w io.Writer) {
 	s.set.WritePrometheus(w)
+	vm.WritePrometheus(w, false) // the default set: package-level counters
 	vm.WriteProcessMetrics(w)
 	vm.WriteFDMetrics(w)
 }
@@ -99,6 +104,7 @@ func (s *Set) writeLoop(w io.Writer) {
 	if s.io != nil {
 		r.nss = s.io.NamespaceStats()
 		sortNamespaces(r.nss)
+		r.hasIO, r.table = true, s.io.NamespaceTableStats()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), OutboundQueuedTimeout)
 	r.queued, r.queuedErr = s.srv.OutboundQueued(ctx)

@@ -20,6 +20,7 @@ func newServer(t *testing.T) (*loop.Server, *loop.SocketIO) {
 	srv := loop.New(loop.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sio := loop.NewSocketIO(srv)
 	sio.Of("/chat")
+	sio.Of("/org-*")
 	return srv, sio
 }
 
@@ -60,7 +61,7 @@ func TestWritePrometheus(t *testing.T) {
 		}
 	}
 	gauge, counter := dto.MetricType_GAUGE, dto.MetricType_COUNTER
-	for _, ns := range []string{"/", "/chat"} {
+	for _, ns := range []string{"/", "/chat", "/org-*"} {
 		f("socket_io_connected", gauge, 0, "namespace", ns)
 		f("socket_io_connect_total", counter, 0, "namespace", ns)
 		f("socket_io_disconnect_total", counter, 0, "namespace", ns)
@@ -70,6 +71,10 @@ func TestWritePrometheus(t *testing.T) {
 		f("socket_io_transmit_bytes", counter, 0, "namespace", ns)
 		f("socket_io_errors_total", counter, 0, "namespace", ns)
 	}
+	f("sioloop_namespaces", gauge, 1, "namespace", "/")
+	f("sioloop_namespaces", gauge, 0, "namespace", "/org-*")
+	f("sioloop_namespace_refused_total", counter, 0, "reason", "namespace_limit")
+	f("sioloop_namespace_refused_total", counter, 0, "reason", "name_too_long")
 	f("sioloop_clients", gauge, 0, "transport", "polling")
 	f("sioloop_clients", gauge, 0, "transport", "websocket")
 	for _, code := range []string{"0", "1", "2", "3", "4", "5"} {
@@ -140,9 +145,11 @@ func TestReading(t *testing.T) {
 			AcceptErrors:    26, Panics: 27,
 		},
 		nss: []loop.NamespaceStats{
-			{Name: "/", Connected: 2, Connects: 10, Disconnects: 8, EventsIn: 11, EventsOut: 12, BytesIn: 13, BytesOut: 14, Errors: 1},
-			{Name: "/org-\"q\"\\\nx\xff", Connected: 1, Connects: 1},
+			{Name: "/", Namespaces: 1, Connected: 2, Connects: 10, Disconnects: 8, EventsIn: 11, EventsOut: 12, BytesIn: 13, BytesOut: 14, Errors: 1},
+			{Name: "/org-\"q\"\\\nx\xff*", Namespaces: 3, Connected: 1, Connects: 1},
 		},
+		hasIO:     true,
+		table:     loop.NamespaceTableStats{Namespaces: 4, Max: 10, RefusedLimit: 5, RefusedName: 6},
 		draining:  true,
 		queuedErr: errors.New("timeout"),
 	}
@@ -160,7 +167,7 @@ func TestReading(t *testing.T) {
 			t.Errorf("%s%v = %v (present %v), want %v", name, labels, got, ok, want)
 		}
 	}
-	odd := "/org-\"q\"\\\nx\uFFFD"
+	odd := "/org-\"q\"\\\nx\uFFFD*"
 	f("socket_io_connected", 2, "namespace", "/")
 	f("socket_io_connected", 1, "namespace", odd)
 	f("socket_io_connect_total", 1, "namespace", odd)
@@ -171,6 +178,10 @@ func TestReading(t *testing.T) {
 	f("socket_io_receive_bytes", 13, "namespace", "/")
 	f("socket_io_transmit_bytes", 14, "namespace", "/")
 	f("socket_io_errors_total", 1, "namespace", "/")
+	f("sioloop_namespaces", 1, "namespace", "/")
+	f("sioloop_namespaces", 3, "namespace", odd)
+	f("sioloop_namespace_refused_total", 5, "reason", "namespace_limit")
+	f("sioloop_namespace_refused_total", 6, "reason", "name_too_long")
 	f("sioloop_connections", 7)
 	f("sioloop_clients", 2, "transport", "polling")
 	f("sioloop_clients", 3, "transport", "websocket")

@@ -5,21 +5,67 @@ package app
 
 import (
 	"encoding/json"
+	"strconv"
+
+	vm "github.com/VictoriaMetrics/metrics"
 
 	"sioloop/loop"
 	"sioloop/protocol/socketio"
 )
 
+// Limits bound what one subscribe or unsubscribe request may ask. A zero
+// field means its default.
+type Limits struct {
+	// SubscribeNames is the most channel names in one request
+	// (MAX_SUBSCRIBE_NAMES). Default 100.
+	SubscribeNames int
+	// NameBytes is the longest channel name (MAX_NAME_BYTES). Default 256.
+	NameBytes int
+	// RoomsPerSocket is the most channels one socket may be in
+	// (MAX_ROOMS_PER_SOCKET). Default 1000.
+	RoomsPerSocket int
+}
+
+// Defaults of Limits, and of the settings that set them.
+const (
+	DefaultMaxSubscribeNames = 100
+	DefaultMaxNameBytes      = loop.DefaultMaxNameBytes
+	DefaultMaxRoomsPerSocket = 1000
+)
+
+func (l Limits) resolve() Limits {
+	if l.SubscribeNames <= 0 {
+		l.SubscribeNames = DefaultMaxSubscribeNames
+	}
+	if l.NameBytes <= 0 {
+		l.NameBytes = DefaultMaxNameBytes
+	}
+	if l.RoomsPerSocket <= 0 {
+		l.RoomsPerSocket = DefaultMaxRoomsPerSocket
+	}
+	return l
+}
+
+// Subscribe and unsubscribe requests refused by Limits, by reason. They
+// are rare, so they are plain counters of VictoriaMetrics' default set,
+// which metrics.Set writes with the rest.
+var (
+	refusedTooManyNames = vm.NewCounter(`sioloop_subscribe_refused_total{reason="too_many_names"}`)
+	refusedNameTooLong  = vm.NewCounter(`sioloop_subscribe_refused_total{reason="name_too_long"}`)
+	refusedRoomLimit    = vm.NewCounter(`sioloop_subscribe_refused_total{reason="room_limit"}`)
+)
+
 // Install declares the app's handlers on each namespace. auth, when not
-// nil, checks every CONNECT.
-func Install(nss []*loop.Namespace, auth *JWTAuth) {
+// nil, checks every CONNECT; lim bounds subscriptions.
+func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
+	ch := &channels{lim: lim.resolve()}
 	for _, ns := range nss {
 		if auth != nil {
 			ns.Use = auth.Middleware
 		}
 		ns.On("message", onMessage)
-		ns.On("subscribe", onSubscribe)
-		ns.On("unsubscribe", onUnsubscribe)
+		ns.On("subscribe", ch.onSubscribe)
+		ns.On("unsubscribe", ch.onUnsubscribe)
 	}
 }
 
@@ -32,10 +78,24 @@ func onMessage(s *loop.Socket, ev *loop.Event) {
 	}
 }
 
+// channels handles subscribe and unsubscribe within its limits.
+type channels struct {
+	lim Limits
+}
+
 // onSubscribe joins the channels named by the first argument (a string or
-// an array of strings) and acks with the socket's rooms.
-func onSubscribe(s *loop.Socket, ev *loop.Event) {
-	for _, ch := range channelArgs(ev.Args) {
+// an array of strings) and acks with the socket's rooms. A request over a
+// limit joins nothing and acks {"error":…,"rooms":[…]}.
+func (c *channels) onSubscribe(s *loop.Socket, ev *loop.Event) {
+	names, msg := c.names("subscribe", ev.Args)
+	if msg == "" {
+		msg = c.checkRoomLimit(s, names)
+	}
+	if msg != "" {
+		ackRefusal(s, ev, msg)
+		return
+	}
+	for _, ch := range names {
 		if mayJoin(s, ch) {
 			s.Join(ch)
 		}
@@ -44,13 +104,55 @@ func onSubscribe(s *loop.Socket, ev *loop.Event) {
 }
 
 // onUnsubscribe leaves the channels named by the first argument.
-func onUnsubscribe(s *loop.Socket, ev *loop.Event) {
-	for _, ch := range channelArgs(ev.Args) {
+func (c *channels) onUnsubscribe(s *loop.Socket, ev *loop.Event) {
+	names, msg := c.names("unsubscribe", ev.Args)
+	if msg != "" {
+		ackRefusal(s, ev, msg)
+		return
+	}
+	for _, ch := range names {
 		if ch != s.ID() {
 			s.Leave(ch)
 		}
 	}
 	ackRooms(s, ev)
+}
+
+// names reads the channel names of a request, or says (and counts) which
+// limit it breaks.
+func (c *channels) names(event string, args []byte) ([]string, string) {
+	names, count := channelArgs(args, c.lim.SubscribeNames)
+	if count > c.lim.SubscribeNames {
+		refusedTooManyNames.Inc()
+		return nil, event + " lists " + strconv.Itoa(count) + " names, more than MAX_SUBSCRIBE_NAMES (" + strconv.Itoa(c.lim.SubscribeNames) + ")"
+	}
+	for _, ch := range names {
+		if len(ch) > c.lim.NameBytes {
+			refusedNameTooLong.Inc()
+			return nil, event + ": a channel name of " + strconv.Itoa(len(ch)) + " bytes is longer than MAX_NAME_BYTES (" + strconv.Itoa(c.lim.NameBytes) + ")"
+		}
+	}
+	return names, ""
+}
+
+// checkRoomLimit says (and counts) if joining names would put s in more
+// than RoomsPerSocket rooms.
+func (c *channels) checkRoomLimit(s *loop.Socket, names []string) string {
+	have, max := s.RoomCount(), c.lim.RoomsPerSocket
+	if have+len(names) <= max {
+		return "" // the common case: no need to look for duplicates
+	}
+	seen := make(map[string]struct{}, len(names))
+	for _, ch := range names {
+		if _, dup := seen[ch]; !dup && mayJoin(s, ch) && !s.InRoom(ch) {
+			seen[ch] = struct{}{}
+		}
+	}
+	if n := have + len(seen); n > max {
+		refusedRoomLimit.Inc()
+		return "subscribe would put the socket in " + strconv.Itoa(n) + " channels, more than MAX_ROOMS_PER_SOCKET (" + strconv.Itoa(max) + ")"
+	}
+	return ""
 }
 
 // mayJoin refuses other sockets' id rooms and, with JWT auth, channels the
@@ -67,34 +169,120 @@ func ackRooms(s *loop.Socket, ev *loop.Event) {
 	if !ev.HasAck {
 		return
 	}
-	s.Ack(ev, jsonStrings(s.Rooms()), nil)
+	s.Ack(ev, jsonStrings(nil, s.Rooms()), nil)
 }
 
-// jsonStrings encodes names as a JSON array, escaped as JSON.stringify does.
-func jsonStrings(names []string) []byte {
-	b := []byte{'['}
+// ackRefusal acks a refused request, when the client asked for an ack,
+// with one object: {"error":msg,"rooms":[the socket's rooms]}.
+func ackRefusal(s *loop.Socket, ev *loop.Event, msg string) {
+	if !ev.HasAck {
+		return
+	}
+	b := append([]byte(nil), `{"error":`...)
+	b = socketio.AppendJSONStringOf(b, msg)
+	b = append(b, `,"rooms":`...)
+	b = jsonStrings(b, s.Rooms())
+	s.Ack(ev, append(b, '}'), nil)
+}
+
+// jsonStrings appends names to b as a JSON array, escaped as
+// JSON.stringify does.
+func jsonStrings(b []byte, names []string) []byte {
+	b = append(b, '[')
 	for i, n := range names {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = socketio.AppendJSONString(b, []byte(n))
+		b = socketio.AppendJSONStringOf(b, n)
 	}
 	return append(b, ']')
 }
 
-// channelArgs reads the first argument as a channel name or a list of them.
-func channelArgs(args []byte) []string {
-	var list []json.RawMessage
-	if err := json.Unmarshal(append(append([]byte{'['}, args...), ']'), &list); err != nil || len(list) == 0 {
-		return nil
+// channelArgs reads the first argument of args (valid JSON list content,
+// as Parse checked it) as a channel name or an array of them. count is the
+// number of names given; when it is over max, names is nil and nothing
+// was decoded, so a huge list costs one scan and no allocation. Names are
+// nil for a first argument of any other shape.
+func channelArgs(args []byte, max int) (names []string, count int) {
+	i := skipSpace(args, 0)
+	if i >= len(args) {
+		return nil, 0
 	}
-	var one string
-	if err := json.Unmarshal(list[0], &one); err == nil {
-		return []string{one}
+	end, elems := scanValue(args, i)
+	if end < 0 {
+		return nil, 0
 	}
-	var many []string
-	if err := json.Unmarshal(list[0], &many); err == nil {
-		return many
+	switch args[i] {
+	case '"':
+		var one string
+		if json.Unmarshal(args[i:end], &one) != nil {
+			return nil, 0
+		}
+		return []string{one}, 1
+	case '[':
+		if elems > max {
+			return nil, elems
+		}
+		var many []string
+		if json.Unmarshal(args[i:end], &many) != nil {
+			return nil, 0
+		}
+		return many, len(many)
 	}
-	return nil
+	return nil, 0
 }
+
+// scanValue returns the end of the JSON string, array or object that
+// starts at b[i], and for an array the number of its elements; end is -1
+// when the value does not close. It counts only: what it scans is checked
+// by the decoder later, if at all.
+func scanValue(b []byte, i int) (end, elems int) {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		c := b[j]
+		if depth == 1 && elems == 0 && c != ']' && !isSpace(c) {
+			elems = 1 // the first element of the outer array
+		}
+		switch c {
+		case '"':
+			k := j + 1
+			for k < len(b) && b[k] != '"' {
+				if b[k] == '\\' {
+					k++
+				}
+				k++
+			}
+			if k >= len(b) {
+				return -1, 0
+			}
+			j = k
+			if depth == 0 {
+				return j + 1, 0
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			depth--
+			if depth == 0 {
+				return j + 1, elems
+			}
+		case ',':
+			if depth == 1 {
+				elems++
+			}
+		}
+		if depth == 0 {
+			return -1, 0 // not a string, array or object
+		}
+	}
+	return -1, 0
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }

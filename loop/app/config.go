@@ -51,6 +51,11 @@ type Config struct {
 	// its next request. Default 60s.
 	AdminIdleTimeout time.Duration
 
+	MaxNamespaces     int // MAX_NAMESPACES, --max-namespaces: namespaces that may exist at once (declared and created from patterns). Default 10000.
+	MaxNameBytes      int // MAX_NAME_BYTES, --max-name-bytes: longest channel name, and longest namespace name a pattern may create. Default 256.
+	MaxSubscribeNames int // MAX_SUBSCRIBE_NAMES, --max-subscribe-names: channel names in one subscribe or unsubscribe. Default 100.
+	MaxRoomsPerSocket int // MAX_ROOMS_PER_SOCKET, --max-rooms-per-socket: channels one socket may be subscribed to. Default 1000.
+
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
 	RedisRequestTimeout time.Duration // REDIS_REQUEST_TIMEOUT, --redis-request-timeout: bound of a cluster-wide request. Default 5s.
@@ -92,6 +97,10 @@ func Settings() []Setting {
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
 		{"ADMIN_READ_TIMEOUT", "admin-read-timeout", "30s", "how long the admin listener waits for a whole request, head and body (the head alone: at most 10s)", func(c *Config, v string) error { return parseDuration(v, &c.AdminReadTimeout) }},
 		{"ADMIN_IDLE_TIMEOUT", "admin-idle-timeout", "60s", "how long the admin listener keeps an idle keep-alive connection open (above the idle timeout of a load balancer in front of it)", func(c *Config, v string) error { return parseDuration(v, &c.AdminIdleTimeout) }},
+		{"MAX_NAMESPACES", "max-namespaces", "10000", "namespaces that may exist at once, declared ones and those clients create from a '*' pattern (which go away with their last socket); a CONNECT that would create one more gets CONNECT_ERROR \"namespace limit reached\"", func(c *Config, v string) error { return parseLimit(v, &c.MaxNamespaces) }},
+		{"MAX_NAME_BYTES", "max-name-bytes", "256", "longest channel name in bytes (a longer one refuses the subscribe) and longest namespace name a pattern creates (a longer one gets \"Invalid namespace\")", func(c *Config, v string) error { return parseLimit(v, &c.MaxNameBytes) }},
+		{"MAX_SUBSCRIBE_NAMES", "max-subscribe-names", "100", "channel names one subscribe or unsubscribe may list; a longer list is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxSubscribeNames) }},
+		{"MAX_ROOMS_PER_SOCKET", "max-rooms-per-socket", "1000", "channels one socket may be subscribed to; a subscribe that would pass it is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxRoomsPerSocket) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
@@ -222,6 +231,11 @@ func parsePort(v string, dst *int) error {
 	return nil
 }
 
+// Limits returns the subscription limits of c.
+func (c Config) Limits() Limits {
+	return Limits{SubscribeNames: c.MaxSubscribeNames, NameBytes: c.MaxNameBytes, RoomsPerSocket: c.MaxRoomsPerSocket}
+}
+
 func parseBool(v string, dst *bool) error {
 	b, err := strconv.ParseBool(v)
 	if err != nil {
@@ -256,6 +270,15 @@ func parseSize(v string, dst *int) error {
 	n, err := strconv.Atoi(v)
 	if err != nil || n <= 0 {
 		return errors.New("want a positive number of bytes")
+	}
+	*dst = n
+	return nil
+}
+
+func parseLimit(v string, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		return errors.New("want a positive whole number")
 	}
 	*dst = n
 	return nil

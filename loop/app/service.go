@@ -64,13 +64,15 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 	srv := loop.New(cfg.LoopConfig(), log)
 	io := loop.NewSocketIO(srv)
 	io.ConnectTimeout = cfg.ConnectTimeout
+	io.MaxNamespaces = cfg.MaxNamespaces
+	io.MaxNameBytes = cfg.MaxNameBytes
 	nss := []*loop.Namespace{io.Of("/")}
 	for _, n := range cfg.Namespaces {
 		if n != "/" {
 			nss = append(nss, io.Of(n))
 		}
 	}
-	Install(nss, auth)
+	Install(nss, auth, cfg.Limits())
 	srv.Handle(cfg.SocketIOPath, io)
 	s := &Service{Config: cfg, Log: log, Server: srv, IO: io}
 	if cfg.RedisURL != "" {
@@ -186,7 +188,8 @@ func (s *Service) closeAdmin() {
 // newCluster creates the Redis adapter and makes it the SocketIO's
 // Adapter. Every declared namespace joins the cluster at once; a namespace
 // created from a pattern ("/org-*") joins when it is created, on its first
-// CONNECT (SocketIO.OnNamespace).
+// CONNECT (SocketIO.OnNamespace), and leaves when it is removed after its
+// last socket (SocketIO.OnNamespaceRemoved).
 func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.Logger) (*cluster.Adapter, error) {
 	ad, err := cluster.New(cluster.Config{
 		URL:            cfg.RedisURL,
@@ -203,6 +206,7 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		}
 	}
 	io.OnNamespace = ad.AddNamespace
+	io.OnNamespaceRemoved = ad.RemoveNamespace
 	io.Adapter = ad
 	log.Info("redis adapter enabled", "uid", ad.UID(), "key", ad.Config().Key)
 	return ad, nil

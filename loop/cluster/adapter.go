@@ -117,10 +117,13 @@ type Adapter struct {
 	codecs sync.Pool // *Codec for encoders running on callers' goroutines
 	codec  Codec     // the dispatch goroutine's
 
-	nsps    sync.Map // namespace name → true, once AddNamespace was called
+	nsps    sync.Map // namespace name → true, from AddNamespace to RemoveNamespace
 	mu      sync.Mutex
-	toSub   []string
+	toSub   []subOp
 	pending map[string]*pending
+	// subbed are the namespaces whose channels are subscribed. Only the
+	// goroutine that subscribes touches it (Start, then subscribeLoop).
+	subbed map[string]struct{}
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -164,6 +167,7 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 		stopPub:    make(chan struct{}),
 		pubDone:    make(chan struct{}),
 		pending:    make(map[string]*pending),
+		subbed:     make(map[string]struct{}),
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
@@ -189,8 +193,29 @@ func (a *Adapter) AddNamespace(nsp string) {
 	if _, loaded := a.nsps.LoadOrStore(nsp, true); loaded {
 		return
 	}
+	a.queueSub(nsp, true)
+}
+
+// RemoveNamespace makes the adapter stop serving namespace nsp: it
+// unsubscribes what AddNamespace subscribed, as Node's adapter is closed
+// when socket.io removes an empty child namespace. It never blocks: the
+// SocketIO's OnNamespaceRemoved hook, which runs on a reactor, calls it.
+func (a *Adapter) RemoveNamespace(nsp string) {
+	if _, loaded := a.nsps.LoadAndDelete(nsp); !loaded {
+		return
+	}
+	a.queueSub(nsp, false)
+}
+
+// subOp is a namespace to subscribe (add) or unsubscribe.
+type subOp struct {
+	nsp string
+	add bool
+}
+
+func (a *Adapter) queueSub(nsp string, add bool) {
 	a.mu.Lock()
-	a.toSub = append(a.toSub, nsp)
+	a.toSub = append(a.toSub, subOp{nsp, add})
 	a.mu.Unlock()
 	select {
 	case a.kick <- struct{}{}:
@@ -275,9 +300,10 @@ func (a *Adapter) subscribeLoop() {
 	}
 }
 
-// subscribePending subscribes every namespace queued by AddNamespace. A
-// failure needs no retry: go-redis records the channels and subscribes
-// them again on every new connection.
+// subscribePending subscribes every namespace queued by AddNamespace and
+// unsubscribes those queued by RemoveNamespace; of several changes to one
+// namespace the last wins. A failure needs no retry: go-redis records the
+// channels and subscribes them again on every new connection.
 func (a *Adapter) subscribePending() {
 	a.mu.Lock()
 	list := a.toSub
@@ -286,17 +312,48 @@ func (a *Adapter) subscribePending() {
 	if len(list) == 0 {
 		return
 	}
-	var chans, pats []string
-	for _, nsp := range list {
-		resp := ResponseChannel(a.cfg.Key, nsp)
-		chans = append(chans, RequestChannel(a.cfg.Key, nsp), resp, resp+a.uid+"#")
-		pats = append(pats, broadcastPattern(a.cfg.Key, nsp))
+	last := make(map[string]bool, len(list))
+	for _, op := range list {
+		last[op.nsp] = op.add
+	}
+	var subChans, subPats, unChans, unPats []string
+	for _, op := range list {
+		add, ok := last[op.nsp]
+		if !ok {
+			continue // done already
+		}
+		delete(last, op.nsp)
+		if _, on := a.subbed[op.nsp]; on == add {
+			continue
+		}
+		resp := ResponseChannel(a.cfg.Key, op.nsp)
+		chans := []string{RequestChannel(a.cfg.Key, op.nsp), resp, resp + a.uid + "#"}
+		pat := broadcastPattern(a.cfg.Key, op.nsp)
+		if add {
+			a.subbed[op.nsp] = struct{}{}
+			subChans, subPats = append(subChans, chans...), append(subPats, pat)
+		} else {
+			delete(a.subbed, op.nsp)
+			unChans, unPats = append(unChans, chans...), append(unPats, pat)
+		}
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
 	defer cancel()
-	err := a.ps.PSubscribe(ctx, pats...)
-	if e := a.ps.Subscribe(ctx, chans...); err == nil {
-		err = e
+	var err error
+	note := func(e error) {
+		if err == nil {
+			err = e
+		}
+	}
+	// Never call (P)Unsubscribe without names: that drops every
+	// subscription.
+	if len(subPats) > 0 {
+		note(a.ps.PSubscribe(ctx, subPats...))
+		note(a.ps.Subscribe(ctx, subChans...))
+	}
+	if len(unPats) > 0 {
+		note(a.ps.PUnsubscribe(ctx, unPats...))
+		note(a.ps.Unsubscribe(ctx, unChans...))
 	}
 	if err != nil && a.ctx.Err() == nil {
 		a.noteError("subscribe", err)

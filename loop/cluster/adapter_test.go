@@ -424,3 +424,33 @@ func TestEventData(t *testing.T) {
 		t.Errorf("eventData with no args = %s", d)
 	}
 }
+
+// TestAdapterRemoveNamespace: RemoveNamespace unsubscribes what
+// AddNamespace subscribed (the server stops counting in PUBSUB NUMSUB for
+// that namespace), leaves the others alone, and a namespace can come back.
+func TestAdapterRemoveNamespace(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startAdapter(t, rs.URL, newFakeLocal("a1"), nil)
+	ctx := context.Background()
+	count := func(nsp string) int {
+		n, err := a.ServerCount(ctx, nsp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	a.AddNamespace("/org-1")
+	waitFor(t, "/org-1 subscribed", 5*time.Second, func() bool { return count("/org-1") == 1 })
+	a.RemoveNamespace("/org-1")
+	a.RemoveNamespace("/never-added") // no-op
+	waitFor(t, "/org-1 unsubscribed", 5*time.Second, func() bool { return count("/org-1") == 0 })
+	if count("/") != 1 || count("/chat") != 1 {
+		t.Fatal("removing /org-1 unsubscribed other namespaces")
+	}
+	// Added, removed and added again before the subscriber runs: subscribed.
+	a.AddNamespace("/org-2")
+	a.RemoveNamespace("/org-2")
+	a.AddNamespace("/org-2")
+	a.AddNamespace("/org-1")
+	waitFor(t, "/org-1 and /org-2 subscribed", 5*time.Second, func() bool { return count("/org-1") == 1 && count("/org-2") == 1 })
+}

@@ -44,10 +44,11 @@
 // # Goroutines and lifetimes
 //
 // Every exported method of Adapter may be called from any goroutine;
-// Publish and AddNamespace never block, so reactors may call them. Publish
-// encodes its argument before it returns and keeps nothing of it. A Codec
-// is single-goroutine; the Broadcast a Codec fills by ParseBroadcast owns
-// its slices until the next call with the same Message.
+// Publish, AddNamespace and RemoveNamespace never block, so reactors may
+// call them. Publish encodes its argument before it returns and keeps
+// nothing of it. A Codec is single-goroutine; the Broadcast a Codec fills
+// by ParseBroadcast owns its slices until the next call with the same
+// Message.
 //
 // # Limitations
 //
