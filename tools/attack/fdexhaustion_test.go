@@ -30,7 +30,7 @@ func TestFileDescriptorExhaustion(t *testing.T) {
 	a.Outcome("%d closed by the server while held", closedByServer)
 	if a.Gone() {
 		a.Outcome("server exited while the connections were held: %v", a.Srv.exitError())
-		t.Fatalf("server exited under descriptor exhaustion: %v\nlog tail:\n%s", a.Srv.exitError(), a.Srv.Log.Tail(1500))
+		t.Fatalf("server exited under descriptor exhaustion: %v (log tail below)", a.Srv.exitError())
 	}
 	lines := a.Srv.Log.Lines("accept", "too many open files")
 	a.Outcome("%d log line(s) with accept + too many open files", len(lines))
