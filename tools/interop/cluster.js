@@ -47,10 +47,14 @@ function stdinLine(line) {
   return new Promise((resolve) => stdinWaiters.push({ line, resolve }));
 }
 
+// ADMIN is the bearer token of the sioloop servers: without one they do
+// not serve the /sockets routes on their client port.
+const ADMIN = process.env.CLUSTER_ADMIN_TOKEN ? { Authorization: "Bearer " + process.env.CLUSTER_ADMIN_TOKEN } : {};
+
 async function postJSON(base, route, body) {
   const res = await fetch(base + route, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", ...ADMIN },
     body: JSON.stringify(body),
   });
   const text = await res.text();
@@ -59,7 +63,7 @@ async function postJSON(base, route, body) {
 }
 
 async function getJSON(url) {
-  const res = await fetch(url);
+  const res = await fetch(url, { headers: ADMIN });
   const text = await res.text();
   assert(res.status === 200, `GET ${url}: ${res.status} ${text}`);
   return JSON.parse(text);

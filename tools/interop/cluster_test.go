@@ -103,6 +103,11 @@ func clusterEnv() []string {
 // TestCluster runs cluster.js against three sioloop servers and one Node socket.io server
 // with @socket.io/redis-adapter sharing a real redis-server, and kills Redis for 5 s in the
 // middle (see cluster.js).
+// clusterAdminToken is the ADMIN_TOKEN of the sioloop servers of
+// TestCluster: the /sockets routes are served on the client port only with
+// a token.
+const clusterAdminToken = "interop-admin-token"
+
 func TestCluster(t *testing.T) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
@@ -123,7 +128,7 @@ func TestCluster(t *testing.T) {
 		port, admin := freePort(t), freePort(t)
 		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
 			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
-			"REDIS_URL=" + rs.URL, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn",
+			"REDIS_URL=" + rs.URL, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
 		}, port)
 		procs = append(procs, p)
 		sioloop = append(sioloop, p.url)
@@ -140,7 +145,7 @@ func TestCluster(t *testing.T) {
 	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "cluster.js"), "--timeout", "110")
 	cmd.Dir = h.dir
 	cmd.Env = append(clusterEnv(),
-		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL, "CLUSTER_OUTAGE=1")
+		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL, "CLUSTER_OUTAGE=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second
