@@ -111,6 +111,16 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 			cs.handOver(c, raw, s.r)
 			return
 		}
+		if s.catchUp(); s.closed {
+			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
+			return
+		}
+		if s.closing && (isWS || !bytes.Equal(req.Method, methodGET) || s.closer == c) {
+			// Closed by its client (closeFromPOST): only a GET that may
+			// have been sent with the close still finds the session.
+			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
+			return
+		}
 		switch {
 		case req.Upgrade && isWS:
 			cs.serveProbe(c, req, s)
@@ -232,6 +242,10 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 		if err != nil {
 			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
 			s.terminate("parse error", 0)
+			return
+		}
+		if p.Type == engineio.Close && s.get == nil && cs.parked == nil {
+			s.closeFromPOST(c, cs, req.KeepAlive, cors) // answers ok later
 			return
 		}
 		s.onPacket(p)
