@@ -171,9 +171,12 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 // servePollGET parks a polling GET until packets are queued.
 func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, cors int) {
 	if s.get != nil {
-		// engine.io: overlapping GETs are an error; the session closes and
-		// the first GET receives the close packet.
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		// engine.io-protocol v4: "a client MUST NOT have more than one
+		// active GET request. Should it happen, the server MUST return an
+		// HTTP 400 error status and close the session"; the first GET
+		// receives the close packet. Node (polling.ts onPollRequest,
+		// "overlap from client") answers a bare 400.
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
@@ -219,13 +222,14 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 		s.post = nil
 	} else if s.post != nil {
 		// engine.io polling.ts onDataRequest: "data request overlap from client".
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
 	if bytes.HasPrefix(req.ContentType, []byte("application/octet-stream")) {
-		// engine.io v4 polling bodies are always text.
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		// engine.io v4 polling bodies are always text (polling.ts
+		// onDataRequest, "invalid content").
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
@@ -320,6 +324,24 @@ func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engine
 	}
 	cs.writeResponse(c, e.Status, req.KeepAlive, cors, "application/json", e.Body)
 	cs.r.srv.countHandshakeError(e.Code)
+}
+
+// writeBare400 answers a polling request with a 400 and no body, as
+// Node's polling transport does (res.writeHead(400); res.end()) when a
+// request breaks the transport's rules; the client learns no more from a
+// body: engine.io-client treats any non-200 poll as a transport error.
+func (cs *connState) writeBare400(c gnet.Conn, req *http1.Request) {
+	b := http1.AppendStatusLine(cs.r.out[:0], 400)
+	b = append(b, "Content-Length: 0\r\n"...)
+	if !req.KeepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	cs.r.out = b
+	cs.send(c, b)
+	if !req.KeepAlive {
+		closeConn(c)
+	}
 }
 
 // writeUpgradeError refuses a WebSocket upgrade with a plain-text 400 and
