@@ -51,11 +51,11 @@ type testServer struct {
 // down when the test ends.
 func startServer(t *testing.T, cfg loop.Config) *testServer {
 	t.Helper()
-	return startServerWith(t, cfg, loop.EchoHandler{})
+	return startServerWith(t, cfg, func(srv *loop.Server) { srv.Handle(enginePath, loop.EchoHandler{}) })
 }
 
-// startServerWith is startServer with h instead of the echo app.
-func startServerWith(t *testing.T, cfg loop.Config, h loop.Handler) *testServer {
+// startServerWith is startServer with the apps that mount installs.
+func startServerWith(t *testing.T, cfg loop.Config, mount func(*loop.Server)) *testServer {
 	t.Helper()
 	if cfg.EventLoops == 0 {
 		cfg.EventLoops = 2
@@ -67,7 +67,7 @@ func startServerWith(t *testing.T, cfg loop.Config, h loop.Handler) *testServer 
 	for attempt := 0; ; attempt++ {
 		cfg.Addr = freeAddr(t)
 		srv := loop.New(cfg, log)
-		srv.Handle(enginePath, h)
+		mount(srv)
 		errc := make(chan error, 1)
 		go func() { errc <- srv.Serve() }()
 		select {
@@ -463,7 +463,12 @@ const (
 
 // reqUpgrade is a WebSocket upgrade request for the engine path.
 func reqUpgrade(query string, headers ...string) string {
-	return "GET " + enginePath + "?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	return reqUpgradePath(enginePath, query, headers...)
+}
+
+// reqUpgradePath is a WebSocket upgrade request for path.
+func reqUpgradePath(path, query string, headers ...string) string {
+	return "GET " + path + "?" + query + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Key: " + wsKey + "\r\nSec-WebSocket-Version: 13\r\n" + headerLines(headers) + "\r\n"
 }
 
@@ -532,12 +537,17 @@ type wsConn struct {
 // dialWS sends an upgrade request and returns the connection once the 101
 // arrived and checked out; a non-101 response is returned with an error.
 func dialWS(addr, query string, headers ...string) (*wsConn, *response, error) {
+	return dialWSPath(addr, enginePath, query, headers...)
+}
+
+// dialWSPath is dialWS for an endpoint at path.
+func dialWSPath(addr, path, query string, headers ...string) (*wsConn, *response, error) {
 	c, err := net.DialTimeout("tcp", addr, ioTimeout)
 	if err != nil {
 		return nil, nil, err
 	}
 	c.SetDeadline(time.Now().Add(ioTimeout))
-	if _, err := io.WriteString(c, reqUpgrade(query, headers...)); err != nil {
+	if _, err := io.WriteString(c, reqUpgradePath(path, query, headers...)); err != nil {
 		c.Close()
 		return nil, nil, err
 	}

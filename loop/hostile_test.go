@@ -225,7 +225,8 @@ func (p panicky) OnMessage(s *loop.Session, data []byte, binary bool) {
 // recovered at the reactor boundary, counted and logged; that client's
 // connection and session end, every other client goes on.
 func TestPanicEndsOnlyThatConnection(t *testing.T) {
-	ts := startServerWith(t, loop.Config{EventLoops: 1}, panicky{}) // the canary shares the reactor
+	// One reactor: the canary shares it with the panicking client.
+	ts := startServerWith(t, loop.Config{EventLoops: 1}, func(srv *loop.Server) { srv.Handle(enginePath, panicky{}) })
 	canary := newCanary(t, ts)
 	w, _ := ts.openWS(t)
 	w.sendText(t, "4panic")

@@ -116,6 +116,16 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 			cs.handOver(c, raw, s.r)
 			return
 		}
+		if s.catchUp(); s.closed {
+			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
+			return
+		}
+		if s.closing && (isWS || !bytes.Equal(req.Method, methodGET) || s.closer == c) {
+			// Closed by its client (closeFromPOST): only a GET that may
+			// have been sent with the close still finds the session.
+			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
+			return
+		}
 		switch {
 		case req.Upgrade && isWS:
 			cs.serveProbe(c, req, s)
@@ -166,9 +176,12 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 // servePollGET parks a polling GET until packets are queued.
 func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, cors int) {
 	if s.get != nil {
-		// engine.io: overlapping GETs are an error; the session closes and
-		// the first GET receives the close packet.
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		// engine.io-protocol v4: "a client MUST NOT have more than one
+		// active GET request. Should it happen, the server MUST return an
+		// HTTP 400 error status and close the session"; the first GET
+		// receives the close packet. Node (polling.ts onPollRequest,
+		// "overlap from client") answers a bare 400.
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
@@ -214,13 +227,14 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 		s.post = nil
 	} else if s.post != nil {
 		// engine.io polling.ts onDataRequest: "data request overlap from client".
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
 	if bytes.HasPrefix(req.ContentType, []byte("application/octet-stream")) {
-		// engine.io v4 polling bodies are always text.
-		cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
+		// engine.io v4 polling bodies are always text (polling.ts
+		// onDataRequest, "invalid content").
+		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
 		return
 	}
@@ -237,6 +251,10 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 		if err != nil {
 			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
 			s.terminate("parse error", 0)
+			return
+		}
+		if p.Type == engineio.Close && s.get == nil && cs.parked == nil {
+			s.closeFromPOST(c, cs, req.KeepAlive, cors) // answers ok later
 			return
 		}
 		s.onPacket(p)
@@ -313,6 +331,24 @@ func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engine
 	}
 	cs.writeResponse(c, e.Status, req.KeepAlive, cors, "application/json", e.Body)
 	cs.r.srv.countHandshakeError(e.Code)
+}
+
+// writeBare400 answers a polling request with a 400 and no body, as
+// Node's polling transport does (res.writeHead(400); res.end()) when a
+// request breaks the transport's rules; the client learns no more from a
+// body: engine.io-client treats any non-200 poll as a transport error.
+func (cs *connState) writeBare400(c gnet.Conn, req *http1.Request) {
+	b := http1.AppendStatusLine(cs.r.out[:0], 400)
+	b = append(b, "Content-Length: 0\r\n"...)
+	if !req.KeepAlive {
+		b = append(b, "Connection: close\r\n"...)
+	}
+	b = append(b, "\r\n"...)
+	cs.r.out = b
+	cs.send(c, b)
+	if !req.KeepAlive {
+		closeConn(c)
+	}
 }
 
 // writeUpgradeError refuses a WebSocket upgrade with a plain-text 400 and

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"sync/atomic"
+	"time"
 
 	"sioloop/loop/wsframe"
 	"sioloop/protocol/engineio"
@@ -27,6 +28,10 @@ type Session struct {
 	probe gnet.Conn // the WebSocket being probed during an upgrade
 	get   gnet.Conn // the parked polling GET, if any
 	post  gnet.Conn // a polling POST whose body is still arriving, if any
+	// closer is the polling POST that carried the client's close packet,
+	// held unanswered for up to closeGrace while a GET sent with it may
+	// still arrive (see closeFromPOST).
+	closer gnet.Conn
 
 	// queue holds encoded packets (joined by 0x1e) waiting for a polling GET.
 	queue []byte
@@ -37,7 +42,7 @@ type Session struct {
 	awaitingPong bool
 	probing      bool // the probe sent 2probe; noops go to the parked GET
 	dirty        bool
-	closing      bool // polling: a close packet is queued for the next GET
+	closing      bool // polling: a close (or, after closeFromPOST, a noop) is queued for the next GET
 	closed       bool
 
 	liveIdx int // position in reactor.live
@@ -216,7 +221,31 @@ func (s *Session) onHeartbeat(now int64) {
 	}
 	s.awaitingPong = true
 	s.sendPacket(engineio.Ping, nil)
-	s.r.timers.set(&s.heartbeat, now+int64(s.r.srv.cfg.PingTimeout))
+	// The pong is due pingTimeout after the ping was due, not after the
+	// ticker got round to it: a client that polls at pingInterval +
+	// pingTimeout after the handshake (as the protocol test suites do)
+	// finds the session closed, as from Node, whose timers are punctual.
+	// A ticker late by more than one tick costs the client at most a tick.
+	sent := max(s.heartbeat.when, now-int64(tickInterval))
+	s.r.timers.set(&s.heartbeat, sent+int64(s.r.srv.cfg.PingTimeout))
+}
+
+// catchUp fires s's heartbeat timer if it is due but the ticker has not
+// rung the reactor yet (the ticker can be a few milliseconds late on a
+// busy machine), so that a request is served after the timers due before
+// it, as in Node, whose event loop runs due timers before I/O. The test
+// suites poll at exactly pingInterval + pingTimeout after the handshake and
+// expect the session gone. Requests that name a sid are not the hot path:
+// one clock read each is cheap. Loop goroutine only.
+func (s *Session) catchUp() {
+	t := &s.heartbeat
+	if !t.armed() {
+		return
+	}
+	if now := time.Now().UnixNano(); t.when <= now {
+		s.r.timers.stop(t)
+		t.fire(now)
+	}
 }
 
 // onPacket handles one packet from the client, on whichever transport.
@@ -283,6 +312,45 @@ func (s *Session) Close() {
 	s.flushPoll()
 }
 
+// closeGrace is how long a polling session closed by its client, with no
+// GET parked, stays findable for a GET sent together with the close (see
+// closeFromPOST). Such a GET reaches the session's reactor within
+// microseconds, even when it first lands on another reactor and is moved;
+// a second covers a machine under load. The official clients do not wait
+// for the close POST's answer (engine.io-client's close ends the socket
+// first), so holding it costs them nothing.
+const closeGrace = int64(time.Second)
+
+// closeFromPOST ends a polling session whose client sent a close packet in
+// the POST on c while no GET was parked. Loop goroutine only.
+//
+// Node (engine.io polling.ts onClose) answers a parked GET with a noop
+// and forgets the sid. Clients poll and post on two connections at once,
+// though (the protocol test suite sends its GET and its close POST
+// together), and which one this reactor serves first is a race: the GET
+// may have been read by another reactor and still be moving here. So the
+// session stays in the table for up to closeGrace with only a noop queued,
+// and the POST's ok is held until a GET collects the noop (or the grace
+// runs out, see onHeartbeat); finish then forgets the sid and answers the
+// POST. A client that waits for that ok before polling again gets 400, as
+// from Node.
+func (s *Session) closeFromPOST(c gnet.Conn, cs *connState, keepAlive bool, cors int) {
+	s.h.OnClose(s, "transport close")
+	s.closing = true
+	// Node drops what was queued but not sent (socket.ts onClose).
+	s.queue = append(s.queue[:0], byte(engineio.Noop))
+	if s.probe != nil {
+		closeConn(s.probe)
+		s.probe = nil
+	}
+	s.r.timers.stop(&s.upgradeTimer)
+	s.r.timers.set(&s.heartbeat, s.r.now()+closeGrace)
+	s.closer = c
+	cs.parked = s // responses to requests pipelined behind the POST wait for its ok
+	cs.keepAlive = keepAlive
+	cs.cors = cors
+}
+
 // terminate ends the session at once with reason; code is the WebSocket
 // close code to send (0: just drop the connection).
 func (s *Session) terminate(reason string, code int) {
@@ -328,6 +396,17 @@ func (s *Session) finish() {
 	}
 	s.closed = true
 	s.r.srv.sessions.del(s)
+	if c := s.closer; c != nil {
+		// After the table forgets the sid: a GET sent once the client
+		// read this ok gets 400, as in Node.
+		s.closer = nil
+		cs := c.Context().(*connState)
+		cs.parked = nil
+		if !cs.closed {
+			cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/html", []byte("ok"))
+			cs.release(c)
+		}
+	}
 	s.r.sessions.Add(-1)
 	if live := s.r.live; s.liveIdx < len(live) && live[s.liveIdx] == s {
 		last := live[len(live)-1]

@@ -62,14 +62,22 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount)
 // serveProbe accepts the WebSocket of a polling session's upgrade
 // (engine.io socket.ts _maybeUpgrade).
 func (cs *connState) serveProbe(c gnet.Conn, req *http1.Request, s *Session) {
-	if s.ws != nil || s.probe != nil || s.closing {
-		cs.writeUpgradeError(c, "Bad request")
-		return
-	}
 	if !cs.checkWSRequest(c, req) {
 		return
 	}
 	cs.write101(c, req)
+	if s.ws != nil || s.probe != nil {
+		// engine.io-protocol v4, "WebSocket": "A client MUST NOT open more
+		// than one WebSocket connection per session. Should it happen, the
+		// server MUST close the WebSocket connection." Node (server.ts
+		// onWebSocket, "transport had already been upgraded" or "has
+		// already been trying to upgrade") completes the handshake and
+		// calls ws.close(): a Close frame with no code. The session and its
+		// WebSocket carry on; a 400 instead would make the client raise an
+		// error rather than see a close.
+		closeWS(c, wsframe.CloseNoStatus, "")
+		return
+	}
 	cs.sess = s
 	cs.probe = true
 	s.probe = c

@@ -1,21 +1,12 @@
 // Command conformance serves the apps that the official Engine.IO v4 and
-// Socket.IO v5 protocol test suites expect, on one port:
+// Socket.IO v5 protocol test suites expect, on one port (see package
+// suiteapp): a bare Engine.IO echo at /engine.io/ and the suite's Socket.IO
+// app at /socket.io/, with pingInterval 300 ms and pingTimeout 200 ms.
 //
-//   - /engine.io/: a bare Engine.IO echo: every message is sent back on the
-//     same session, nothing else is sent;
-//   - /socket.io/: namespaces "/" and "/custom"; on connect the server first
-//     emits "auth" with the CONNECT payload ({} when there was none); on "/",
-//     "message" is answered with "message-back" and the same arguments and
-//     "message-with-ack" is acknowledged with its arguments;
-//
-// with pingInterval 300 ms, pingTimeout 200 ms, maxPayload 1000000 and a
-// connectTimeout of 1000 ms.
-//
-//	go run ./tools/conformance [--port 3000]
+//	go run ./tools/conformance [--port 3000] [--event-loops 0]
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -27,6 +18,7 @@ import (
 	"time"
 
 	"sioloop/loop"
+	"sioloop/tools/conformance/suiteapp"
 )
 
 func main() {
@@ -34,20 +26,21 @@ func main() {
 	if p, err := strconv.Atoi(os.Getenv("PORT")); err == nil {
 		port = p
 	}
+	loops := 0
+	if n, err := strconv.Atoi(os.Getenv("EVENT_LOOPS")); err == nil {
+		loops = n
+	}
 	flag.IntVar(&port, "port", port, "TCP port to listen on (env PORT)")
-	pingInterval := flag.Duration("ping-interval", 300*time.Millisecond, "Engine.IO pingInterval (the suites expect 300ms)")
-	pingTimeout := flag.Duration("ping-timeout", 200*time.Millisecond, "Engine.IO pingTimeout (the suites expect 200ms)")
+	flag.IntVar(&loops, "event-loops", loops, "number of reactors, 0: GOMAXPROCS (env EVENT_LOOPS)")
+	pingInterval := flag.Duration("ping-interval", suiteapp.PingInterval, "Engine.IO pingInterval (the suites expect 300ms)")
+	pingTimeout := flag.Duration("ping-timeout", suiteapp.PingTimeout, "Engine.IO pingTimeout (the suites expect 200ms)")
 	flag.Parse()
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	srv := loop.New(loop.Config{
-		Addr:         fmt.Sprintf(":%d", port),
-		PingInterval: *pingInterval,
-		PingTimeout:  *pingTimeout,
-		MaxPayload:   1000000,
-	}, log)
-	srv.Handle("/engine.io/", loop.EchoHandler{})
-	srv.Handle("/socket.io/", socketIOApp(srv))
+	cfg := suiteapp.Config(fmt.Sprintf(":%d", port), loops)
+	cfg.PingInterval, cfg.PingTimeout = *pingInterval, *pingTimeout
+	srv := loop.New(cfg, log)
+	suiteapp.Mount(srv)
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
@@ -59,42 +52,11 @@ func main() {
 	}()
 	go func() {
 		<-srv.Started()
-		log.Info("conformance server listening", "port", port, "engine.io", "/engine.io/")
+		log.Info("conformance server listening", "port", port, "event_loops", srv.Config().EventLoops,
+			"engine.io", suiteapp.EnginePath, "socket.io", suiteapp.SocketIOPath)
 	}()
 	if err := srv.Serve(); err != nil {
 		log.Error("serve", "err", err)
 		os.Exit(1)
 	}
-}
-
-// socketIOApp is the app the Socket.IO v5 protocol test suite expects.
-func socketIOApp(srv *loop.Server) *loop.SocketIO {
-	io := loop.NewSocketIO(srv)
-	io.ConnectTimeout = time.Second
-	for _, name := range []string{"/", "/custom"} {
-		ns := io.Of(name)
-		ns.Use = func(s *loop.Socket, auth []byte) error {
-			if len(auth) == 0 {
-				auth = []byte("{}")
-			}
-			s.Data = bytes.Clone(auth)
-			return nil
-		}
-		// The suite's WebSocket helper misses a message that arrives in
-		// the same read as the one before it (it re-arms its listener
-		// after a microtask), so "auth" goes out shortly after the
-		// CONNECT reply rather than in the same TCP segment, as Node's
-		// one-write-per-tick engine.io happens to do.
-		ns.OnConnect = func(s *loop.Socket) {
-			s.After(5*time.Millisecond, func(s *loop.Socket) { s.Emit("auth", s.Data.([]byte), nil) })
-		}
-	}
-	root := io.Of("/")
-	root.On("message", func(s *loop.Socket, ev *loop.Event) {
-		s.Emit("message-back", ev.Args, ev.Attachments)
-	})
-	root.On("message-with-ack", func(s *loop.Socket, ev *loop.Event) {
-		s.Ack(ev, ev.Args, ev.Attachments)
-	})
-	return io
 }
