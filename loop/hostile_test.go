@@ -246,3 +246,15 @@ func TestPanicEndsOnlyThatConnection(t *testing.T) {
 	})
 	canary.check(t)
 }
+
+// TestSilentConnectionOnAnIdleServer: the head deadline of a connection
+// that sends nothing fires even when nothing else happens on the server
+// (a deadline armed when a connection opens must reach the ticker).
+func TestSilentConnectionOnAnIdleServer(t *testing.T) {
+	ts := startServer(t, loop.Config{EventLoops: 1, HandshakeTimeout: 300 * time.Millisecond})
+	h := ts.dial(t)
+	if r := h.read(); r.status != 408 {
+		t.Fatalf("got %v, want 408", r)
+	}
+	h.expectEOF()
+}

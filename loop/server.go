@@ -208,11 +208,10 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		// A connection moved here from another loop: serve what was read.
 		in := cs.carry
 		cs.carry = nil
-		action := cs.serve(c, in, true)
-		cs.r.endBatch()
-		return nil, action
+		action = cs.serve(c, in, true)
 	}
-	return nil, gnet.None
+	cs.r.endBatch() // publishes the deadline just armed to the ticker
+	return nil, action
 }
 
 // OnTraffic implements gnet.EventHandler: peek everything, decode every
