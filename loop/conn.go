@@ -13,8 +13,7 @@ import (
 // is owned by the conn's reactor.
 type connState struct {
 	r  *reactor
-	c  gnet.Conn // the connection, for the deadline timer
-	ws bool      // the connection speaks WebSocket frames after a 101
+	ws bool // the connection speaks WebSocket frames after a 101
 
 	sess  *Session // ws: the session this conn carries or probes
 	probe bool     // ws: still probing an upgrade of sess
@@ -33,10 +32,11 @@ type connState struct {
 	frag   []byte
 	fragOp wsframe.OpCode
 
-	// deadline bounds how long an HTTP connection may wait for its client
-	// (timeouts.go); wait says what for.
-	deadline timer
-	wait     httpWait
+	// wait is what an HTTP connection waits for from its client; waitSeq
+	// names its entry in the reactor's deadline queue, 0 if none
+	// (timeouts.go).
+	wait    httpWait
+	waitSeq uint32
 
 	closing    bool // a close is scheduled; input is discarded
 	lingering  bool // closing gracefully, see linger
@@ -60,7 +60,7 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 		}
 		off += n
 		if n > 0 && !cs.ws {
-			cs.wait = waitNone // a request ended: the next one gets its own deadline
+			cs.wait, cs.waitSeq = waitNone, 0 // a request ended: the next one gets its own deadline
 		}
 		if action != gnet.None {
 			if !owned && !cs.closed {
@@ -93,7 +93,7 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 	} else if off > 0 {
 		_, _ = c.Discard(off)
 	}
-	cs.settle(len(in) - off)
+	cs.settle(c, len(in)-off)
 	return gnet.None
 }
 

@@ -39,7 +39,7 @@ func serveBytes(t *testing.T, data []byte, split int) []byte {
 	srv, r := testReactor(Config{MaxPayload: 1000})
 	srv.Handle("/engine.io/", EchoHandler{})
 	c := &memConn{keep: true}
-	cs := &connState{r: r, c: c}
+	cs := &connState{r: r}
 	c.ctx = cs
 	for _, part := range [][]byte{data[:split], data[split:]} {
 		if cs.closed {

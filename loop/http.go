@@ -55,7 +55,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte) (int, gnet.Action) {
 	}
 	total := hl + int(max(req.ContentLength, 0))
 	if len(in) < total {
-		cs.awaitBody(c)
+		cs.expect(c, waitBody)
 		if m != nil && cs.markPOST(c, &req, in) {
 			return len(in), gnet.None // moved to the session's reactor
 		}
@@ -412,6 +412,6 @@ func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
 	cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/plain; charset=UTF-8", payload)
 	cs.release(c)
 	if cs.parked == nil {
-		cs.settle(0)
+		cs.settle(c, 0)
 	}
 }

@@ -68,6 +68,11 @@ type reactor struct {
 	// shutdown and for summing queued bytes without the global table.
 	live []*Session
 
+	// deadlines bound how long HTTP connections wait for their clients,
+	// one queue per kind of wait (timeouts.go).
+	deadlines [numWaits]deadlineQueue
+	waitSeq   uint32 // numbers deadline entries
+
 	// lingering are connections being closed gracefully (see linger).
 	lingering   []lingerConn
 	lingerTimer timer
@@ -85,6 +90,7 @@ type reactor struct {
 func newReactor(srv *Server, el gnet.EventLoop, idx int) *reactor {
 	r := &reactor{srv: srv, el: el, idx: idx, rndOff: len(reactor{}.rnd)}
 	r.lingerTimer = timer{index: -1, fire: r.sweepLingering}
+	r.initDeadlines()
 	r.drainTask = func(context.Context) error { r.drain(); return nil }
 	r.tickTask = func(context.Context) error { r.tick(); return nil }
 	return r

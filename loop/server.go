@@ -201,9 +201,8 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	} else if cs.r == nil {
 		cs.r = s.reactorOf(c.EventLoop())
 	}
-	cs.c = c
 	cs.r.conns.Add(1)
-	cs.expect(waitHead)
+	cs.expect(c, waitHead)
 	if len(cs.carry) > 0 {
 		// A connection moved here from another loop: serve what was read.
 		in := cs.carry
@@ -254,7 +253,6 @@ func (s *Server) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 	}
 	cs.r.conns.Add(-1)
 	cs.closed = true
-	cs.r.timers.stop(&cs.deadline)
 	if cs.lingering {
 		cs.r.lingerN.Add(-1)
 	}

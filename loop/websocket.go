@@ -42,7 +42,7 @@ func (cs *connState) write101(c gnet.Conn, req *http1.Request) {
 	cs.r.out = b
 	cs.write(c, b)
 	cs.ws = true
-	cs.expect(waitNone) // the session's heartbeat watches it from now on
+	cs.expect(c, waitNone) // the session's heartbeat watches it from now on
 }
 
 // serveWSHandshake opens a session directly over WebSocket.
