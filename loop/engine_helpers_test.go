@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"sioloop/loop"
+	"sioloop/tools/testnet"
 )
 
 const (
@@ -65,7 +66,7 @@ func startServerWith(t *testing.T, cfg loop.Config, mount func(*loop.Server)) *t
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	for attempt := 0; ; attempt++ {
-		cfg.Addr = freeAddr(t)
+		cfg.Addr = testnet.FreeAddr(t)
 		srv := loop.New(cfg, log)
 		mount(srv)
 		errc := make(chan error, 1)
@@ -98,17 +99,6 @@ func startServerWith(t *testing.T, cfg loop.Config, mount func(*loop.Server)) *t
 			t.Fatal("server did not start within 5s")
 		}
 	}
-}
-
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 // waitFor polls cond until it holds or ioTimeout passes.

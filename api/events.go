@@ -1,7 +1,6 @@
-// Package app is the behaviour of the sioloop microservice on top of the
-// Socket.IO server: message echo, channel subscriptions and optional JWT
-// authentication on CONNECT.
-package app
+package api
+
+// The events clients send: message echo and channel subscriptions.
 
 import (
 	"encoding/json"

@@ -1,0 +1,3 @@
+module sioloop/tools/peers/zishang
+
+go 1.26.0
