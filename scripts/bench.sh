@@ -73,7 +73,7 @@ mkdir -p "$RUN_DIR"
 log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
 (cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest) || die "go build failed"
 if [[ " $SERVERS " == *" zishang "* ]]; then
-	(cd "$ROOT" && go build -o "$BIN/zishang" ./tools/peers/zishang) || die "go build ./tools/peers/zishang failed"
+	(cd "$ROOT/tools/peers/zishang" && go build -o "$BIN/zishang" .) || die "go build in tools/peers/zishang (its own module) failed"
 fi
 if [[ " $SERVERS " == *" node "* ]]; then
 	[[ -f $ROOT/tools/peers/node/package.json ]] || die "tools/peers/node/package.json is missing"
