@@ -260,7 +260,7 @@ console.log(out.join("\n"));
 console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to last client: per broadcast, the latest ` +
   `arrival among all clients, from the start of the POST. Burst rows keep 4 POSTs in flight at the asked rate: ` +
   `the deliveries/s achieved is the figure, broadcasts may reach the server out of order (reordered counts are expected there). ` +
-  `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (DESIGN.md §6.2), hence its delivered/expected.`);
+  `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (tools/peers/zishang/main.go), hence its delivered/expected.`);
 EOF
 
 mkdir -p "$OUT"
