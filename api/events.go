@@ -54,7 +54,7 @@ var (
 	refusedRoomLimit    = vm.NewCounter(`sioloop_subscribe_refused_total{reason="room_limit"}`)
 )
 
-// Install declares the app's handlers on each namespace. auth, when not
+// Install declares the service's event handlers on each namespace. auth, when not
 // nil, checks every CONNECT; lim bounds subscriptions.
 func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
 	ch := &channels{lim: lim.resolve()}

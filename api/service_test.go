@@ -374,7 +374,7 @@ func (c *sioClient) call(args string) string {
 	return p[len(c.prefix("3")+id):]
 }
 
-// subscribe joins a channel room through the app's "subscribe" event.
+// subscribe joins a channel room through the service's "subscribe" event.
 func (c *sioClient) subscribe(room string) {
 	c.t.Helper()
 	if got := c.call(`["subscribe","` + room + `"]`); !strings.Contains(got, `"`+room+`"`) {
