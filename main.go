@@ -1,6 +1,12 @@
 // Command sioloop is a Socket.IO server on epoll reactors. Run it with no
 // arguments for the defaults (client port 3000, admin port 3001); --help
-// lists every setting and its environment variable.
+// lists every setting and its environment variable. "sioloop healthcheck"
+// asks a running server's /health (for a Docker HEALTHCHECK); "sioloop
+// config" checks the environment and prints the settings it gives.
+//
+// This package is the composition root: the settings table (config.go),
+// the wiring of the reactors, the service's events and routes (package
+// api) and the Redis adapter, and the run until a signal (service.go).
 package main
 
 import (
@@ -14,15 +20,21 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sioloop/api"
-	"sioloop/loop/app"
 )
 
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "healthcheck" {
 		os.Exit(api.Healthcheck(os.Args[2:], os.Getenv))
 	}
-	cfg, err := app.LoadConfig(os.Args[1:], os.Getenv, os.Stderr)
-	if errors.Is(err, app.ErrHelp) {
+	if len(os.Args) > 1 && os.Args[1] == "config" {
+		if err := checkConfig(os.Getenv, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "sioloop:", err)
+			os.Exit(2)
+		}
+		return
+	}
+	cfg, err := LoadConfig(os.Args[1:], os.Getenv, os.Stderr)
+	if errors.Is(err, ErrHelp) {
 		os.Exit(0)
 	}
 	if err != nil {
@@ -35,7 +47,7 @@ func main() {
 	} else {
 		log.Info("open-files limit", "nofile", n)
 	}
-	svc, err := app.New(cfg, log, api.Handler)
+	svc, err := New(cfg, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "sioloop:", err)
 		os.Exit(2)

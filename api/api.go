@@ -1,6 +1,16 @@
-// Package api is the admin side of sioloop: the HTTP routes of the Rust
-// service it replaces, with the same JSON shapes, plus the Prometheus
-// exposition and the healthcheck subcommand.
+// Package api is everything the sioloop service offers, on top of the
+// Socket.IO server of package loop:
+//
+//   - what clients may send (events.go, jwt.go): "message" is echoed to
+//     its sender, "subscribe" and "unsubscribe" join and leave channels
+//     within Limits, and with a JWT key every CONNECT must carry a valid
+//     auth.token (JWTAuth). Install declares them on the namespaces.
+//   - what backends and operators may call: the HTTP routes of the Rust
+//     service sioloop replaces, with the same JSON shapes (Handler), the
+//     Prometheus exposition, and the healthcheck subcommand (Healthcheck).
+//
+// The package reads and acts on the server only through Service, which
+// the composition root (package main) fills in; it does not import it.
 //
 // Routes (Handler):
 //
@@ -69,7 +79,8 @@ import (
 
 	vm "github.com/VictoriaMetrics/metrics"
 
-	"sioloop/loop/app"
+	"sioloop/loop"
+	"sioloop/loop/cluster"
 	"sioloop/metrics"
 )
 
@@ -100,7 +111,7 @@ const (
 // handler serves the admin routes of one service on one listener. Handler
 // makes two, one per listener, that share everything but clientPort.
 type handler struct {
-	s       *app.Service
+	s       Service
 	metrics *metrics.Set
 	start   time.Time
 	// tokenSum is the SHA-256 of ADMIN_TOKEN, or nil when it is unset.
@@ -127,18 +138,46 @@ type route struct {
 	refusedToken, refusedClientPort *vm.Counter
 }
 
+// Service is what the routes read and act on. Every call they make on it
+// is safe from any goroutine (package loop marks which are).
+type Service struct {
+	Server *loop.Server
+	IO     *loop.SocketIO
+	// Cluster is the Redis adapter that joins this server to the others
+	// of a cluster, or nil when REDIS_URL is not set.
+	Cluster *cluster.Adapter
+	// AdminToken (ADMIN_TOKEN) is the bearer token every route but / and
+	// /health wants; "" for none.
+	AdminToken string
+	// RedisReadiness (REDIS_READINESS) makes GET /health answer 503 while
+	// Redis is unreachable.
+	RedisReadiness bool
+}
+
+// Handlers are the admin routes as each listener serves them: the client
+// port is public, so some routes are served there only behind
+// ADMIN_TOKEN.
+type Handlers struct {
+	// Admin is served on the admin listener (ADMIN_ADDR).
+	Admin http.Handler
+	// ClientPort is served on the client port (PORT) with
+	// ADMIN_ON_MAIN_PORT: the reactors hand it every request that is not
+	// Socket.IO.
+	ClientPort http.Handler
+}
+
 // Handler returns the admin routes of s, as the admin listener serves them
-// and as the client port does. It is meant to be called once per service
-// (app.New does): the handlers own the service's metrics.Set. The uptime
-// they report counts from this call.
-func Handler(s *app.Service) app.AdminHandlers {
+// and as the client port does. It is meant to be called once per service:
+// the handlers own the service's metrics.Set. The uptime they report
+// counts from this call.
+func Handler(s Service) Handlers {
 	h := &handler{
 		s:       s,
 		metrics: metrics.New(s.Server, s.IO),
 		start:   time.Now(),
 	}
-	if s.Config.AdminToken != "" {
-		sum := sha256.Sum256([]byte(s.Config.AdminToken))
+	if s.AdminToken != "" {
+		sum := sha256.Sum256([]byte(s.AdminToken))
 		h.tokenSum = sum[:]
 	}
 	h.routes = map[string]*route{
@@ -167,7 +206,7 @@ func Handler(s *app.Service) app.AdminHandlers {
 	h.other = h.metrics.AdminRoute(routeOther)
 	cp := *h
 	cp.clientPort = true
-	return app.AdminHandlers{Admin: h, ClientPort: &cp}
+	return Handlers{Admin: h, ClientPort: &cp}
 }
 
 // ServeHTTP routes r: listener, then token, then method, then the route

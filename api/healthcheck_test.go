@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"sioloop/tools/testnet"
 )
 
 // env returns a getenv over the given name, value pairs.
@@ -66,7 +68,7 @@ func TestHealthcheck(t *testing.T) {
 	f(nil, env("ADMIN_ADDR", "off", "PORT", strconv.Itoa(ts.port)), 0, "healthy: GET "+ts.main+"/health: 200 OK")
 	f([]string{"--url", ts.main + "/health"}, env(), 0, "healthy: GET "+ts.main+"/health: 200 OK")
 	f([]string{"--url", ts.main + "/nope"}, env(), 1, "unhealthy: GET "+ts.main+"/nope: 404 Not Found")
-	closed := freePort(t)
+	closed := testnet.FreePort(t)
 	f(nil, env("ADMIN_ADDR", "127.0.0.1:"+strconv.Itoa(closed)), 1, "unhealthy: Get ")
 	f([]string{"--url", "::bad"}, env(), 1, `unhealthy: invalid --url "::bad"`)
 	f(nil, env("ADMIN_ADDR", "nope"), 1, `unhealthy: invalid ADMIN_ADDR "nope"`)

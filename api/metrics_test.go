@@ -113,7 +113,7 @@ func TestMetricsMove(t *testing.T) {
 		t.Error("sioloop_outbound_queued_bytes missing")
 	}
 
-	// An event from a client, echoed by the app.
+	// An event from a client, echoed by the service (events.go).
 	ws.send(`42["message","hello"]`)
 	ws.expect(`["message","hello"]`)
 	m2 := waitMetrics(t, ts, m1, "an event received and echoed", func(m metricsCheck) bool {

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"sioloop/metrics/metricstest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,12 +18,18 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	dto "github.com/prometheus/client_model/go"
 
-	"sioloop/loop/app"
+	"sioloop/loop"
+	"sioloop/loop/cluster"
+	"sioloop/metrics/metricstest"
+	"sioloop/tools/testnet"
 )
 
 // testService is a sioloop service running in-process on loopback ports.
+// The tests of this package cannot call the composition root (package
+// main); startService wires the same parts the same way, and the root's
+// own tests (service_test.go beside main.go) cover its wiring.
 type testService struct {
-	svc   *app.Service
+	srv   *loop.Server
 	main  string // http://127.0.0.1:<port>
 	admin string // http://127.0.0.1:<admin port>
 	port  int
@@ -32,19 +37,9 @@ type testService struct {
 	done  chan error
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// startService runs the real service with api.Handler on fresh ports,
-// with extra flags, and stops it when the test ends.
+// startService runs the service's events and routes on fresh ports, with
+// extra flags (those of the binary that the tests vary), and stops it
+// when the test ends.
 func startService(t testing.TB, extra ...string) *testService {
 	t.Helper()
 	return startServiceLog(t, io.Discard, extra...)
@@ -54,57 +49,97 @@ func startService(t testing.TB, extra ...string) *testService {
 // which must be safe for concurrent use.
 func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	t.Helper()
-	port, adminPort := freePort(t), freePort(t)
-	args := append([]string{
-		"--port", strconv.Itoa(port),
-		"--admin-addr", "127.0.0.1:" + strconv.Itoa(adminPort),
-		"--namespaces", "/chat",
-		"--shutdown-timeout", "2s",
-	}, extra...)
-	cfg, err := app.LoadConfig(args, func(string) string { return "" }, io.Discard)
-	if err != nil {
-		t.Fatalf("LoadConfig(%q): %v", args, err)
+	fs := flag.NewFlagSet("api test service", flag.ContinueOnError)
+	namespaces := fs.String("namespaces", "/chat", "")
+	token := fs.String("admin-token", "", "")
+	loops := fs.Int("event-loops", 0, "")
+	maxNameBytes := fs.Int("max-name-bytes", 0, "")
+	maxNamespaces := fs.Int("max-namespaces", 0, "")
+	maxRooms := fs.Int("max-rooms-per-socket", 0, "")
+	redisURL := fs.String("redis-url", "", "")
+	readiness := fs.Bool("redis-readiness", false, "")
+	redisTimeout := fs.Duration("redis-request-timeout", 5*time.Second, "")
+	if err := fs.Parse(extra); err != nil {
+		t.Fatalf("startService(%q): %v", extra, err)
 	}
+	port, adminLn := testnet.FreePort(t), testnet.Listen(t)
 	log := slog.New(slog.NewTextHandler(w, nil))
-	svc, err := app.New(cfg, log, Handler)
-	if err != nil {
-		t.Fatalf("app.New: %v", err)
+	srv := loop.New(loop.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), EventLoops: *loops}, log)
+	sio := loop.NewSocketIO(srv)
+	sio.MaxNamespaces, sio.MaxNameBytes = *maxNamespaces, *maxNameBytes
+	nss := []*loop.Namespace{sio.Of("/")}
+	for _, n := range strings.Split(*namespaces, ",") {
+		nss = append(nss, sio.Of(n))
 	}
+	Install(nss, nil, Limits{NameBytes: *maxNameBytes, RoomsPerSocket: *maxRooms})
+	srv.Handle("/socket.io/", sio)
+	var ad *cluster.Adapter
+	if *redisURL != "" {
+		var err error
+		if ad, err = cluster.New(cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout}, sio, log); err != nil {
+			t.Fatal(err)
+		}
+		for _, ns := range nss {
+			if name := ns.Name(); !strings.Contains(name, "*") {
+				ad.AddNamespace(name)
+			}
+		}
+		sio.OnNamespace, sio.OnNamespaceRemoved, sio.Adapter = ad.AddNamespace, ad.RemoveNamespace, ad
+		ad.Start()
+	}
+	h := Handler(Service{Server: srv, IO: sio, Cluster: ad, AdminToken: *token, RedisReadiness: *readiness})
+	srv.HandleOther(h.ClientPort)
+	admin := &http.Server{Handler: h.Admin}
+	go func() { _ = admin.Serve(adminLn) }()
+
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testService{
-		svc:   svc,
+		srv:   srv,
 		main:  "http://127.0.0.1:" + strconv.Itoa(port),
-		admin: "http://127.0.0.1:" + strconv.Itoa(adminPort),
+		admin: "http://" + adminLn.Addr().String(),
 		port:  port,
 		stop:  cancel,
 		done:  make(chan error, 1),
 	}
-	go func() { ts.done <- svc.Run(ctx) }()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve() }()
+	go func() {
+		// As the service's Run: leave the cluster, drain the reactors,
+		// then close the admin listener, which answers 503 meanwhile.
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			if ad != nil {
+				_ = ad.Close()
+			}
+			sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = srv.Shutdown(sctx)
+			scancel()
+			err = <-errc
+		}
+		_ = admin.Close()
+		ts.done <- err
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {
 		case err := <-ts.done:
 			if err != nil {
-				t.Errorf("Run: %v", err)
+				t.Errorf("Serve: %v", err)
 			}
 		case <-time.After(10 * time.Second):
 			t.Error("the service did not stop within 10s")
 		}
 	})
-	// Wait for both listeners: GET / answers on each once it is up (on
-	// the client port, once the reactors run, with ADMIN_ON_MAIN_PORT).
-	bases := []string{ts.admin}
-	if cfg.AdminOnMainPort {
-		bases = append(bases, ts.main)
-	} else {
-		select {
-		case <-svc.Server.Started():
-		case err := <-ts.done:
-			t.Fatalf("the service stopped while starting: %v", err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("the reactors did not start within 10s")
-		}
+	select {
+	case <-srv.Started():
+	case err := <-ts.done:
+		t.Fatalf("the service stopped while starting: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reactors did not start within 10s")
 	}
+	bases := []string{ts.admin, ts.main}
 	for _, base := range bases {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -127,25 +162,6 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 		}
 	}
 	return ts
-}
-
-// logBuffer is an io.Writer that keeps what the service logs, for any
-// goroutine.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // response is a finished HTTP exchange.
@@ -358,7 +374,7 @@ func (c *sioClient) call(args string) string {
 	return p[len(c.prefix("3")+id):]
 }
 
-// subscribe joins a channel room through the app's "subscribe" event.
+// subscribe joins a channel room through the service's "subscribe" event.
 func (c *sioClient) subscribe(room string) {
 	c.t.Helper()
 	if got := c.call(`["subscribe","` + room + `"]`); !strings.Contains(got, `"`+room+`"`) {

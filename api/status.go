@@ -81,7 +81,7 @@ func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request, _ time.Tim
 			// Local delivery goes on without Redis: still alive, and
 			// ready unless REDIS_READINESS asks for Redis too.
 			resp.Redis = "down"
-			if h.s.Config.RedisReadiness {
+			if h.s.RedisReadiness {
 				resp.Status = "unready"
 				status = http.StatusServiceUnavailable
 			}

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"sioloop/loop"
+	"sioloop/tools/testnet"
 )
 
 // fdChildEnv names the variable that makes the test binary the server
@@ -35,7 +36,7 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 		runFDChild(addr)
 		return
 	}
-	addr := freeAddr(t)
+	addr := testnet.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptSurvivesDescriptorExhaustion$")
 	cmd.Env = append(os.Environ(), fdChildEnv+"="+addr)
 	var logs syncBuffer

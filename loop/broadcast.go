@@ -6,9 +6,9 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"sioloop/loop/wsframe"
 	"sioloop/protocol/engineio"
 	"sioloop/protocol/socketio"
+	"sioloop/protocol/wsframe"
 )
 
 // Broadcast describes one event sent to many sockets of a namespace.

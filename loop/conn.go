@@ -6,7 +6,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
-	"sioloop/loop/wsframe"
+	"sioloop/protocol/wsframe"
 )
 
 // connState is the per-connection state stored in gnet's conn context. It

@@ -1,9 +1,10 @@
 package loop_test
 
-// Integration tests of the Engine.IO v4 server (issue 2, DESIGN §3): each
+// Integration tests of the Engine.IO v4 server (issue 2): each
 // test starts the real server on a loopback port and drives it with raw
 // HTTP and raw WebSocket bytes. Expected values are Node's engine.io 6.x
-// behaviour as recorded in DESIGN §3. A test that fails because the server
+// behaviour, observed from it and read in its source (server.ts,
+// socket.ts, transports/polling.ts, transports/websocket.ts). A test that fails because the server
 // differs from Node says "SERVER BUG" in its message.
 
 import (
@@ -107,7 +108,7 @@ func TestHandshakeWebSocket(t *testing.T) {
 }
 
 // errorCases are requests Node refuses with a JSON error (server.ts verify,
-// handshake; DESIGN §3.5).
+// handshake).
 var errorCases = []struct {
 	name string
 	req  string
@@ -159,7 +160,7 @@ func TestErrorResponses(t *testing.T) {
 }
 
 // A refused WebSocket upgrade gets engine.io's abortUpgrade response,
-// byte for byte, and the socket is closed (DESIGN §3.3).
+// byte for byte, and the socket is closed (server.ts abortUpgrade).
 func TestUpgradeErrorResponses(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, loop.Config{})
@@ -272,7 +273,7 @@ func TestLongPolling(t *testing.T) {
 }
 
 // A second GET while one is held: 400, the session closes, and the first
-// GET receives the close packet (DESIGN §3.2).
+// GET receives the close packet (polling.ts onPollRequest).
 func TestPollingConcurrentGET(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, loop.Config{})
@@ -338,7 +339,7 @@ func TestPollingAbortedGET(t *testing.T) {
 
 // A POST whose connection goes away before its body is complete: Node's
 // polling.ts onDataRequest closes the session ("data request connection
-// closed prematurely"), as for a GET (DESIGN §3.2).
+// closed prematurely"), as for a GET.
 func TestPollingAbortedPOST(t *testing.T) {
 	t.Parallel()
 	ts := startServer(t, loop.Config{})
@@ -369,7 +370,7 @@ func TestPollingPOSTClosesSession(t *testing.T) {
 		req    func(sid string) string
 		status int // 0: not checked (Node answers ok after a parse error)
 	}{
-		// v4 bodies are text: octet-stream gets 400 (DESIGN §3.2, observed).
+		// v4 bodies are text: octet-stream gets 400 (observed from Node).
 		{"octet-stream", func(sid string) string {
 			return reqPOSTRaw(sidQuery(sid), "4x", "Content-Type: application/octet-stream")
 		}, 400},
@@ -394,7 +395,7 @@ func TestPollingPOSTClosesSession(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Heartbeat (DESIGN §3.4): the server pings every pingInterval and closes
+// Heartbeat (socket.ts schedulePing): the server pings every pingInterval and closes
 // the session when no pong comes within pingTimeout.
 
 func heartbeatConfig() loop.Config {
@@ -505,7 +506,7 @@ func TestHeartbeatClientPingWebSocket(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// CORS (DESIGN §3.6).
+// CORS (Node engine.io with the cors option).
 
 func TestCORS(t *testing.T) {
 	t.Parallel()

@@ -269,7 +269,7 @@ func TestWSBadFrames(t *testing.T) {
 }
 
 // ---------------------------------------------------------------------------
-// Upgrade from polling (DESIGN §3.3, socket.ts _maybeUpgrade).
+// Upgrade from polling (socket.ts _maybeUpgrade).
 
 func TestUpgrade(t *testing.T) {
 	t.Parallel()

@@ -6,8 +6,8 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"sioloop/loop/http1"
 	"sioloop/protocol/engineio"
+	"sioloop/protocol/http1"
 )
 
 // serveHTTP serves one HTTP request from in. It returns how many bytes it

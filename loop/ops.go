@@ -8,9 +8,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sioloop/loop/wsframe"
 	"sioloop/protocol/engineio"
 	"sioloop/protocol/socketio"
+	"sioloop/protocol/wsframe"
 )
 
 // Target selects sockets of a namespace: those in any of Rooms (every

@@ -4,10 +4,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	"sioloop/loop/wsframe"
-	"sioloop/protocol/engineio"
-
 	"github.com/panjf2000/gnet/v2"
+
+	"sioloop/protocol/engineio"
+	"sioloop/protocol/wsframe"
 )
 
 // Transport names as they appear in the transport query parameter.

@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"sioloop/loop/wsframe"
+	"sioloop/protocol/wsframe"
 )
 
 // sioClient is a Socket.IO client over a memConn.

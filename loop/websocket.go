@@ -5,9 +5,9 @@ import (
 
 	"github.com/panjf2000/gnet/v2"
 
-	"sioloop/loop/http1"
-	"sioloop/loop/wsframe"
 	"sioloop/protocol/engineio"
+	"sioloop/protocol/http1"
+	"sioloop/protocol/wsframe"
 )
 
 // noopInterval is how often a parked GET is released with a noop while an

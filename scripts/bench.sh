@@ -73,7 +73,7 @@ mkdir -p "$RUN_DIR"
 log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
 (cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest) || die "go build failed"
 if [[ " $SERVERS " == *" zishang "* ]]; then
-	(cd "$ROOT" && go build -o "$BIN/zishang" ./tools/peers/zishang) || die "go build ./tools/peers/zishang failed"
+	(cd "$ROOT/tools/peers/zishang" && go build -o "$BIN/zishang" .) || die "go build in tools/peers/zishang (its own module) failed"
 fi
 if [[ " $SERVERS " == *" node "* ]]; then
 	[[ -f $ROOT/tools/peers/node/package.json ]] || die "tools/peers/node/package.json is missing"
@@ -260,7 +260,7 @@ console.log(out.join("\n"));
 console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to last client: per broadcast, the latest ` +
   `arrival among all clients, from the start of the POST. Burst rows keep 4 POSTs in flight at the asked rate: ` +
   `the deliveries/s achieved is the figure, broadcasts may reach the server out of order (reordered counts are expected there). ` +
-  `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (DESIGN.md §6.2), hence its delivered/expected.`);
+  `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (tools/peers/zishang/main.go), hence its delivered/expected.`);
 EOF
 
 mkdir -p "$OUT"

@@ -6,7 +6,8 @@
 #      start their own on a free loopback port and stop it by PID), and the Node packages of
 #      the interop harness (npm ci in tools/interop and tools/peers/node), skipped when
 #      node_modules already matches package-lock.json;
-#   2. runs go vet ./... and checks that go mod tidy would change nothing;
+#   2. runs go vet ./... and checks that go mod tidy would change nothing, in the server's
+#      module and in the benchmark peer's own (tools/peers/zishang, which is also vetted);
 #   3. runs go test -race -count=1 ./... (the interop tests start real servers and drive them
 #      with the official Node clients, see tools/interop/README.md);
 #   4. runs the allocation guards (go test -run Allocs) once more without -race;
@@ -156,12 +157,12 @@ else
 	record "go vet ${PACKAGES[*]}" FAILED $((SECONDS - start))
 fi
 
-log "go mod tidy -diff"
+log "go mod tidy -diff (., tools/peers/zishang)"
 start=$SECONDS
-if go mod tidy -diff; then
+if go mod tidy -diff && (cd tools/peers/zishang && go mod tidy -diff && go vet ./...); then
 	record "go mod tidy -diff" ok $((SECONDS - start))
 else
-	record "go mod tidy -diff" FAILED $((SECONDS - start)) "run go mod tidy"
+	record "go mod tidy -diff" FAILED $((SECONDS - start)) "run go mod tidy (and in tools/peers/zishang)"
 fi
 
 log "go test -race -count=1 -timeout $GO_TEST_TIMEOUT ${GO_TEST_EXTRA[*]} ${PACKAGES[*]}"

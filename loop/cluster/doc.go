@@ -3,7 +3,7 @@
 // (classic pub/sub, not the sharded adapter) byte for byte, so that sioloop
 // servers, Node socket.io servers with that adapter and
 // @socket.io/redis-emitter 5.x can share one Redis. It is off unless
-// REDIS_URL is set (see loop/app).
+// REDIS_URL is set (see service.go beside main.go).
 //
 // # Wire format (lib/index.ts of @socket.io/redis-adapter 8.3.0)
 //

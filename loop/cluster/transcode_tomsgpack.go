@@ -3,6 +3,8 @@ package cluster
 import (
 	"math"
 	"strconv"
+
+	"sioloop/protocol/jsonscan"
 )
 
 // ---------------------------------------------------------------- JSON to msgpack
@@ -40,7 +42,7 @@ func (c *Codec) AppendMsgpack(dst []byte, v []byte, atts [][]byte) ([]byte, erro
 // natts is the number of attachments placeholders may name.
 func (c *Codec) scanList(b []byte, natts int) (int, error) {
 	c.box = c.box[:0]
-	i := skipWS(b, 0)
+	i := jsonscan.SkipSpace(b, 0)
 	if i == len(b) {
 		return 0, nil
 	}
@@ -51,14 +53,14 @@ func (c *Codec) scanList(b []byte, natts int) (int, error) {
 			return 0, err
 		}
 		n++
-		i = skipWS(b, i)
+		i = jsonscan.SkipSpace(b, i)
 		if i == len(b) {
 			return n, nil
 		}
 		if b[i] != ',' {
 			return 0, ErrInvalidJSON
 		}
-		i = skipWS(b, i+1)
+		i = jsonscan.SkipSpace(b, i+1)
 	}
 }
 
@@ -73,20 +75,8 @@ func (c *Codec) scanValue(b []byte, i, depth, natts int) (int, error) {
 		return c.scanArray(b, i, depth+1, natts)
 	case '{':
 		return c.scanObject(b, i, depth+1, natts)
-	case '"':
-		end, _ := scanString(b, i)
-		if end < 0 {
-			return 0, ErrInvalidJSON
-		}
-		return end, nil
-	case 't':
-		return scanLiteral(b, i, "true")
-	case 'f':
-		return scanLiteral(b, i, "false")
-	case 'n':
-		return scanLiteral(b, i, "null")
 	}
-	end := scanNumber(b, i)
+	end := jsonscan.Scalar(b, i)
 	if end < 0 {
 		return 0, ErrInvalidJSON
 	}
@@ -99,7 +89,7 @@ func (c *Codec) scanArray(b []byte, i, depth, natts int) (int, error) {
 	}
 	k := len(c.box)
 	c.box = append(c.box, container{att: -1})
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	n := int32(0)
 	if i < len(b) && b[i] == ']' {
 		i++
@@ -110,7 +100,7 @@ func (c *Codec) scanArray(b []byte, i, depth, natts int) (int, error) {
 				return 0, err
 			}
 			n++
-			i = skipWS(b, i)
+			i = jsonscan.SkipSpace(b, i)
 			if i >= len(b) {
 				return 0, ErrInvalidJSON
 			}
@@ -121,7 +111,7 @@ func (c *Codec) scanArray(b []byte, i, depth, natts int) (int, error) {
 			if b[i] != ',' {
 				return 0, ErrInvalidJSON
 			}
-			i = skipWS(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		}
 	}
 	c.box[k].n, c.box[k].end, c.box[k].next = n, int32(i), int32(len(c.box))
@@ -138,7 +128,7 @@ func (c *Codec) scanObject(b []byte, i, depth, natts int) (int, error) {
 	}
 	k := len(c.box)
 	c.box = append(c.box, container{att: -1})
-	i = skipWS(b, i+1)
+	i = jsonscan.SkipSpace(b, i+1)
 	n := int32(0)
 	placeholder := false
 	num := -1
@@ -149,16 +139,16 @@ func (c *Codec) scanObject(b []byte, i, depth, natts int) (int, error) {
 			if i >= len(b) || b[i] != '"' {
 				return 0, ErrInvalidJSON
 			}
-			kend, _ := scanString(b, i)
+			kend, _ := jsonscan.String(b, i)
 			if kend < 0 {
 				return 0, ErrInvalidJSON
 			}
 			key := b[i:kend]
-			i = skipWS(b, kend)
+			i = jsonscan.SkipSpace(b, kend)
 			if i >= len(b) || b[i] != ':' {
 				return 0, ErrInvalidJSON
 			}
-			i = skipWS(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 			vstart := i
 			var err error
 			if i, err = c.scanValue(b, i, depth, natts); err != nil {
@@ -171,7 +161,7 @@ func (c *Codec) scanObject(b []byte, i, depth, natts int) (int, error) {
 				num = parseIndex(b[vstart:i])
 			}
 			n++
-			i = skipWS(b, i)
+			i = jsonscan.SkipSpace(b, i)
 			if i >= len(b) {
 				return 0, ErrInvalidJSON
 			}
@@ -182,7 +172,7 @@ func (c *Codec) scanObject(b []byte, i, depth, natts int) (int, error) {
 			if b[i] != ',' {
 				return 0, ErrInvalidJSON
 			}
-			i = skipWS(b, i+1)
+			i = jsonscan.SkipSpace(b, i+1)
 		}
 	}
 	c.box[k].n, c.box[k].end, c.box[k].next = n, int32(i), int32(len(c.box))
@@ -237,10 +227,10 @@ func (c *Codec) emit(b []byte, atts [][]byte) {
 			bi++
 			i++
 		case '"':
-			end, esc := scanString(b, i)
+			end, esc := jsonscan.String(b, i)
 			s := b[i+1 : end-1]
 			if esc {
-				c.str = unescape(c.str[:0], s)
+				c.str = jsonscan.AppendUnescaped(c.str[:0], s)
 				s = c.str
 			}
 			c.encodeStr(s)
@@ -255,7 +245,7 @@ func (c *Codec) emit(b []byte, atts [][]byte) {
 			_ = e.EncodeNil()
 			i += 4
 		default:
-			end := scanNumber(b, i)
+			end := jsonscan.Number(b, i)
 			c.encodeNumber(b[i:end])
 			i = end
 		}

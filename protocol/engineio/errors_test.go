@@ -7,7 +7,7 @@ import (
 )
 
 func TestRequestErrors(t *testing.T) {
-	// Observed from Node's engine.io (DESIGN.md §3.5).
+	// Observed from Node's engine.io.
 	f := func(e *RequestError, code ErrorCode, status int, body string) {
 		t.Helper()
 		if e.Code != code || e.Status != status || string(e.Body) != body {

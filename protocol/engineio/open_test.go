@@ -13,7 +13,7 @@ func TestAppendOpen(t *testing.T) {
 			t.Errorf("AppendOpen(%+v) =\n%s\nwant\n%s", o, got, want)
 		}
 	}
-	// Observed from Node's engine.io (DESIGN.md §3.1).
+	// Observed from Node's engine.io.
 	f(OpenInfo{SID: "0naoYXG4FpKzPYCGAAAA", Upgrades: []string{"websocket"}, PingInterval: 25000, PingTimeout: 20000, MaxPayload: 1000000},
 		`0{"sid":"0naoYXG4FpKzPYCGAAAA","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}`)
 	// engine.io-protocol v4, Handshake example.

@@ -94,7 +94,7 @@ type payloadVector struct {
 }
 
 var payloadVectors = []payloadVector{
-	// Node v4 (identical in zishang), DESIGN.md §3.2.
+	// Node v4 (identical in zishang).
 	{"4hello\x1e2\x1e4€\x1ebAQIDBA==", []Packet{text(Message, "hello"), text(Ping, ""), text(Message, "€"), bin(1, 2, 3, 4)}, true, nil},
 	// engine.io-protocol v4, Packet encoding, HTTP long-polling.
 	{"4hello\x1e2\x1e4world", []Packet{text(Message, "hello"), text(Ping, ""), text(Message, "world")}, true, nil},

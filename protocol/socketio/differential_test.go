@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	zparser "github.com/zishang520/socket.io-go-parser/v2/parser"
+
+	"sioloop/protocol/jsonscan"
 )
 
 // zishang decodes in with the Go port of Node's parser. accepted is
@@ -124,7 +126,7 @@ func knownStricter(err error, in []byte, zp *zparser.Packet) bool {
 		// zishang's json.Decoder skips leading whitespace and stops after
 		// the first value; anything else is a disagreement on JSON itself.
 		span := in[headerLen(in):]
-		return len(span) > 0 && (isWS(span[0]) || !json.Valid(span))
+		return len(span) > 0 && (jsonscan.IsSpace(span[0]) || !json.Valid(span))
 	case errors.Is(err, ErrReservedEvent):
 		return bytes.Contains(in, b("Listener"))
 	case errors.Is(err, ErrInvalidPayload):
@@ -140,7 +142,7 @@ func knownStricter(err error, in []byte, zp *zparser.Packet) bool {
 // one of the documented differences.
 func knownLaxer(h Header) bool {
 	if h.Type == Event || h.Type == BinaryEvent {
-		if c := h.Data[skipWS(h.Data, 1)]; c == '-' || isDigit(c) {
+		if c := h.Data[jsonscan.SkipSpace(h.Data, 1)]; c == '-' || jsonscan.IsDigit(c) {
 			return true // a number as event name
 		}
 	}
@@ -162,7 +164,7 @@ func headerLen(in []byte) int {
 			i = len(in)
 		}
 	}
-	for i < len(in) && isDigit(in[i]) {
+	for i < len(in) && jsonscan.IsDigit(in[i]) {
 		i++
 	}
 	return i

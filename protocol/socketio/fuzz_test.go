@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
+
+	"sioloop/protocol/jsonscan"
 )
 
 func addSeeds(f *testing.F) {
@@ -68,7 +70,7 @@ func FuzzParse(f *testing.F) {
 			if h3.HasAck != h.HasAck || h3.AckID != h.AckID || !bytes.Equal(h3.Namespace, h.Namespace) {
 				t.Fatalf("AppendEvent of %q gave %q", in, out)
 			}
-			if comparable && h.Data[skipWS(h.Data, 1)] == '"' && !sameJSON(h3.Data, h.Data) {
+			if comparable && h.Data[jsonscan.SkipSpace(h.Data, 1)] == '"' && !sameJSON(h3.Data, h.Data) {
 				t.Fatalf("AppendEvent of %q gave %q", in, out)
 			}
 		case Ack, BinaryAck:
@@ -102,7 +104,7 @@ func FuzzCheckJSON(f *testing.F) {
 		if err == ErrTooDeep {
 			return
 		}
-		want := json.Valid(in) && len(in) > 0 && !isWS(in[0]) && !isWS(in[len(in)-1])
+		want := json.Valid(in) && len(in) > 0 && !jsonscan.IsSpace(in[0]) && !jsonscan.IsSpace(in[len(in)-1])
 		if (err == nil) != want {
 			t.Fatalf("checkJSON(%q) = %v, encoding/json.Valid = %v", in, err, json.Valid(in))
 		}
@@ -118,7 +120,7 @@ func FuzzCheckPlaceholders(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, n int) {
 		got := CheckPlaceholders(in, n)
 		if got == ErrTooDeep || got == ErrInvalidJSON {
-			if checkJSON(trimRightWS(in[skipWS(in, 0):])) == nil {
+			if checkJSON(jsonscan.TrimRightSpace(in[jsonscan.SkipSpace(in, 0):])) == nil {
 				t.Fatalf("CheckPlaceholders(%q) = %v for valid JSON", in, got)
 			}
 			return

@@ -1,6 +1,10 @@
 package socketio
 
-import "bytes"
+import (
+	"bytes"
+
+	"sioloop/protocol/jsonscan"
+)
 
 // reservedEvents are the event names a client may not emit
 // (socket.io-parser RESERVED_EVENTS: "These strings must not be used as
@@ -36,7 +40,7 @@ func Parse(b []byte) (Header, error) {
 	// Node: BINARY_* carry "<n>-" with n an integer, 1 <= n <= maxAttachments.
 	if h.Type == BinaryEvent || h.Type == BinaryAck {
 		n, j := 0, i
-		for ; j < len(b) && isDigit(b[j]); j++ {
+		for ; j < len(b) && jsonscan.IsDigit(b[j]); j++ {
 			if n <= MaxAttachments { // saturate: cannot overflow, however many digits
 				n = n*10 + int(b[j]-'0')
 			}
@@ -69,9 +73,9 @@ func Parse(b []byte) (Header, error) {
 	}
 
 	// "immediately followed by the id": the run of digits.
-	if i < len(b) && isDigit(b[i]) {
+	if i < len(b) && jsonscan.IsDigit(b[i]) {
 		var id uint64
-		for ; i < len(b) && isDigit(b[i]); i++ {
+		for ; i < len(b) && jsonscan.IsDigit(b[i]); i++ {
 			id = id*10 + uint64(b[i]-'0') // id <= MaxAckID < 2^53 here: no overflow
 			if id > MaxAckID {
 				return Header{}, ErrBadAckID
@@ -86,7 +90,7 @@ func Parse(b []byte) (Header, error) {
 	}
 
 	if i < len(b) {
-		d := trimRightWS(b[i:]) // checkJSON refuses leading whitespace
+		d := jsonscan.TrimRightSpace(b[i:]) // checkJSON refuses leading whitespace
 		if err := checkJSON(d); err != nil {
 			return Header{}, err
 		}
@@ -137,17 +141,17 @@ func checkEventName(d []byte) error {
 	if d[0] != '[' {
 		return ErrInvalidPayload
 	}
-	i := skipWS(d, 1)
+	i := jsonscan.SkipSpace(d, 1)
 	switch c := d[i]; { // d is valid JSON, so d[i] exists
-	case c == '-' || isDigit(c):
+	case c == '-' || jsonscan.IsDigit(c):
 		return nil
 	case c != '"':
 		return ErrInvalidPayload
 	}
-	end, esc := scanString(d, i)
+	end, esc := jsonscan.String(d, i)
 	name := d[i+1 : end-1]
 	for _, r := range reservedEvents {
-		if stringIs(name, esc, r) {
+		if jsonscan.StringIs(name, esc, r) {
 			return ErrReservedEvent
 		}
 	}

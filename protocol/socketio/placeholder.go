@@ -1,5 +1,7 @@
 package socketio
 
+import "sioloop/protocol/jsonscan"
+
 // Flags kept by CheckPlaceholders for each open container.
 const (
 	phObject = 1 << iota // the container is an object
@@ -53,7 +55,7 @@ func CheckPlaceholders(data []byte, attachments int) error {
 	for {
 		switch state {
 		case wantValue:
-			i = skipWS(data, i)
+			i = jsonscan.SkipSpace(data, i)
 			if i >= len(data) {
 				return ErrInvalidJSON
 			}
@@ -69,7 +71,7 @@ func CheckPlaceholders(data []byte, attachments int) error {
 				}
 				depth++
 				key = keyOther
-				i = skipWS(data, i+1)
+				i = jsonscan.SkipSpace(data, i+1)
 				if i < len(data) && data[i] == c+2 { // "[]" or "{}"
 					i++
 					end()
@@ -80,7 +82,7 @@ func CheckPlaceholders(data []byte, attachments int) error {
 				continue
 			}
 			start := i
-			if i = scanScalar(data, i); i < 0 {
+			if i = jsonscan.Scalar(data, i); i < 0 {
 				return ErrInvalidJSON
 			}
 			switch key {
@@ -91,28 +93,28 @@ func CheckPlaceholders(data []byte, attachments int) error {
 			}
 			key, state = keyOther, afterValue
 		case wantKey:
-			i = skipWS(data, i)
+			i = jsonscan.SkipSpace(data, i)
 			if i >= len(data) || data[i] != '"' {
 				return ErrInvalidJSON
 			}
 			start := i
 			var esc bool
-			if i, esc = scanString(data, i); i < 0 {
+			if i, esc = jsonscan.String(data, i); i < 0 {
 				return ErrInvalidJSON
 			}
 			switch raw := data[start+1 : i-1]; {
-			case stringIs(raw, esc, "_placeholder"):
+			case jsonscan.StringIs(raw, esc, "_placeholder"):
 				key = keyPlaceholder
-			case stringIs(raw, esc, "num"):
+			case jsonscan.StringIs(raw, esc, "num"):
 				key = keyNum
 			}
-			if i = skipWS(data, i); i >= len(data) || data[i] != ':' {
+			if i = jsonscan.SkipSpace(data, i); i >= len(data) || data[i] != ':' {
 				return ErrInvalidJSON
 			}
 			i++
 			state = wantValue
 		case afterValue:
-			i = skipWS(data, i)
+			i = jsonscan.SkipSpace(data, i)
 			if depth == 0 {
 				switch {
 				case i != len(data):
@@ -171,7 +173,7 @@ func setKey(st *[MaxDepth]uint8, depth, key int, ok bool) {
 func isIndex(n []byte, attachments int) bool {
 	var v uint64
 	for _, c := range n {
-		if !isDigit(c) {
+		if !jsonscan.IsDigit(c) {
 			return false
 		}
 		if v < 1<<40 { // saturate: v*10+9 stays far below 2^64

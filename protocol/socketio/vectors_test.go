@@ -8,8 +8,8 @@ import (
 // vector is one packet as it appears on the wire and as Parse decodes it.
 // Canonical vectors are also what the encoders must produce: from the
 // Header (AppendHeader + Data) and, when enc is set, from the dedicated
-// encoder. Wire texts come from socket.io-protocol v5 and DESIGN.md §4 and
-// were checked against Node's socket.io-parser 4.2.7.
+// encoder. Wire texts come from socket.io-protocol v5 and were checked
+// against Node's socket.io-parser 4.2.7.
 type vector struct {
 	wire  string
 	h     Header

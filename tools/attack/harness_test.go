@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sioloop/tools/testnet"
 )
 
 // serverBin is the sioloop binary TestMain built.
@@ -100,7 +101,7 @@ type serverOpts struct {
 // arranges for the child to be killed when the test ends.
 func startServer(t *testing.T, opts serverOpts, env ...string) *server {
 	t.Helper()
-	port, admin := freePort(t), freePort(t)
+	port, admin := testnet.FreePort(t), testnet.FreePort(t)
 	s := &server{
 		t:         t,
 		Addr:      "127.0.0.1:" + strconv.Itoa(port),
@@ -164,19 +165,14 @@ func cleanEnv() []string {
 func (s *server) waitListening(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for _, addr := range []string{s.Addr, s.AdminAddr} {
-		for {
+		stopped := func() error {
 			if s.Exited() {
 				return s.exitError()
 			}
-			c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
-			if err == nil {
-				c.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s not listening after %v: %v", addr, d, err)
-			}
-			time.Sleep(20 * time.Millisecond)
+			return nil
+		}
+		if err := testnet.WaitListen(addr, time.Until(deadline), stopped); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -228,17 +224,6 @@ func (s *server) kill() {
 	case <-time.After(10 * time.Second):
 		s.t.Errorf("server pid %d still running 10s after SIGKILL", s.Pid)
 	}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // logBuffer keeps a child's output: the first logHead bytes and the last

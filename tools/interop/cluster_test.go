@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"sioloop/loop/cluster/redistest"
+	"sioloop/tools/testnet"
 )
 
 // clusterProc is one server process of the cluster test.
@@ -125,7 +126,7 @@ func TestCluster(t *testing.T) {
 	var sioloop []string
 	var procs []*clusterProc
 	for i := 0; i < 3; i++ {
-		port, admin := freePort(t), freePort(t)
+		port, admin := testnet.FreePort(t), testnet.FreePort(t)
 		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
 			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
 			"REDIS_URL=" + rs.URL, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
@@ -133,7 +134,7 @@ func TestCluster(t *testing.T) {
 		procs = append(procs, p)
 		sioloop = append(sioloop, p.url)
 	}
-	nodePort := freePort(t)
+	nodePort := testnet.FreePort(t)
 	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
 		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL,
 	}, nodePort)

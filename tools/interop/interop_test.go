@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sioloop/tools/testnet"
 )
 
 // Targets selected with INTEROP_TARGET.
@@ -272,18 +273,6 @@ func (h *harness) binary(t *testing.T, name string) string {
 	return r.path
 }
 
-// freePort asks the kernel for a free loopback port. Another process could take it before the
-// server binds it; on this test machine that race is rare enough.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("no free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // ------------------------------------------------------------------------------- server
 
 // server is one running server process under test. Its methods are called from the test
@@ -305,7 +294,7 @@ type server struct {
 // startServer starts a server for cfg on fresh ports and stops it when t ends.
 func (h *harness) startServer(t *testing.T, name string, cfg serverConfig) *server {
 	t.Helper()
-	s := &server{h: h, name: name, cfg: cfg, port: freePort(t), adminPort: freePort(t), out: newTailBuffer(256 << 10)}
+	s := &server{h: h, name: name, cfg: cfg, port: testnet.FreePort(t), adminPort: testnet.FreePort(t), out: newTailBuffer(256 << 10)}
 	s.url = "http://127.0.0.1:" + strconv.Itoa(s.port)
 	failedStart := false
 	t.Cleanup(func() {

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sioloop/tools/testnet"
 )
 
 // TestEndToEnd builds the sioloop server from the repository root, runs the
@@ -165,7 +167,7 @@ func startServer(t *testing.T) *testServer {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("cannot build the server under test (cd %s && go build sioloop): %v\n%s", root, err, out)
 	}
-	s := &testServer{port: freePort(t), admin: freePort(t)}
+	s := &testServer{port: testnet.FreePort(t), admin: testnet.FreePort(t)}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(s.port), "ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(s.admin))
 	var logs syncBuffer
@@ -301,16 +303,6 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // syncBuffer is a bytes.Buffer safe for the two output streams of a process.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sioloop/tools/testnet"
 )
 
 // imageBudget is the goal for the whole image; distroBase is the
@@ -99,17 +100,6 @@ func checkStatic(t *testing.T, bin string) {
 	}
 }
 
-// freePort returns a loopback TCP port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // healthcheck runs "bin healthcheck" with ADMIN_ADDR=:admin, as the
 // Docker HEALTHCHECK does inside the container, and returns its exit code.
 func healthcheck(t *testing.T, bin string, admin int) (int, string) {
@@ -155,9 +145,9 @@ func TestBinary(t *testing.T) {
 		t.Errorf("PING_TIMEOUT=abc: %v, output %q; want exit 2 and one line naming the variable", err, out)
 	}
 
-	port, admin := freePort(t), freePort(t)
+	port, admin := testnet.FreePort(t), testnet.FreePort(t)
 	for admin == port {
-		admin = freePort(t)
+		admin = testnet.FreePort(t)
 	}
 	var logs bytes.Buffer
 	srv := exec.Command(bin)

@@ -15,9 +15,17 @@
 //     context; node_modules, .git and test output are not.
 //   - deploy/: every manifest parses; ports, probe paths, env names and
 //     values, selectors, the grace period and the security context agree
-//     with app.Settings() and with one another.
+//     with the settings table and with one another.
 //   - README.md: the two commands come first, the configuration table is
-//     app.Settings() (go test ./tools/shipcheck -run TestREADMEConfigTable
-//     -update rewrites it), and every upper-case variable name it mentions
-//     is a setting or is listed, with the reason, in names_test.go.
+//     the settings table (go test ./tools/shipcheck -run
+//     TestREADMEConfigTable -update rewrites it), and every upper-case
+//     variable name it mentions is a setting or is listed, with the
+//     reason, in names_test.go.
+//   - Import rules (imports_test.go): which packages may import gnet,
+//     go-redis, msgpack and the JWT library, that protocol/ does no I/O,
+//     and that loop/ imports neither api/ nor the composition root.
+//
+// The settings table lives in package main (config.go), which cannot be
+// imported: these tests build the server once and read the table, and the
+// configuration an environment gives, from "sioloop config".
 package shipcheck

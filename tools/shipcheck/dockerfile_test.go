@@ -422,7 +422,7 @@ func TestDockerignoreMatcher(t *testing.T) {
 	f("node_modules/x/package.json", true)
 	f("tools/interop/node_modules/x/package.json", true)
 	f("loop.test", true)
-	f("loop/http1/http1.test", true)
+	f("protocol/http1/http1.test", true)
 	f("tmp/x", true)
 	f("loop/tmp/x", false)
 	f("bin", true)
@@ -438,9 +438,9 @@ func TestDockerignoreMatcher(t *testing.T) {
 	}
 	f("go.mod", false)
 	f("main.go", false)
-	f("loop/wsframe/frame.go", false)
-	f("loop/wsframe/frame_test.go", true)
-	f("loop/wsframe/testdata/x", true)
+	f("protocol/wsframe/frame.go", false)
+	f("protocol/wsframe/frame_test.go", true)
+	f("protocol/wsframe/testdata/x", true)
 	f("tools/loadtest/main.go", true)
 	f("loadtest", true)
 	f(".git/HEAD", true)
@@ -493,7 +493,7 @@ func TestDockerignoreKeepsBuildInputs(t *testing.T) {
 	}
 	// What must stay out: VCS, Node packages, test and bench output.
 	for _, p := range []string{".git/HEAD", "tools/interop/node_modules/ws/package.json",
-		"tools/peers/node/node_modules/socket.io/package.json", "loop.test", "loop/http1/http1.test",
+		"tools/peers/node/node_modules/socket.io/package.json", "loop.test", "protocol/http1/http1.test",
 		"cpu.out", "bench-results/latest.md", "sioloop"} {
 		if !ignored(rules, p) {
 			t.Errorf(".dockerignore sends %s to the builder", p)

@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"sioloop/loop/app"
 )
 
 // exampleManifests are the files of deploy/ that kustomization.yaml leaves
@@ -221,8 +219,8 @@ type podSpec struct {
 	ports     map[string]int // container port by name
 	env       map[string]string
 	secretEnv []string // names from Secrets: unknown here
-	cfg       app.Config
-	cfgErr    error // of app.LoadConfig: the binary would exit 2
+	cfg       config
+	cfgErr    error // of "sioloop config": the binary would exit 2
 	// problems found while reading the environment, reported once by
 	// TestDeploymentEnv.
 	problems []string
@@ -277,13 +275,13 @@ func loadPod(t testing.TB, ms []manifest) podSpec {
 			p.problems = append(p.problems, name+": want value, resourceFieldRef or secretKeyRef")
 		}
 	}
-	settings := make(map[string]string)
+	known, settings := settingsByEnv(t), make(map[string]string)
 	for k, v := range p.env {
-		if _, ok := settingsByEnv()[k]; ok {
+		if _, ok := known[k]; ok {
 			settings[k] = v
 		}
 	}
-	p.cfg, p.cfgErr = loadConfig(settings)
+	p.cfg, p.cfgErr = loadConfig(t, settings)
 	return p
 }
 
@@ -392,15 +390,15 @@ func TestParseQuantity(t *testing.T) {
 }
 
 func TestComingEnvNotYetSettings(t *testing.T) {
-	settings := settingsByEnv()
+	settings := settingsByEnv(t)
 	for name, why := range comingEnv {
 		if _, ok := settings[name]; ok {
-			t.Errorf("%s (%s) is now in app.Settings(): delete it from comingEnv in names_test.go", name, why)
+			t.Errorf("%s (%s) is now in the settings table: delete it from comingEnv in names_test.go", name, why)
 		}
 	}
 	for name := range runtimeEnv {
 		if _, ok := settings[name]; ok {
-			t.Errorf("%s is in app.Settings(): delete it from runtimeEnv in names_test.go", name)
+			t.Errorf("%s is in the settings table: delete it from runtimeEnv in names_test.go", name)
 		}
 	}
 }
@@ -410,17 +408,17 @@ func TestDeploymentEnv(t *testing.T) {
 	for _, pr := range p.problems {
 		t.Errorf("%s: %s", p.dep, pr)
 	}
-	settings := settingsByEnv()
+	settings := settingsByEnv(t)
 	for name, v := range p.env {
 		_, isSetting := settings[name]
 		if !isSetting && runtimeEnv[name] == "" && comingEnv[name] == "" {
-			t.Errorf("%s sets %s=%q, which is no setting of app.Settings() (nor listed in names_test.go)", p.dep, name, v)
+			t.Errorf("%s sets %s=%q, which is no setting of the settings table (nor listed in names_test.go)", p.dep, name, v)
 		}
 	}
 	for _, name := range p.secretEnv {
 		_, isSetting := settings[name]
 		if !isSetting && comingEnv[name] == "" {
-			t.Errorf("%s reads %s from a Secret, which is no setting of app.Settings()", p.dep, name)
+			t.Errorf("%s reads %s from a Secret, which is no setting of the settings table", p.dep, name)
 		}
 	}
 	appConfig(t, p)
@@ -481,7 +479,7 @@ func TestDeploymentPortsAndProbes(t *testing.T) {
 }
 
 // appConfig returns the resolved configuration of the pod, or stops.
-func appConfig(t testing.TB, p podSpec) app.Config {
+func appConfig(t testing.TB, p podSpec) config {
 	t.Helper()
 	if p.cfgErr != nil {
 		t.Fatalf("%s: the binary would refuse its environment: %v", p.dep, p.cfgErr)

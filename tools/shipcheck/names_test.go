@@ -1,6 +1,6 @@
 package shipcheck
 
-// The names below look like settings but are not in app.Settings(). Each
+// The names below look like settings but are not in the settings table (config.go, printed by "sioloop config"). Each
 // list says why it is allowed, and a test fails when an entry is no longer
 // needed, so that the lists stay short and true.
 
@@ -13,7 +13,7 @@ var runtimeEnv = map[string]string{
 
 // comingEnv are variables the manifests may set before the binary reads
 // them, each with the issue that brings it. TestComingEnvNotYetSettings
-// fails once app.Settings() lists one of them: delete it here then.
+// fails once the settings table lists one of them: delete it here then.
 var comingEnv = map[string]string{}
 
 // readmeOtherNames are names README.md mentions that have the shape of a

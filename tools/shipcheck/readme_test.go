@@ -11,20 +11,18 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
-	"sioloop/loop/app"
 )
 
-var update = flag.Bool("update", false, "rewrite the configuration table of README.md from app.Settings()")
+var update = flag.Bool("update", false, "rewrite the configuration table of README.md from the settings table")
 
 // The configuration table of README.md lies between these two lines.
 const (
-	tableBegin = "<!-- configuration table: generated from app.Settings() by go test ./tools/shipcheck -run TestREADMEConfigTable -update -->"
+	tableBegin = "<!-- configuration table: generated from the settings table (config.go) by go test ./tools/shipcheck -run TestREADMEConfigTable -update -->"
 	tableEnd   = "<!-- end of the configuration table -->"
 )
 
-// configTable renders app.Settings() as the README's markdown table.
-func configTable(settings []app.Setting) string {
+// configTable renders the settings table as the README's markdown table.
+func configTable(settings []setting) string {
 	// '|' would end the cell and '*' could start emphasis.
 	cell := strings.NewReplacer("|", `\|`, "*", `\*`).Replace
 	var b strings.Builder
@@ -40,7 +38,7 @@ func configTable(settings []app.Setting) string {
 }
 
 func TestConfigTable(t *testing.T) {
-	got := configTable([]app.Setting{
+	got := configTable([]setting{
 		{Env: "PORT", Flag: "port", Default: "3000", Usage: "client port"},
 		{Env: "ADMIN_TOKEN", Flag: "admin-token", Usage: "a | b, '*' c*"},
 	})
@@ -64,7 +62,11 @@ func TestREADMEConfigTable(t *testing.T) {
 	if i < 0 || j < i {
 		t.Fatalf("README.md: no configuration table between\n%s\nand\n%s", tableBegin, tableEnd)
 	}
-	want := configTable(app.Settings())
+	settings, err := serverSettings(t, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := configTable(settings)
 	got := text[i+len(tableBegin)+1 : j]
 	if got == want {
 		return
@@ -74,10 +76,10 @@ func TestREADMEConfigTable(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(repoRoot(t), "README.md"), []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("README.md: configuration table rewritten from app.Settings()")
+		t.Logf("README.md: configuration table rewritten from the settings table")
 		return
 	}
-	t.Errorf("README.md: the configuration table is not app.Settings(); run\n\tgo test ./tools/shipcheck -run TestREADMEConfigTable -update\nwant:\n%s", want)
+	t.Errorf("README.md: the configuration table is not the settings table; run\n\tgo test ./tools/shipcheck -run TestREADMEConfigTable -update\nwant:\n%s", want)
 }
 
 // codeBlock is one fenced code block of a markdown text.
@@ -141,7 +143,7 @@ var (
 
 func TestREADMEEnvNames(t *testing.T) {
 	text := readme(t)
-	settings := settingsByEnv()
+	settings := settingsByEnv(t)
 	names := make(map[string]bool)
 	for _, m := range underscoreNameRE.FindAllString(text, -1) {
 		names[m] = true
@@ -152,7 +154,7 @@ func TestREADMEEnvNames(t *testing.T) {
 	for name := range names {
 		_, isSetting := settings[name]
 		if !isSetting && runtimeEnv[name] == "" && comingEnv[name] == "" && readmeOtherNames[name] == "" {
-			t.Errorf("README.md names %s, which is no setting of app.Settings(); if it is another kind of name, list it in readmeOtherNames (names_test.go)", name)
+			t.Errorf("README.md names %s, which is no setting of the settings table; if it is another kind of name, list it in readmeOtherNames (names_test.go)", name)
 		}
 	}
 	for name, why := range readmeOtherNames {

@@ -2,16 +2,18 @@ package shipcheck
 
 import (
 	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
-
-	"sioloop/loop/app"
+	"time"
 )
 
 // repoRoot returns the module root, two levels above this package.
@@ -38,10 +40,98 @@ func readRepoFile(t testing.TB, rel string) []byte {
 	return b
 }
 
-// settingsByEnv returns app.Settings() keyed by environment variable.
-func settingsByEnv() map[string]app.Setting {
-	m := make(map[string]app.Setting)
-	for _, s := range app.Settings() {
+// setting is one entry of the server's settings table, as "sioloop
+// config" prints it (package main cannot be imported).
+type setting struct {
+	Env     string `json:"env"`
+	Flag    string `json:"flag"`
+	Default string `json:"default"`
+	Usage   string `json:"usage"`
+	Value   string `json:"value"`
+}
+
+// config is what these tests read of the configuration the binary would
+// run with.
+type config struct {
+	Port            int
+	AdminAddr       string
+	SocketIOPath    string
+	ShutdownTimeout time.Duration
+}
+
+var (
+	binOnce sync.Once
+	binDir  string
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// serverBinary builds the server once per test run (a plain go build of
+// the module root) and returns its path.
+func serverBinary(t testing.TB) string {
+	t.Helper()
+	root := repoRoot(t)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "shipcheck-"); binErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "sioloop")
+		cmd := exec.Command("go", "build", "-o", binPath, ".")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+// serverSettings runs "sioloop config" in the environment env (and
+// nothing else) and returns the settings with the values the server would
+// run with, or the error it would stop with.
+func serverSettings(t testing.TB, env map[string]string) ([]setting, error) {
+	t.Helper()
+	cmd := exec.Command(serverBinary(t), "config")
+	cmd.Env = []string{} // not nil: nothing of the test's own environment
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 {
+			return nil, errors.New(strings.TrimPrefix(strings.TrimSpace(stderr.String()), "sioloop: "))
+		}
+		t.Fatalf("sioloop config: %v\n%s", err, stderr.Bytes())
+	}
+	var settings []setting
+	if err := json.Unmarshal(out, &settings); err != nil {
+		t.Fatalf("sioloop config: %v\n%s", err, out)
+	}
+	return settings, nil
+}
+
+// settingsByEnv returns the server's settings table keyed by environment
+// variable.
+func settingsByEnv(t testing.TB) map[string]setting {
+	t.Helper()
+	settings, err := serverSettings(t, nil)
+	if err != nil {
+		t.Fatalf("defaults of the settings table do not load: %v", err)
+	}
+	m := make(map[string]setting)
+	for _, s := range settings {
 		m[s.Env] = s
 	}
 	return m
@@ -49,16 +139,37 @@ func settingsByEnv() map[string]app.Setting {
 
 // loadConfig resolves the configuration the binary would run with in the
 // environment env, exactly as main does.
-func loadConfig(env map[string]string) (app.Config, error) {
-	return app.LoadConfig(nil, func(k string) string { return env[k] }, io.Discard)
+func loadConfig(t testing.TB, env map[string]string) (config, error) {
+	t.Helper()
+	settings, err := serverSettings(t, env)
+	if err != nil {
+		return config{}, err
+	}
+	var c config
+	for _, s := range settings {
+		switch s.Env {
+		case "PORT":
+			c.Port, err = strconv.Atoi(s.Value)
+		case "ADMIN_ADDR":
+			c.AdminAddr = s.Value
+		case "SOCKETIO_PATH":
+			c.SocketIOPath = s.Value
+		case "SHUTDOWN_TIMEOUT":
+			c.ShutdownTimeout, err = time.ParseDuration(s.Value)
+		}
+		if err != nil {
+			t.Fatalf("sioloop config: %s=%q: %v", s.Env, s.Value, err)
+		}
+	}
+	return c, nil
 }
 
 // defaultConfig is the configuration of an empty environment.
-func defaultConfig(t testing.TB) app.Config {
+func defaultConfig(t testing.TB) config {
 	t.Helper()
-	c, err := loadConfig(nil)
+	c, err := loadConfig(t, nil)
 	if err != nil {
-		t.Fatalf("defaults of app.Settings() do not load: %v", err)
+		t.Fatalf("defaults of the settings table do not load: %v", err)
 	}
 	return c
 }

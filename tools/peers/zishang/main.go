@@ -17,7 +17,7 @@
 //
 // Environment: PORT, HOST, PING_INTERVAL and PING_TIMEOUT (milliseconds).
 //
-// Known defect, kept on purpose (DESIGN.md §6.2): engine.io/v2 v2.5.0 drops
+// Known defect, kept on purpose: engine.io/v2 v2.5.0 drops
 // every pre-encoded broadcast packet after the first of a flush, so io.Emit
 // loses broadcasts under bursts. The load test reports delivered/expected.
 package main

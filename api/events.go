@@ -1,7 +1,6 @@
-// Package app is the behaviour of the sioloop microservice on top of the
-// Socket.IO server: message echo, channel subscriptions and optional JWT
-// authentication on CONNECT.
-package app
+package api
+
+// The events clients send: message echo and channel subscriptions.
 
 import (
 	"encoding/json"
@@ -55,7 +54,7 @@ var (
 	refusedRoomLimit    = vm.NewCounter(`sioloop_subscribe_refused_total{reason="room_limit"}`)
 )
 
-// Install declares the app's handlers on each namespace. auth, when not
+// Install declares the service's event handlers on each namespace. auth, when not
 // nil, checks every CONNECT; lim bounds subscriptions.
 func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
 	ch := &channels{lim: lim.resolve()}

@@ -1,4 +1,4 @@
-package app_test
+package main
 
 import (
 	"bufio"
@@ -18,32 +18,21 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
-	"sioloop/api"
 	"sioloop/loop"
-	"sioloop/loop/app"
+	"sioloop/tools/testnet"
 )
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
 
 // TestGracefulShutdown: on shutdown the clients receive everything that
 // was queued for them before the signal, then a WebSocket close 1001
 // ("going away", so socket.io-client reconnects elsewhere); /health says
 // "draining" meanwhile, and Run returns nil.
 func TestGracefulShutdown(t *testing.T) {
-	port, admin := freePort(t), freePort(t)
-	cfg, err := app.LoadConfig([]string{"--port", strconv.Itoa(port), "--admin-addr", "127.0.0.1:" + strconv.Itoa(admin)}, func(string) string { return "" }, io.Discard)
+	port, admin := testnet.FreePort(t), testnet.FreePort(t)
+	cfg, err := LoadConfig([]string{"--port", strconv.Itoa(port), "--admin-addr", "127.0.0.1:" + strconv.Itoa(admin)}, func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Handler)
+	svc, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

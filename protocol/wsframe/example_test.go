@@ -3,7 +3,7 @@ package wsframe_test
 import (
 	"fmt"
 
-	"sioloop/loop/wsframe"
+	"sioloop/protocol/wsframe"
 )
 
 // The loop's read path: parse one frame from the peeked bytes, unmask it in

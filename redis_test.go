@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"io"
@@ -53,7 +53,7 @@ func TestNewWithRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)
-	s, err := New(c, log, nil)
+	s, err := New(c, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func TestNewWithRedis(t *testing.T) {
 		t.Error("no OnNamespace hook: namespaces created from /org-* would not join the cluster")
 	}
 	c.RedisURL = ""
-	if s, err = New(c, log, nil); err != nil || s.Cluster != nil || s.IO.Adapter != nil {
+	if s, err = New(c, log); err != nil || s.Cluster != nil || s.IO.Adapter != nil {
 		t.Errorf("without REDIS_URL: cluster %v adapter %v err %v", s.Cluster, s.IO.Adapter, err)
 	}
 }

@@ -1,7 +1,8 @@
-package app
+package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
@@ -80,5 +81,38 @@ func TestHelpListsEverySetting(t *testing.T) {
 		if !strings.Contains(out.String(), "-"+s.Flag) || !strings.Contains(out.String(), "env "+s.Env) {
 			t.Errorf("--help does not list --%s (env %s)", s.Flag, s.Env)
 		}
+	}
+}
+
+// TestCheckConfig: "sioloop config" prints every setting with the value
+// an environment gives, hides secrets, and refuses what the server
+// refuses.
+func TestCheckConfig(t *testing.T) {
+	var out bytes.Buffer
+	err := checkConfig(env(map[string]string{"PORT": "4000", "ADMIN_TOKEN": "s3cret", "REDIS_URL": "redis://u:pw@h:6379/0"}), &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []SettingValue
+	if err := json.Unmarshal(out.Bytes(), &vals); err != nil {
+		t.Fatal(err)
+	}
+	if len(vals) != len(Settings()) {
+		t.Fatalf("%d settings printed, want %d", len(vals), len(Settings()))
+	}
+	got := make(map[string]string)
+	for _, v := range vals {
+		got[v.Env] = v.Value
+	}
+	for k, want := range map[string]string{"PORT": "4000", "ADMIN_TOKEN": "(set)", "REDIS_URL": "redis://u:xxxxx@h:6379/0", "PING_INTERVAL": "25s"} {
+		if got[k] != want {
+			t.Errorf("%s = %q, want %q", k, got[k], want)
+		}
+	}
+	if strings.Contains(out.String(), "s3cret") || strings.Contains(out.String(), "pw@") {
+		t.Errorf("a secret is printed:\n%s", out.String())
+	}
+	if err := checkConfig(env(map[string]string{"PING_TIMEOUT": "abc"}), io.Discard); err == nil || !strings.Contains(err.Error(), `invalid PING_TIMEOUT "abc"`) {
+		t.Errorf("PING_TIMEOUT=abc: err %v", err)
 	}
 }

@@ -1,7 +1,8 @@
-package app_test
+package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -11,26 +12,33 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"sioloop/api"
-	"sioloop/loop/app"
+	"sioloop/tools/testnet"
 )
 
-// runService runs the service with api.Handler on fresh loopback ports
-// and extra flags until the test ends. It returns the client port and
-// admin listener addresses once both answer.
+// runService runs the service on fresh loopback ports and extra flags
+// until the test ends. It returns the client port and admin listener
+// addresses once both answer.
 func runService(t *testing.T, extra ...string) (main, admin string) {
 	t.Helper()
-	port, adminPort := freePort(t), freePort(t)
+	return runServiceLog(t, io.Discard, extra...)
+}
+
+// runServiceLog is runService with the service's log written to w, which
+// must be safe for concurrent use.
+func runServiceLog(t *testing.T, w io.Writer, extra ...string) (main, admin string) {
+	t.Helper()
+	port, adminPort := testnet.FreePort(t), testnet.FreePort(t)
 	main, admin = "127.0.0.1:"+strconv.Itoa(port), "127.0.0.1:"+strconv.Itoa(adminPort)
-	cfg, err := app.LoadConfig(append([]string{"--port", strconv.Itoa(port), "--admin-addr", admin}, extra...),
+	cfg, err := LoadConfig(append([]string{"--port", strconv.Itoa(port), "--admin-addr", admin}, extra...),
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := app.New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), api.Handler)
+	svc, err := New(cfg, slog.New(slog.NewTextHandler(w, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,4 +184,60 @@ func TestHeadTooLarge(t *testing.T) {
 			t.Errorf("%s: a 64 KiB head: %d, want 431", addr, resp.StatusCode)
 		}
 	}
+}
+
+// TestOpenAdminWarning: the service logs one WARN line at start when POST
+// /SendWebsocketEvent is open on the client port (ADMIN_ON_MAIN_PORT=true,
+// ADMIN_TOKEN empty), naming both ways to close it, and none otherwise.
+func TestOpenAdminWarning(t *testing.T) {
+	f := func(want int, extra ...string) {
+		t.Helper()
+		var log logBuffer
+		runServiceLog(t, &log, extra...)
+		// The warning comes before the "sioloop listening" line.
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "sioloop listening"); {
+			if time.Now().After(deadline) {
+				t.Fatalf("no \"sioloop listening\" line within 10s:\n%s", log.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		var warns []string
+		for _, line := range strings.Split(log.String(), "\n") {
+			if strings.Contains(line, "level=WARN") {
+				warns = append(warns, line)
+			}
+		}
+		if len(warns) != want {
+			t.Fatalf("flags %q: %d WARN lines, want %d:\n%s", extra, len(warns), want, log.String())
+		}
+		for _, w := range warns {
+			for _, sub := range []string{"/SendWebsocketEvent", "client port", "ADMIN_TOKEN", "ADMIN_ON_MAIN_PORT=false"} {
+				if !strings.Contains(w, sub) {
+					t.Errorf("WARN line %q does not mention %q", w, sub)
+				}
+			}
+		}
+	}
+	f(1)
+	f(0, "--admin-token", "x")
+	f(0, "--admin-on-main-port=false")
+}
+
+// logBuffer is an io.Writer that keeps what the service logs, for any
+// goroutine.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"errors"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"sioloop/api"
 	"sioloop/loop"
 )
 
@@ -138,7 +139,7 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		flagVals[s.Flag] = fs.String(s.Flag, s.Default, fmt.Sprintf("%s (env %s)", s.Usage, s.Env))
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(out, "Usage: sioloop [flags]\n       sioloop healthcheck\n\nEvery flag can also be set by its environment variable; the flag wins.\n\n")
+		fmt.Fprintf(out, "Usage: sioloop [flags]\n       sioloop healthcheck [--url URL] [--timeout D]\n       sioloop config\n\nEvery flag can also be set by its environment variable; the flag wins.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -232,8 +233,8 @@ func parsePort(v string, dst *int) error {
 }
 
 // Limits returns the subscription limits of c.
-func (c Config) Limits() Limits {
-	return Limits{SubscribeNames: c.MaxSubscribeNames, NameBytes: c.MaxNameBytes, RoomsPerSocket: c.MaxRoomsPerSocket}
+func (c Config) Limits() api.Limits {
+	return api.Limits{SubscribeNames: c.MaxSubscribeNames, NameBytes: c.MaxNameBytes, RoomsPerSocket: c.MaxRoomsPerSocket}
 }
 
 func parseBool(v string, dst *bool) error {

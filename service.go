@@ -1,4 +1,4 @@
-package app
+package main
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 	"sync"
 	"time"
 
+	"sioloop/api"
 	"sioloop/loop"
 	"sioloop/loop/cluster"
 )
 
 // Service is the running sioloop: reactors on the client port, the
-// Socket.IO app on them, and the admin listener.
+// service's events (package api) on them, and the admin listener.
 type Service struct {
 	Config Config
 	Log    *slog.Logger
@@ -27,7 +28,7 @@ type Service struct {
 
 	admin     *http.Server
 	adminLn   net.Listener
-	adminHTTP AdminHandlers
+	adminHTTP api.Handlers
 }
 
 // adminReadHeaderTimeout bounds the reading of a request head on the
@@ -35,29 +36,13 @@ type Service struct {
 // when that is shorter.
 const adminReadHeaderTimeout = 10 * time.Second
 
-// AdminHandlers are the admin routes as each listener serves them: the
-// client port is public, so some routes are served there only behind
-// ADMIN_TOKEN (see package api).
-type AdminHandlers struct {
-	// Admin is served on the admin listener (ADMIN_ADDR).
-	Admin http.Handler
-	// ClientPort is served on the client port (PORT) with
-	// ADMIN_ON_MAIN_PORT: the reactors hand it every request that is not
-	// Socket.IO.
-	ClientPort http.Handler
-}
-
-// AdminHandlerFunc builds the admin routes for a service; the api package
-// provides it. It is a parameter so that app does not import api.
-type AdminHandlerFunc func(s *Service) AdminHandlers
-
 // New builds the service from cfg without listening yet.
-func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error) {
+func New(cfg Config, log *slog.Logger) (*Service, error) {
 	pem, err := readPEM(cfg.JWTPublicKey)
 	if err != nil {
 		return nil, err
 	}
-	auth, err := NewJWTAuth(cfg.JWTSecret, pem)
+	auth, err := api.NewJWTAuth(cfg.JWTSecret, pem)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +57,7 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 			nss = append(nss, io.Of(n))
 		}
 	}
-	Install(nss, auth, cfg.Limits())
+	api.Install(nss, auth, cfg.Limits())
 	srv.Handle(cfg.SocketIOPath, io)
 	s := &Service{Config: cfg, Log: log, Server: srv, IO: io}
 	if cfg.RedisURL != "" {
@@ -80,11 +65,15 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 			return nil, err
 		}
 	}
-	if admin != nil {
-		s.adminHTTP = admin(s)
-		if cfg.AdminOnMainPort && s.adminHTTP.ClientPort != nil {
-			srv.HandleOther(s.adminHTTP.ClientPort)
-		}
+	s.adminHTTP = api.Handler(api.Service{
+		Server:         srv,
+		IO:             io,
+		Cluster:        s.Cluster,
+		AdminToken:     cfg.AdminToken,
+		RedisReadiness: cfg.RedisReadiness,
+	})
+	if cfg.AdminOnMainPort {
+		srv.HandleOther(s.adminHTTP.ClientPort)
 	}
 	return s, nil
 }
@@ -92,7 +81,7 @@ func New(cfg Config, log *slog.Logger, admin AdminHandlerFunc) (*Service, error)
 // Run serves until ctx is cancelled, then shuts down gracefully within
 // ShutdownTimeout. It returns nil after a clean shutdown.
 func (s *Service) Run(ctx context.Context) error {
-	if s.adminHTTP.Admin != nil && s.Config.AdminAddr != "" && s.Config.AdminAddr != "off" {
+	if s.Config.AdminAddr != "" && s.Config.AdminAddr != "off" {
 		ln, err := net.Listen("tcp", s.Config.AdminAddr)
 		if err != nil {
 			return err
@@ -161,7 +150,7 @@ func (s *Service) Run(ctx context.Context) error {
 // of the service sioloop replaces broadcast through that port; the
 // socket management routes are refused there (package api).
 func (s *Service) warnOpenAdmin() {
-	if s.adminHTTP.ClientPort == nil || !s.Config.AdminOnMainPort || s.Config.AdminToken != "" {
+	if !s.Config.AdminOnMainPort || s.Config.AdminToken != "" {
 		return
 	}
 	s.Log.Warn("POST /SendWebsocketEvent and GET /metrics are open to anyone who reaches the client port: "+

@@ -1,4 +1,4 @@
-package app
+package api
 
 import (
 	"crypto"
@@ -46,7 +46,7 @@ func (c *Claims) AllowsChannel(ch string) bool {
 func NewJWTAuth(secret string, publicKeyPEM []byte) (*JWTAuth, error) {
 	switch {
 	case secret != "" && len(publicKeyPEM) > 0:
-		return nil, errors.New("app: set either a JWT secret or a JWT public key, not both")
+		return nil, errors.New("api: set either a JWT secret or a JWT public key, not both")
 	case secret != "":
 		return &JWTAuth{key: []byte(secret), methods: []string{"HS256"}}, nil
 	case len(publicKeyPEM) > 0:
@@ -56,7 +56,7 @@ func NewJWTAuth(secret string, publicKeyPEM []byte) (*JWTAuth, error) {
 		if k, err := jwt.ParseECPublicKeyFromPEM(publicKeyPEM); err == nil {
 			return &JWTAuth{key: crypto.PublicKey(k), methods: []string{"ES256"}}, nil
 		}
-		return nil, errors.New("app: JWT public key is neither an RSA nor an EC public key in PEM")
+		return nil, errors.New("api: JWT public key is neither an RSA nor an EC public key in PEM")
 	}
 	return nil, nil
 }

@@ -3,7 +3,7 @@ package http1_test
 import (
 	"fmt"
 
-	"sioloop/loop/http1"
+	"sioloop/protocol/http1"
 )
 
 // The loop's read path: parse the head from the peeked bytes, then read the
