@@ -224,6 +224,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 			s.recovered("serving "+c.RemoteAddr().String(), p)
 			cs.closing = true
 			action = gnet.Close
+			cs.r.endBatch() // timers armed before the panic must reach the ticker
 		}
 	}()
 	in, _ := c.Peek(-1)
