@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -192,7 +190,7 @@ func TestHeadTooLarge(t *testing.T) {
 func TestOpenAdminWarning(t *testing.T) {
 	f := func(want int, extra ...string) {
 		t.Helper()
-		var log logBuffer
+		var log testnet.Buffer
 		runServiceLog(t, &log, extra...)
 		// The warning comes before the "sioloop listening" line.
 		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), "sioloop listening"); {
@@ -221,23 +219,4 @@ func TestOpenAdminWarning(t *testing.T) {
 	f(1)
 	f(0, "--admin-token", "x")
 	f(0, "--admin-on-main-port=false")
-}
-
-// logBuffer is an io.Writer that keeps what the service logs, for any
-// goroutine.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

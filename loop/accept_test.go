@@ -2,7 +2,6 @@ package loop_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -39,7 +37,7 @@ func TestAcceptSurvivesDescriptorExhaustion(t *testing.T) {
 	addr := testnet.FreeAddr(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptSurvivesDescriptorExhaustion$")
 	cmd.Env = append(os.Environ(), fdChildEnv+"="+addr)
-	var logs syncBuffer
+	var logs testnet.Buffer
 	cmd.Stderr = &logs
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -142,22 +140,4 @@ func runFDChild(addr string) {
 		os.Exit(1)
 	}
 	os.Exit(0)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -307,14 +307,21 @@ func (cs *connState) writePreflight(c gnet.Conn, req *http1.Request, cors int) {
 			b = append(b, "\r\n"...)
 		}
 	}
+	cs.sendEmpty(c, b, req.KeepAlive)
+}
+
+// sendEmpty ends the head of a response without a body, announcing the
+// close when the request does not keep the connection, sends it, and
+// closes after it in that case.
+func (cs *connState) sendEmpty(c gnet.Conn, b []byte, keepAlive bool) {
 	b = append(b, "Content-Length: 0\r\n"...)
-	if !req.KeepAlive {
+	if !keepAlive {
 		b = append(b, "Connection: close\r\n"...)
 	}
 	b = append(b, "\r\n"...)
 	cs.r.out = b
 	cs.send(c, b)
-	if !req.KeepAlive {
+	if !keepAlive {
 		closeConn(c)
 	}
 }
@@ -339,16 +346,7 @@ func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engine
 // body: engine.io-client treats any non-200 poll as a transport error.
 func (cs *connState) writeBare400(c gnet.Conn, req *http1.Request) {
 	b := http1.AppendStatusLine(cs.r.out[:0], 400)
-	b = append(b, "Content-Length: 0\r\n"...)
-	if !req.KeepAlive {
-		b = append(b, "Connection: close\r\n"...)
-	}
-	b = append(b, "\r\n"...)
-	cs.r.out = b
-	cs.send(c, b)
-	if !req.KeepAlive {
-		closeConn(c)
-	}
+	cs.sendEmpty(c, b, req.KeepAlive)
 }
 
 // writeUpgradeError refuses a WebSocket upgrade with a plain-text 400 and

@@ -170,7 +170,7 @@ func startServer(t *testing.T) *testServer {
 	s := &testServer{port: testnet.FreePort(t), admin: testnet.FreePort(t)}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(s.port), "ADMIN_ADDR=127.0.0.1:"+strconv.Itoa(s.admin))
-	var logs syncBuffer
+	var logs testnet.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
@@ -303,22 +303,4 @@ func repoRoot(t *testing.T) string {
 		}
 		dir = parent
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the two output streams of a process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

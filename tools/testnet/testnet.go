@@ -1,7 +1,7 @@
-// Package testnet holds the network helpers the tests of every package
-// share: a free loopback port, a loopback listener, and a wait for an
-// address to accept connections. It is for tests only; nothing the
-// server runs imports it.
+// Package testnet holds the helpers the tests of every package share to run
+// real servers: a free loopback port, a loopback listener, a wait for an
+// address to accept connections, and a Buffer for what they print. It is
+// for tests only; nothing the server runs imports it.
 package testnet
 
 import (
