@@ -43,7 +43,8 @@ var ErrUnknownNamespace = errors.New("loop: unknown namespace")
 var ErrServerClosed = errors.New("loop: server shutting down")
 
 // ErrOnReactor is returned by the operations that wait for the reactors
-// (FetchSockets, AllRooms, BroadcastWithAck, Server.Shutdown) when they
+// (FetchSockets, AllRooms, BroadcastWithAck, Server.Shutdown and
+// Server.OutboundQueued) when they
 // are called on a reactor, from an event handler, a hook or a job posted
 // there: waiting would deadlock, on the caller's own reactor or on one
 // that waits for it. Call them from another goroutine.

@@ -147,6 +147,7 @@ func TestOperationsFromHandlers(t *testing.T) {
 				"FetchSockets":     func() error { _, err := sio.FetchSockets(Target{}); return err }(),
 				"AllRooms":         func() error { _, err := sio.AllRooms("/"); return err }(),
 				"Shutdown":         sio.Server().Shutdown(context.Background()),
+				"OutboundQueued":   func() error { _, err := sio.Server().OutboundQueued(context.Background()); return err }(),
 			} {
 				if err != ErrOnReactor {
 					res.errs = append(res.errs, fmt.Errorf("%s on a reactor: %v, want ErrOnReactor", what, err))
