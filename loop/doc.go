@@ -83,7 +83,8 @@
 // are called on one and return ErrOnReactor instead of hanging. The
 // reactor is recognised by its goroutine: each reactor records its loop
 // goroutine's id on its first callback, and these operations compare it
-// with the caller's (a microsecond each, never per recipient).
+// with the caller's (a few microseconds per operation, never per
+// recipient).
 //
 // # Posting work to a socket's reactor
 //
