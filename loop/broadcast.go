@@ -3,6 +3,7 @@ package loop
 import (
 	"errors"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -44,10 +45,10 @@ var ErrServerClosed = errors.New("loop: server shutting down")
 
 // ErrOnReactor is returned by the operations that wait for the reactors
 // (FetchSockets, AllRooms, BroadcastWithAck, Server.Shutdown and
-// Server.OutboundQueued) when they
-// are called on a reactor, from an event handler, a hook or a job posted
-// there: waiting would deadlock, on the caller's own reactor or on one
-// that waits for it. Call them from another goroutine.
+// Server.OutboundQueued) when they are called on a reactor: from an event
+// handler, a hook or a function passed to Socket.Do. Waiting there would
+// deadlock, on the caller's own reactor or on one that waits for it. Call
+// them from another goroutine (see the package documentation).
 var ErrOnReactor = errors.New("loop: called on a reactor: this operation waits for the reactors; call it from another goroutine")
 
 // ErrReservedEvent is returned by Broadcast for an event name that clients
@@ -117,6 +118,8 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	reactors := *io.srv.reactors.Load()
 	whole := len(b.Rooms) == 0 && len(b.Except) == 0 && !b.Volatile
 	if me := io.srv.onReactor(); me != nil {
+		// Delivered after Broadcast returns: the caller may reuse b.
+		eb.rooms, eb.except = slices.Clone(eb.rooms), slices.Clone(eb.except)
 		n := me.deliverNow(eb)
 		for _, r := range reactors {
 			if r != me {
@@ -169,7 +172,7 @@ const maxQueuedBroadcasts = 256
 // deliverNow delivers eb to r's target sockets at once and returns how
 // many it reached. Called while r delivers a batch (from a hook that a
 // delivery ran), it queues eb behind that batch instead and returns 0.
-// Loop goroutine only.
+// Reactor only.
 func (r *reactor) deliverNow(eb *encodedBroadcast) int {
 	if r.delivering {
 		r.enqueue(job{eb: eb})

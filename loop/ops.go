@@ -3,6 +3,7 @@ package loop
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -114,6 +115,7 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 // returns how many sockets it reached. Any goroutine; on a reactor it
 // does not wait for the reactors (see apply).
 func (io *SocketIO) Join(t Target, rooms []string) (int, error) {
+	rooms = slices.Clone(rooms) // apply may return before using it
 	return io.apply(t, func(so *Socket) {
 		for _, room := range rooms {
 			so.Join(room)
@@ -124,6 +126,7 @@ func (io *SocketIO) Join(t Target, rooms []string) (int, error) {
 // Leave makes the sockets of this server selected by t leave rooms. Any
 // goroutine; on a reactor it does not wait for the reactors (see apply).
 func (io *SocketIO) Leave(t Target, rooms []string) (int, error) {
+	rooms = slices.Clone(rooms) // apply may return before using it
 	return io.apply(t, func(so *Socket) {
 		for _, room := range rooms {
 			so.Leave(room)
@@ -149,6 +152,9 @@ func (io *SocketIO) apply(t Target, fn func(so *Socket)) (int, error) {
 		return 0, err
 	}
 	if me := io.srv.onReactor(); me != nil {
+		// The other reactors run fn after apply returns: the caller may
+		// reuse t's slices.
+		t.Rooms, t.Except = slices.Clone(t.Rooms), slices.Clone(t.Except)
 		n := 0
 		me.targets(ns, &t, func(so *Socket) {
 			fn(so)
