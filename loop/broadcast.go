@@ -3,6 +3,7 @@ package loop
 import (
 	"errors"
 	"math/bits"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -42,6 +43,14 @@ var ErrUnknownNamespace = errors.New("loop: unknown namespace")
 // ErrServerClosed is returned by Broadcast once Shutdown has begun.
 var ErrServerClosed = errors.New("loop: server shutting down")
 
+// ErrOnReactor is returned by the operations that wait for the reactors
+// (FetchSockets, AllRooms, BroadcastWithAck, Server.Shutdown and
+// Server.OutboundQueued) when they are called on a reactor: from an event
+// handler, a hook or a function passed to Socket.Do. Waiting there would
+// deadlock, on the caller's own reactor or on one that waits for it. Call
+// them from another goroutine (see the package documentation).
+var ErrOnReactor = errors.New("loop: called on a reactor: this operation waits for the reactors; call it from another goroutine")
+
 // ErrReservedEvent is returned by Broadcast for an event name that clients
 // reserve (connect, disconnect, ...).
 var ErrReservedEvent = errors.New("loop: reserved event name")
@@ -61,8 +70,23 @@ type encodedBroadcast struct {
 }
 
 // Broadcast encodes b once and has every reactor deliver it to its own
-// target sockets. It may be called from any goroutine; it returns once
-// every reactor has delivered, with the number of recipients.
+// target sockets, and returns the number of recipients. Any goroutine may
+// call it, an event handler included, and it never waits for the
+// caller's own reactor:
+//
+//   - From any goroutine but a reactor, a broadcast to a whole namespace
+//     (no Rooms, no Except, not Volatile) returns once it is queued to
+//     every reactor, with the number of sockets connected (as Node's emit
+//     returns before the sockets are written); at most
+//     maxQueuedBroadcasts such broadcasts wait undelivered, past that the
+//     caller waits for one to be delivered. Any other broadcast returns
+//     once every reactor has delivered it, with the exact count.
+//   - On a reactor (an event handler, a hook, a job posted with
+//     Socket.Do), the reactor's own sockets get it at once, in order with
+//     the handler's emits, and the other reactors get it queued: Broadcast
+//     waits for none of them, nor for a slot. A whole-namespace broadcast
+//     returns the number of sockets connected; any other returns only the
+//     recipients on the caller's reactor.
 func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	nsName := b.Namespace
 	if nsName == "" {
@@ -92,14 +116,27 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	eb := encodeBroadcast(ns, b)
 	io.srv.broadcasts.Add(1)
 	reactors := *io.srv.reactors.Load()
-	if len(b.Rooms) == 0 && len(b.Except) == 0 && !b.Volatile {
-		// To the whole namespace (and not volatile, which may drop for
-		// some clients): the recipients are known without
-		// walking the reactors, so the caller does not wait for delivery
-		// (as Node's emit returns before the sockets are written). The
-		// reactors then find several broadcasts queued and give each
-		// client all of them in one writev. At most maxQueuedBroadcasts
-		// wait undelivered; past that the caller waits for a slot.
+	whole := len(b.Rooms) == 0 && len(b.Except) == 0 && !b.Volatile
+	if me := io.srv.onReactor(); me != nil {
+		// Delivered after Broadcast returns: the caller may reuse b.
+		eb.rooms, eb.except = slices.Clone(eb.rooms), slices.Clone(eb.except)
+		n := me.deliverNow(eb)
+		for _, r := range reactors {
+			if r != me {
+				r.enqueue(job{eb: eb})
+			}
+		}
+		if whole {
+			n = ns.connected()
+		}
+		return n, nil
+	}
+	if whole {
+		// The recipients are known without walking the reactors (volatile
+		// broadcasts may drop for some clients, so they are not), so the
+		// caller does not wait for delivery. The reactors then find
+		// several broadcasts queued and give each client all of them in
+		// one writev.
 		io.slots <- struct{}{}
 		n := ns.connected()
 		left := atomic.Int32{}
@@ -126,28 +163,52 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	return int(eb.recipients.Load()), nil
 }
 
-// maxQueuedBroadcasts bounds the namespace-wide broadcasts accepted but
-// not yet delivered by every reactor (see Broadcast).
+// maxQueuedBroadcasts bounds the namespace-wide broadcasts accepted from
+// goroutines other than the reactors but not yet delivered by every
+// reactor (see Broadcast). Broadcasts made on a reactor are not counted:
+// waiting for a slot there could wait for the caller itself.
 const maxQueuedBroadcasts = 256
 
-func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
-	t := socketio.Event
-	if len(b.Attachments) > 0 {
-		t = socketio.BinaryEvent
+// deliverNow delivers eb to r's target sockets at once and returns how
+// many it reached. Called while r delivers a batch (from a hook that a
+// delivery ran), it queues eb behind that batch instead and returns 0.
+// Reactor only.
+func (r *reactor) deliverNow(eb *encodedBroadcast) int {
+	if r.delivering {
+		r.enqueue(job{eb: eb})
+		return 0
 	}
-	pkt := []byte{byte(engineio.Message)}
-	pkt = socketio.AppendHeader(pkt, t, len(b.Attachments), ns.nameBytes, false, 0)
-	pkt = append(pkt, '[')
-	pkt = socketio.AppendJSONStringOf(pkt, b.Event)
-	if len(b.Args) > 0 {
-		pkt = append(pkt, ',')
-		pkt = append(pkt, b.Args...)
-	}
-	pkt = append(pkt, ']')
+	ebs := [1]*encodedBroadcast{eb}
+	before := eb.recipients.Load()
+	r.deliverBatch(ebs[:])
+	return int(eb.recipients.Load() - before)
+}
 
+// encodeBroadcast encodes b for every recipient, as an event without ack.
+func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
+	return encodeEvent(ns, b, false, 0)
+}
+
+// encodeEvent encodes b once for every recipient, with ack id id when
+// hasAck. The packet is encoded after room for the longest frame header,
+// which PutHeaderBefore then fills in: the WebSocket frame and the polling
+// form share one buffer, and the payload is written once.
+func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64) *encodedBroadcast {
+	const h = wsframe.MaxServerHeaderSize
+	// Room for the header bytes, the quotes and the separators; escapes in
+	// the event name may still grow the buffer.
+	buf := make([]byte, h, h+48+len(ns.nameBytes)+len(b.Event)+len(b.Args))
+	buf = append(buf, byte(engineio.Message))
+	buf = socketio.AppendEvent(buf, ns.nameBytes, len(b.Attachments), hasAck, id, b.Event, b.Args)
+	start := wsframe.PutHeaderBefore(buf, h, true, wsframe.OpText)
+	if start < 0 {
+		panic("BUG: no room for the frame header of a broadcast")
+	}
 	eb := &encodedBroadcast{ns: ns, rooms: b.Rooms, except: b.Except, volatile: b.Volatile}
-	eb.frames = wsframe.AppendFrame(nil, wsframe.OpText, pkt)
-	eb.poll = pkt
+	// Full slice expressions: appending attachments to one form copies it
+	// instead of writing over the other.
+	eb.frames = buf[start:len(buf):len(buf)]
+	eb.poll = buf[h:len(buf):len(buf)]
 	for _, a := range b.Attachments {
 		eb.frames = wsframe.AppendFrame(eb.frames, wsframe.OpBinary, a)
 		eb.poll = append(eb.poll, engineio.Separator)
@@ -166,6 +227,8 @@ const maxBatch = 64
 // (sendring.go) when it has one and the socket has nothing buffered,
 // otherwise one Write or Writev. Loop goroutine only.
 func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
+	r.delivering = true
+	defer func() { r.delivering = false }()
 	r.batchSeq++
 	bseq := r.batchSeq
 	touched := r.touched[:0]
@@ -175,26 +238,18 @@ func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 			continue
 		}
 		r.seq++
-		seq := r.seq
-		for _, name := range eb.except {
-			l.mark(name, seq)
-		}
+		picked := l.pick(r.picked[:0], eb.rooms, eb.except, r.seq)
 		bit := uint64(1) << j
-		if len(eb.rooms) == 0 {
-			for _, so := range l.sockets {
-				touched = so.target(seq, bseq, bit, touched)
+		for _, so := range picked {
+			if so.batchSeq != bseq {
+				so.batchSeq = bseq
+				so.batchMask = 0
+				touched = append(touched, so)
 			}
-			continue
+			so.batchMask |= bit
 		}
-		for _, name := range eb.rooms {
-			if set := l.rooms[name]; set != nil {
-				for _, so := range set.members {
-					touched = so.target(seq, bseq, bit, touched)
-				}
-			} else if so := l.byID[name]; so != nil {
-				touched = so.target(seq, bseq, bit, touched)
-			}
-		}
+		clear(picked)
+		r.picked = picked[:0]
 	}
 	if !r.sendRingTried {
 		r.sendRingTried = true
@@ -222,31 +277,50 @@ func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 	r.ctr.deliveries.Add(total)
 }
 
-// target marks so as a recipient of broadcast bit of batch bseq, once per
-// broadcast (seq), and adds it to touched the first time in the batch.
-func (so *Socket) target(seq, bseq, bit uint64, touched []*Socket) []*Socket {
-	if so.seen == seq {
-		return touched // excepted, or already reached through another room
+// pick appends to dst, once each, the sockets of l that rooms and except
+// select: those in any of rooms (every socket of l when rooms is empty)
+// and in none of except, where a room may be a socket id. It is the one
+// room walk of both fan-out and the server-side operations. Sockets are
+// stamped with seq (Socket.seen) to skip the excepted ones and those met
+// again through another room; seq must be fresh (r.seq++). Loop goroutine
+// only.
+func (l *nsLocal) pick(dst []*Socket, rooms, except []string, seq uint64) []*Socket {
+	if len(rooms) == 0 && len(except) == 0 {
+		// Every socket, each listed once: nothing to stamp.
+		return append(dst, l.sockets...)
 	}
-	so.seen = seq
-	if so.batchSeq != bseq {
-		so.batchSeq = bseq
-		so.batchMask = 0
-		touched = append(touched, so)
-	}
-	so.batchMask |= bit
-	return touched
-}
-
-// mark stamps the sockets of room (or the socket with that id) with seq.
-func (l *nsLocal) mark(room string, seq uint64) {
-	if set := l.rooms[room]; set != nil {
-		for _, so := range set.members {
+	for _, name := range except {
+		if set := l.rooms[name]; set != nil {
+			for _, so := range set.members {
+				so.seen = seq
+			}
+		} else if so := l.byID[name]; so != nil {
 			so.seen = seq
 		}
-	} else if so := l.byID[room]; so != nil {
-		so.seen = seq
 	}
+	if len(rooms) == 0 {
+		for _, so := range l.sockets {
+			if so.seen != seq {
+				so.seen = seq
+				dst = append(dst, so)
+			}
+		}
+		return dst
+	}
+	for _, name := range rooms {
+		if set := l.rooms[name]; set != nil {
+			for _, so := range set.members {
+				if so.seen != seq {
+					so.seen = seq
+					dst = append(dst, so)
+				}
+			}
+		} else if so := l.byID[name]; so != nil && so.seen != seq {
+			so.seen = seq
+			dst = append(dst, so)
+		}
+	}
+	return dst
 }
 
 // deliverTo sends so the broadcasts of its batchMask, counting them in sent.

@@ -184,15 +184,19 @@ func TestUpgradeErrorResponses(t *testing.T) {
 			h.expectEOF()
 		})
 	}
-	t.Run("bad Sec-WebSocket-Key", func(t *testing.T) {
-		h := ts.dial(t)
-		h.write(strings.Replace(reqUpgrade("EIO=4&transport=websocket"), wsKey, "short", 1))
-		r := h.read()
-		if r.status != 400 {
-			t.Errorf("status %d, want 400: %v", r.status, r)
-		}
-		h.expectEOF()
-	})
+	// RFC 6455 §4.1: the key is 16 random bytes in base64; Node's ws
+	// answers 400 to anything else, a key of the right length included.
+	for _, key := range []string{"short", "dGhlIHNhbXBsZSBub25jZQ=x", "dGhlIHNhbXBsZSBub25jZ!=="} {
+		t.Run("bad Sec-WebSocket-Key "+key, func(t *testing.T) {
+			h := ts.dial(t)
+			h.write(strings.Replace(reqUpgrade("EIO=4&transport=websocket"), wsKey, key, 1))
+			r := h.read()
+			if r.status != 400 {
+				t.Errorf("status %d, want 400: %v", r.status, r)
+			}
+			h.expectEOF()
+		})
+	}
 	if n := ts.srv.Sessions(); n != 0 {
 		t.Errorf("%d sessions after refused upgrades", n)
 	}

@@ -77,3 +77,15 @@ func BenchmarkFanoutBatch16x1000(b *testing.B) {
 		r.deliverBatch(batch)
 	}
 }
+
+// BenchmarkOnReactor measures the check every server-side operation makes
+// to learn whether it runs on a reactor (a goroutine id lookup).
+func BenchmarkOnReactor(b *testing.B) {
+	srv, _ := testReactor(Config{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if srv.onReactor() != nil {
+			b.Fatal("the benchmark goroutine is taken for a reactor")
+		}
+	}
+}

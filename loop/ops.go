@@ -3,12 +3,12 @@ package loop
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"sioloop/protocol/engineio"
 	"sioloop/protocol/socketio"
 	"sioloop/protocol/wsframe"
 )
@@ -55,7 +55,9 @@ func (io *SocketIO) namespaceFor(name string) (*Namespace, error) {
 	return nil, ErrUnknownNamespace
 }
 
-// eachReactor runs fn on every reactor and waits for all of them.
+// eachReactor runs fn on every reactor and waits for all of them. It must
+// not be called on a reactor, where it would wait for itself: its callers
+// check onReactor first (once: the check costs a stack trace).
 func (io *SocketIO) eachReactor(fn func(r *reactor)) {
 	var wg sync.WaitGroup
 	for _, r := range *io.srv.reactors.Load() {
@@ -66,52 +68,32 @@ func (io *SocketIO) eachReactor(fn func(r *reactor)) {
 }
 
 // targets calls fn for every socket of ns on r selected by t, once each.
-// fn may remove the socket. Loop goroutine only.
+// fn may remove the socket, and may itself walk rooms (from a hook it
+// runs): the sockets are collected first, into a slice of this call's
+// own. Loop goroutine only.
 func (r *reactor) targets(ns *Namespace, t *Target, fn func(so *Socket)) {
 	l := r.peek(ns)
 	if l == nil {
 		return
 	}
 	r.seq++
-	seq := r.seq
-	for _, name := range t.Except {
-		l.mark(name, seq)
-	}
-	var picked []*Socket
-	pick := func(so *Socket) {
-		if so.seen != seq {
-			so.seen = seq
-			picked = append(picked, so)
-		}
-	}
-	if len(t.Rooms) == 0 {
-		for _, so := range l.sockets {
-			pick(so)
-		}
-	} else {
-		for _, name := range t.Rooms {
-			if set := l.rooms[name]; set != nil {
-				for _, so := range set.members {
-					pick(so)
-				}
-			} else if so := l.byID[name]; so != nil {
-				pick(so)
-			}
-		}
-	}
-	// Collected first: fn may change the sets being walked.
-	for _, so := range picked {
+	for _, so := range l.pick(nil, t.Rooms, t.Except, r.seq) {
 		if !so.gone {
 			fn(so)
 		}
 	}
 }
 
-// FetchSockets lists the sockets of this server selected by t.
+// FetchSockets lists the sockets of this server selected by t. It waits
+// for every reactor, so on a reactor it returns ErrOnReactor: call it from
+// another goroutine and hand the result back with Socket.Do.
 func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 	ns, err := io.namespaceFor(t.Namespace)
 	if ns == nil {
 		return nil, err
+	}
+	if io.srv.onReactor() != nil {
+		return nil, ErrOnReactor
 	}
 	var mu sync.Mutex
 	var out []SocketInfo
@@ -130,8 +112,10 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 }
 
 // Join makes the sockets of this server selected by t join rooms, and
-// returns how many sockets it reached.
+// returns how many sockets it reached. Any goroutine; on a reactor it
+// does not wait for the reactors (see apply).
 func (io *SocketIO) Join(t Target, rooms []string) (int, error) {
+	rooms = slices.Clone(rooms) // apply may return before using it
 	return io.apply(t, func(so *Socket) {
 		for _, room := range rooms {
 			so.Join(room)
@@ -139,8 +123,10 @@ func (io *SocketIO) Join(t Target, rooms []string) (int, error) {
 	})
 }
 
-// Leave makes the sockets of this server selected by t leave rooms.
+// Leave makes the sockets of this server selected by t leave rooms. Any
+// goroutine; on a reactor it does not wait for the reactors (see apply).
 func (io *SocketIO) Leave(t Target, rooms []string) (int, error) {
+	rooms = slices.Clone(rooms) // apply may return before using it
 	return io.apply(t, func(so *Socket) {
 		for _, room := range rooms {
 			so.Leave(room)
@@ -149,15 +135,37 @@ func (io *SocketIO) Leave(t Target, rooms []string) (int, error) {
 }
 
 // Disconnect disconnects the sockets of this server selected by t (see
-// Socket.Disconnect).
+// Socket.Disconnect). Any goroutine; on a reactor it does not wait for
+// the reactors (see apply).
 func (io *SocketIO) Disconnect(t Target, close bool) (int, error) {
 	return io.apply(t, func(so *Socket) { so.Disconnect(close) })
 }
 
+// apply runs fn on every socket selected by t and returns how many it
+// reached. From any goroutine but a reactor it waits until every reactor
+// has run it. On a reactor it runs fn on that reactor's sockets at once,
+// queues it for the other reactors without waiting, and counts only the
+// sockets of the caller's reactor.
 func (io *SocketIO) apply(t Target, fn func(so *Socket)) (int, error) {
 	ns, err := io.namespaceFor(t.Namespace)
 	if ns == nil {
 		return 0, err
+	}
+	if me := io.srv.onReactor(); me != nil {
+		// The other reactors run fn after apply returns: the caller may
+		// reuse t's slices.
+		t.Rooms, t.Except = slices.Clone(t.Rooms), slices.Clone(t.Except)
+		n := 0
+		me.targets(ns, &t, func(so *Socket) {
+			fn(so)
+			n++
+		})
+		for _, r := range *io.srv.reactors.Load() {
+			if r != me {
+				r.post(func(r *reactor) { r.targets(ns, &t, fn) })
+			}
+		}
+		return n, nil
 	}
 	var n atomic.Int64
 	io.eachReactor(func(r *reactor) {
@@ -170,11 +178,15 @@ func (io *SocketIO) apply(t Target, fn func(so *Socket)) (int, error) {
 }
 
 // AllRooms lists the rooms of namespace ns on this server (socket id rooms
-// included, as Node's adapter.rooms does).
+// included, as Node's adapter.rooms does). It waits for every reactor, so
+// on a reactor it returns ErrOnReactor.
 func (io *SocketIO) AllRooms(ns string) ([]string, error) {
 	n, err := io.namespaceFor(ns)
 	if n == nil {
 		return nil, err
+	}
+	if io.srv.onReactor() != nil {
+		return nil, ErrOnReactor
 	}
 	var mu sync.Mutex
 	set := map[string]struct{}{}
@@ -210,7 +222,9 @@ type AckResponse struct {
 // recipient, as Node's adapter does) to the sockets of this server it
 // targets, and waits up to timeout for their acknowledgements, like Node's
 // io.timeout(ms).emitWithAck(). It returns the answers and how many
-// recipients did not answer in time.
+// recipients did not answer in time. It waits for the reactors, so on a
+// reactor it returns ErrOnReactor; a handler asks one client with
+// Socket.EmitWithAck, whose callback runs on the reactor.
 func (io *SocketIO) BroadcastWithAck(b *Broadcast, timeout time.Duration) ([]AckResponse, int, error) {
 	ns, err := io.namespaceFor(b.Namespace)
 	if ns == nil {
@@ -219,26 +233,11 @@ func (io *SocketIO) BroadcastWithAck(b *Broadcast, timeout time.Duration) ([]Ack
 	if socketio.IsReservedEvent([]byte(b.Event)) {
 		return nil, 0, ErrReservedEvent
 	}
+	if io.srv.onReactor() != nil {
+		return nil, 0, ErrOnReactor
+	}
 	id := ns.ackSeq.Add(1) - 1
-	t := socketio.Event
-	if len(b.Attachments) > 0 {
-		t = socketio.BinaryEvent
-	}
-	pkt := socketio.AppendHeader([]byte{byte(engineio.Message)}, t, len(b.Attachments), ns.nameBytes, true, id)
-	pkt = append(pkt, '[')
-	pkt = socketio.AppendJSONStringOf(pkt, b.Event)
-	if len(b.Args) > 0 {
-		pkt = append(pkt, ',')
-		pkt = append(pkt, b.Args...)
-	}
-	pkt = append(pkt, ']')
-	frames := wsframe.AppendFrame(nil, wsframe.OpText, pkt)
-	poll := pkt
-	for _, a := range b.Attachments {
-		frames = wsframe.AppendFrame(frames, wsframe.OpBinary, a)
-		poll = append(poll, engineio.Separator)
-		poll = engineio.AppendPacket(poll, engineio.Packet{Type: engineio.Message, Data: a, Binary: true})
-	}
+	eb := encodeEvent(ns, b, true, id)
 	io.srv.broadcasts.Add(1)
 
 	col := &ackCollector{all: make(chan struct{})}
@@ -254,11 +253,11 @@ func (io *SocketIO) BroadcastWithAck(b *Broadcast, timeout time.Duration) ([]Ack
 				col.answer(so.id, args, err)
 			})
 			if s.ws != nil {
-				if _, err := s.ws.Write(frames); err == nil && s.ws.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes {
+				if _, err := s.ws.Write(eb.frames); err == nil && s.ws.OutboundBuffered() > r.srv.cfg.MaxOutboundBytes {
 					s.terminate("slow consumer", wsframe.ClosePolicyViolation)
 				}
 			} else {
-				s.enqueueEncoded(poll)
+				s.enqueueEncoded(eb.poll)
 			}
 		})
 		r.endBatch()

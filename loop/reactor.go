@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -18,6 +19,10 @@ type reactor struct {
 	srv *Server
 	el  gnet.EventLoop
 	idx int
+	// g is the id of the loop's goroutine, learnt by enter on the first
+	// callback (0 until then). It is how an operation knows that it was
+	// called on this reactor and must not wait for it (see onReactor).
+	g atomic.Uint64
 
 	timers timerHeap
 	// nextDue mirrors timers.next() for the ticker goroutine, which rings
@@ -35,10 +40,15 @@ type reactor struct {
 	// nsl holds the per-namespace socket sets and room indexes of this
 	// reactor, by Namespace.id.
 	nsl []*nsLocal
-	// batch, touched and iov are the scratch of deliverBatch.
-	batch   []*encodedBroadcast
-	touched []*Socket
-	iov     [][]byte
+	// batch, picked, touched and iov are the scratch of deliverBatch;
+	// delivering is set while it runs, so that a broadcast made from a
+	// hook it triggers (a slow consumer's OnDisconnect) is queued rather
+	// than delivered inside it.
+	batch      []*encodedBroadcast
+	picked     []*Socket
+	touched    []*Socket
+	iov        [][]byte
+	delivering bool
 	// sendRing sends broadcast frames, several sockets per system call
 	// (sendring.go); nil where io_uring is off or unavailable. It is set
 	// up on the first broadcast.
@@ -94,6 +104,51 @@ func newReactor(srv *Server, el gnet.EventLoop, idx int) *reactor {
 	r.drainTask = func(context.Context) error { r.drain(); return nil }
 	r.tickTask = func(context.Context) error { r.tick(); return nil }
 	return r
+}
+
+// enter records the calling goroutine as the loop's. Every loop callback
+// (OnOpen, OnTraffic, OnClose, drain, tick) calls it first. gnet runs a
+// loop on one goroutine for its whole life, so the id is learnt once and
+// later calls cost one atomic load.
+func (r *reactor) enter() {
+	if r.g.Load() == 0 {
+		r.g.Store(goid())
+	}
+}
+
+// onReactor returns the reactor whose loop goroutine is the caller, or nil
+// for any other goroutine. It costs a goroutine id lookup (goid: a few
+// microseconds and one small allocation, see BenchmarkOnReactor), so it is
+// called once per server-side operation, never per recipient.
+func (s *Server) onReactor() *reactor {
+	id := goid()
+	for _, r := range *s.reactors.Load() {
+		if r.g.Load() == id {
+			return r
+		}
+	}
+	return nil
+}
+
+// goid returns the id of the calling goroutine, read from the first line
+// of its stack trace ("goroutine 42 [running]:"). Go has no API for it;
+// the trace is the documented way to see it, and ids are never reused.
+// Only onReactor and enter need it, to tell a loop goroutine from others.
+func goid() uint64 {
+	var buf [32]byte // "goroutine " and up to 20 digits
+	b := buf[:runtime.Stack(buf[:], false)]
+	const prefix = "goroutine "
+	if len(b) < len(prefix) || string(b[:len(prefix)]) != prefix {
+		panic("BUG: unexpected runtime.Stack header: " + string(b))
+	}
+	var id uint64
+	for _, c := range b[len(prefix):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
 }
 
 // now returns the coarse clock (unix ns) kept by the ticker; it is enough
@@ -154,6 +209,7 @@ func (r *reactor) enqueue(j job) {
 
 // drain runs the posted jobs. Loop goroutine only.
 func (r *reactor) drain() {
+	r.enter()
 	r.mu.Lock()
 	jobs := r.pending
 	r.pending = r.spare[:0]
@@ -203,6 +259,7 @@ func (r *reactor) runJob(jobs []job, i int) (next int) {
 
 // tick fires due timers. Loop goroutine only.
 func (r *reactor) tick() {
+	r.enter()
 	r.tickBusy.Store(false)
 	r.runTimers()
 	r.endBatch()

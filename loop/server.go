@@ -201,6 +201,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	} else if cs.r == nil {
 		cs.r = s.reactorOf(c.EventLoop())
 	}
+	cs.r.enter()
 	cs.r.conns.Add(1)
 	cs.expect(c, waitHead)
 	if len(cs.carry) > 0 {
@@ -217,6 +218,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 // complete unit in place, discard once.
 func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 	cs := c.Context().(*connState)
+	cs.r.enter()
 	defer func() {
 		if p := recover(); p != nil {
 			// A last resort: a bug met by one client's input ends that
@@ -252,6 +254,7 @@ func (s *Server) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 	if cs == nil || cs.r == nil {
 		return gnet.None
 	}
+	cs.r.enter()
 	cs.r.conns.Add(-1)
 	cs.closed = true
 	if cs.lingering {
@@ -267,7 +270,12 @@ func (s *Server) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 // Shutdown closes every session with reason "server shutting down"
 // (WebSocket close 1001), stops accepting, and stops the reactors. It waits
 // until ctx is done for queued data to drain.
+//
+// It waits for the reactors, so on a reactor it returns ErrOnReactor.
 func (s *Server) Shutdown(ctx context.Context) error {
+	if s.onReactor() != nil {
+		return ErrOnReactor
+	}
 	if !s.draining.CompareAndSwap(false, true) {
 		return nil
 	}

@@ -17,8 +17,9 @@ const (
 )
 
 // Session is one Engine.IO connection. It lives on its home reactor: every
-// method must be called on that reactor's goroutine (from a Handler
-// callback or a job posted to the reactor).
+// method must be called on that reactor's goroutine, from a Handler
+// callback or a function passed to Socket.Do (see the package
+// documentation).
 type Session struct {
 	id string
 	r  *reactor

@@ -104,9 +104,14 @@ func (io *SocketIO) Server() *Server { return io.srv }
 // containing '*' is a pattern ("/org-*"): every namespace that matches it
 // is created on its first CONNECT with the pattern's hooks. Of is meant for
 // setup, before Serve; the hooks of a namespace must not change afterwards.
+// It panics on a name the packet encoder cannot write (one with a ',', see
+// socketio.CheckNamespace).
 func (io *SocketIO) Of(name string) *Namespace {
 	if !strings.HasPrefix(name, "/") {
 		name = "/" + name
+	}
+	if err := socketio.CheckNamespace([]byte(name)); err != nil {
+		panic("BUG: loop: namespace " + strconv.Quote(name) + ": " + err.Error())
 	}
 	io.mu.Lock()
 	defer io.mu.Unlock()

@@ -21,6 +21,13 @@ import (
 // port and stops it when the test ends.
 func startSIO(t *testing.T, cfg Config) (*Server, *SocketIO, string) {
 	t.Helper()
+	return startSIOWith(t, cfg, nil)
+}
+
+// startSIOWith is startSIO with setup run on the SocketIO before Serve,
+// where namespaces and handlers are declared.
+func startSIOWith(t *testing.T, cfg Config, setup func(*SocketIO)) (*Server, *SocketIO, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -32,6 +39,9 @@ func startSIO(t *testing.T, cfg Config) (*Server, *SocketIO, string) {
 	}
 	srv := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sio := NewSocketIO(srv)
+	if setup != nil {
+		setup(sio)
+	}
 	srv.Handle("/socket.io/", sio)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()

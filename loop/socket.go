@@ -15,9 +15,10 @@ var ErrAckTimeout = errors.New("loop: ack timeout")
 // left before acknowledging.
 var ErrDisconnected = errors.New("loop: socket disconnected before ack")
 
-// Socket is a client's connection to one namespace. All its methods must
-// be called on its reactor (from a hook or event handler, or a job posted
-// with Do).
+// Socket is a client's connection to one namespace. All its methods but
+// ID and Do must be called on its reactor: from a hook or an event
+// handler of its namespace, an After or EmitWithAck callback, or a
+// function passed to Do (see the package documentation).
 type Socket struct {
 	id string
 	ns *Namespace
@@ -86,7 +87,20 @@ func newSocket(ns *Namespace, c *client) *Socket {
 	return &Socket{id: c.s.r.newID(), ns: ns, c: c}
 }
 
-// ID returns the socket id (not the Engine.IO id).
+// Do runs fn on the socket's reactor, after whatever that reactor is
+// running now, unless the socket has left by then. Any goroutine may call
+// it; it does not wait. It is how code off the reactor (a goroutine of the
+// application, an HTTP handler) acts on a socket, for example to emit the
+// result of a FetchSockets it called from its own goroutine.
+func (so *Socket) Do(fn func(so *Socket)) {
+	so.c.s.r.post(func(*reactor) {
+		if !so.gone {
+			fn(so)
+		}
+	})
+}
+
+// ID returns the socket id (not the Engine.IO id). Any goroutine.
 func (so *Socket) ID() string { return so.id }
 
 // Namespace returns the socket's namespace.
@@ -280,18 +294,7 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 		return
 	}
 	r := so.c.s.r
-	t := socketio.Event
-	if len(atts) > 0 {
-		t = socketio.BinaryEvent
-	}
-	b := socketio.AppendHeader(r.enc[:0], t, len(atts), nsBytes(so.ns), hasAck, id)
-	b = append(b, '[')
-	b = socketio.AppendJSONStringOf(b, name)
-	if len(args) > 0 {
-		b = append(b, ',')
-		b = append(b, args...)
-	}
-	b = append(b, ']')
+	b := socketio.AppendEvent(r.enc[:0], nsBytes(so.ns), len(atts), hasAck, id, name, args)
 	r.enc = b
 	c := so.ctr()
 	c.eventsOut.Add(1)
@@ -359,14 +362,7 @@ func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
 	}
 	ev.HasAck = false
 	r := so.c.s.r
-	t := socketio.Ack
-	if len(attachments) > 0 {
-		t = socketio.BinaryAck
-	}
-	b := socketio.AppendHeader(r.enc[:0], t, len(attachments), nsBytes(so.ns), true, ev.ackID)
-	b = append(b, '[')
-	b = append(b, args...)
-	b = append(b, ']')
+	b := socketio.AppendAck(r.enc[:0], nsBytes(so.ns), len(attachments), ev.ackID, args)
 	r.enc = b
 	so.send(b, attachments)
 }

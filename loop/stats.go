@@ -116,8 +116,12 @@ func (srv *Server) Snapshot() Snapshot {
 
 // OutboundQueued returns the bytes queued in user space for all clients
 // (WebSocket outbound buffers and polling queues). It asks every reactor
-// and waits for the answers or ctx.
+// and waits for the answers or ctx, so on a reactor it returns
+// ErrOnReactor.
 func (srv *Server) OutboundQueued(ctx context.Context) (int64, error) {
+	if srv.onReactor() != nil {
+		return 0, ErrOnReactor
+	}
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	for _, r := range *srv.reactors.Load() {

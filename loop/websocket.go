@@ -27,7 +27,7 @@ func (cs *connState) checkWSRequest(c gnet.Conn, req *http1.Request) bool {
 		return false
 	}
 	// RFC 6455 §4.1: the key is a base64-encoded 16-byte nonce.
-	if len(req.WSKey) != 24 {
+	if !wsframe.ValidKey(req.WSKey) {
 		cs.writeUpgradeError(c, "Bad request")
 		return false
 	}
@@ -36,9 +36,8 @@ func (cs *connState) checkWSRequest(c gnet.Conn, req *http1.Request) bool {
 
 // write101 switches c to WebSocket framing.
 func (cs *connState) write101(c gnet.Conn, req *http1.Request) {
-	b := append(cs.r.out[:0], "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: "...)
-	b = wsframe.AppendAcceptKey(b, req.WSKey)
-	b = append(b, "\r\n\r\n"...)
+	b := wsframe.AppendUpgradeHead(cs.r.out[:0], req.WSKey)
+	b = append(b, "\r\n"...)
 	cs.r.out = b
 	cs.write(c, b)
 	cs.ws = true
@@ -168,6 +167,10 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		closeWS(c, wsframe.CloseCode(err), "")
 		return len(in), gnet.None
 	}
+	if err := wsframe.CheckFragment(h, cs.fragOp != 0); err != nil {
+		closeWS(c, wsframe.CloseCode(err), "")
+		return len(in), gnet.None
+	}
 	if h.Length > int64(maxPayload) || (h.OpCode == wsframe.OpContinuation && len(cs.frag)+int(h.Length) > maxPayload) {
 		closeWS(c, wsframe.CloseMessageTooBig, "")
 		return len(in), gnet.None
@@ -195,11 +198,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		}
 		// RFC 6455 §5.5.1: echo the close code, then close.
 		closeWS(c, code, "")
-	case wsframe.OpContinuation:
-		if cs.fragOp == 0 {
-			closeWS(c, wsframe.CloseProtocolError, "")
-			break
-		}
+	case wsframe.OpContinuation: // CheckFragment: a message is open
 		cs.frag = append(cs.frag, payload...)
 		if h.Fin {
 			op := cs.fragOp
@@ -207,12 +206,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 			cs.message(c, op, cs.frag)
 			cs.frag = nil
 		}
-	default: // text or binary
-		if cs.fragOp != 0 {
-			// RFC 6455 §5.4: a new message may not start inside a fragmented one.
-			closeWS(c, wsframe.CloseProtocolError, "")
-			break
-		}
+	default: // text or binary; CheckFragment: no message is open
 		if !h.Fin {
 			cs.fragOp = h.OpCode
 			cs.frag = append(cs.frag[:0], payload...)

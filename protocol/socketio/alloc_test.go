@@ -37,9 +37,9 @@ func TestZeroAllocs(t *testing.T) {
 	})
 	f("SplitAck", func() { _, _ = SplitAck(b(`["bar",1]`)) })
 	f("AppendEvent", func() {
-		buf = AppendEvent(buf[:0], b("/admin"), true, 42, b("message"), b(`{"a":1},2`))
+		buf = AppendEvent(buf[:0], b("/admin"), 0, true, 42, b("message"), b(`{"a":1},2`))
 	})
-	f("AppendAck", func() { buf = AppendAck(buf[:0], nil, 42, b(`"ok"`)) })
+	f("AppendAck", func() { buf = AppendAck(buf[:0], nil, 0, 42, b(`"ok"`)) })
 	f("AppendConnect", func() { buf = AppendConnect(buf[:0], b("/admin"), "oSO0OpakMV_3jnilAAAA") })
 	f("AppendConnectError", func() { buf = AppendConnectError(buf[:0], nil, "Not authorized", b(`{"why":"deny"}`)) })
 	f("AppendJSONString", func() { buf = AppendJSONString(buf[:0], b("a\"b\n\xff€")) })

@@ -1,6 +1,10 @@
 package socketio
 
-import "strconv"
+import (
+	"strconv"
+
+	"sioloop/protocol/internal/jsontext"
+)
 
 // AppendHeader appends the header of a packet to dst and returns the
 // extended slice; dst may be nil. It writes, as Node's Encoder does:
@@ -29,14 +33,21 @@ func AppendHeader(dst []byte, t PacketType, attachments int, nsp []byte, hasAck 
 }
 
 // AppendEvent appends a complete EVENT packet, header then
-// ["<name>",<args>], to dst. name is the event name as text (it is
-// escaped with AppendJSONString); args is raw JSON list content such as
-// SplitEvent returns, and may be empty. It does not allocate when dst
-// has room.
-func AppendEvent(dst []byte, nsp []byte, hasAck bool, ackID uint64, name []byte, args []byte) []byte {
-	dst = AppendHeader(dst, Event, 0, nsp, hasAck, ackID)
+// ["<name>",<args>], to dst. With attachments > 0 it is a BINARY_EVENT
+// whose args hold that many {"_placeholder":true,"num":N} objects; the
+// attachments themselves follow as separate Engine.IO messages. name is
+// the event name as text (it is escaped with AppendJSONString); args is
+// raw JSON list content such as SplitEvent returns, and may be empty. It
+// is the one encoder of events, for single emits and broadcasts alike,
+// and does not allocate when dst has room.
+func AppendEvent[S ~string | ~[]byte](dst []byte, nsp []byte, attachments int, hasAck bool, ackID uint64, name S, args []byte) []byte {
+	t := Event
+	if attachments > 0 {
+		t = BinaryEvent
+	}
+	dst = AppendHeader(dst, t, attachments, nsp, hasAck, ackID)
 	dst = append(dst, '[')
-	dst = AppendJSONString(dst, name)
+	dst = jsontext.AppendString(dst, name)
 	if len(args) > 0 {
 		dst = append(dst, ',')
 		dst = append(dst, args...)
@@ -45,10 +56,15 @@ func AppendEvent(dst []byte, nsp []byte, hasAck bool, ackID uint64, name []byte,
 }
 
 // AppendAck appends a complete ACK packet, 3[<nsp>,]<ackID>[<args>], to
-// dst. args is raw JSON list content and may be empty, giving "[]" as
-// Node does for an ack callback called without arguments.
-func AppendAck(dst []byte, nsp []byte, ackID uint64, args []byte) []byte {
-	dst = AppendHeader(dst, Ack, 0, nsp, true, ackID)
+// dst; with attachments > 0 a BINARY_ACK, 6<attachments>-..., as for
+// AppendEvent. args is raw JSON list content and may be empty, giving
+// "[]" as Node does for an ack callback called without arguments.
+func AppendAck(dst []byte, nsp []byte, attachments int, ackID uint64, args []byte) []byte {
+	t := Ack
+	if attachments > 0 {
+		t = BinaryAck
+	}
+	dst = AppendHeader(dst, t, attachments, nsp, true, ackID)
 	dst = append(dst, '[')
 	dst = append(dst, args...)
 	return append(dst, ']')
@@ -61,18 +77,6 @@ func AppendConnect(dst []byte, nsp []byte, sid string) []byte {
 	dst = AppendHeader(dst, Connect, 0, nsp, false, 0)
 	dst = append(dst, `{"sid":`...)
 	dst = appendQuoted(dst, sid)
-	return append(dst, '}')
-}
-
-// AppendConnectPID appends the CONNECT reply of a server with connection
-// state recovery enabled, 0[<nsp>,]{"sid":"<sid>","pid":"<pid>"}, in the
-// key order of Node's socket.ts _onconnect.
-func AppendConnectPID(dst []byte, nsp []byte, sid, pid string) []byte {
-	dst = AppendHeader(dst, Connect, 0, nsp, false, 0)
-	dst = append(dst, `{"sid":`...)
-	dst = appendQuoted(dst, sid)
-	dst = append(dst, `,"pid":`...)
-	dst = appendQuoted(dst, pid)
 	return append(dst, '}')
 }
 

@@ -81,7 +81,7 @@ func TestSplitEventRoundTrip(t *testing.T) {
 		if v.h.Data[1] != '"' {
 			continue // a number name comes back as a string
 		}
-		got := AppendEvent(nil, v.h.Namespace, v.h.HasAck, v.h.AckID, name, args)
+		got := AppendEvent(nil, v.h.Namespace, 0, v.h.HasAck, v.h.AckID, name, args)
 		h, err := Parse(got)
 		if err != nil {
 			t.Errorf("AppendEvent for %q gave %q: %v", v.wire, got, err)

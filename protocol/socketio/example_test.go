@@ -34,14 +34,14 @@ func ExampleSplitEvent() {
 
 func ExampleAppendEvent() {
 	buf := make([]byte, 0, 64)
-	buf = socketio.AppendEvent(buf, []byte("/admin"), true, 7, []byte(`say "hi"`), []byte(`{"a":"<b>"}`))
+	buf = socketio.AppendEvent(buf, []byte("/admin"), 0, true, 7, []byte(`say "hi"`), []byte(`{"a":"<b>"}`))
 	fmt.Println(string(buf))
 	// Output: 2/admin,7["say \"hi\"",{"a":"<b>"}]
 }
 
 func ExampleAppendAck() {
-	fmt.Println(string(socketio.AppendAck(nil, nil, 12, nil)))
-	fmt.Println(string(socketio.AppendAck(nil, []byte("/admin"), 13, []byte(`"bar"`))))
+	fmt.Println(string(socketio.AppendAck(nil, nil, 0, 12, nil)))
+	fmt.Println(string(socketio.AppendAck(nil, []byte("/admin"), 0, 13, []byte(`"bar"`))))
 	// Output:
 	// 312[]
 	// 3/admin,13["bar"]

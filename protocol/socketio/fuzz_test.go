@@ -62,7 +62,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("SplitEvent(%q): %v", h.Data, err)
 			}
-			out := AppendEvent(nil, nsp, h.HasAck, h.AckID, name, args)
+			out := AppendEvent(nil, nsp, 0, h.HasAck, h.AckID, name, args)
 			h3, err := Parse(out)
 			if err != nil {
 				t.Fatalf("AppendEvent of %q gave %q: %v", in, out, err)
@@ -78,7 +78,7 @@ func FuzzParse(f *testing.F) {
 			if err != nil {
 				t.Fatalf("SplitAck(%q): %v", h.Data, err)
 			}
-			out := AppendAck(nil, nsp, h.AckID, args)
+			out := AppendAck(nil, nsp, 0, h.AckID, args)
 			h3, err := Parse(out)
 			if err != nil || h3.AckID != h.AckID || (comparable && !sameJSON(h3.Data, h.Data)) {
 				t.Fatalf("AppendAck of %q gave %q: %v", in, out, err)

@@ -67,7 +67,7 @@ func BenchmarkAppendEvent(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendEvent(buf[:0], nil, false, 0, []byte("message"), args)
+		buf = AppendEvent(buf[:0], nil, 0, false, 0, []byte("message"), args)
 	}
 	b.SetBytes(int64(len(buf)))
 }
@@ -76,7 +76,7 @@ func BenchmarkAppendAck(b *testing.B) {
 	buf := make([]byte, 0, 64)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendAck(buf[:0], []byte("/admin"), 123456, []byte(`"ok",{"n":1}`))
+		buf = AppendAck(buf[:0], []byte("/admin"), 0, 123456, []byte(`"ok",{"n":1}`))
 	}
 }
 

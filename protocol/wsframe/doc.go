@@ -6,8 +6,9 @@
 // (header, consumed, err), and ErrNeedMore means "incomplete, nothing consumed,
 // call again with more bytes". It enforces the RFC 6455 §5.2 rules for a server
 // reading client frames and fails as soon as the first bytes break one, without
-// waiting for the rest of the header. ParseFrame adds the payload and a size
-// limit. Payloads are sub-slices of the input: they live as long as the input,
+// waiting for the rest of the header. CheckFragment adds the one rule that
+// needs connection state, continuation sequencing (RFC 6455 §5.4). ParseFrame
+// adds the payload and a size limit. Payloads are sub-slices of the input: they live as long as the input,
 // that is until the caller discards those bytes. Unmask XORs a payload in place,
 // so call it once per frame, only after the whole frame is in the buffer: a
 // retry on the same bytes would unmask twice.
@@ -22,8 +23,9 @@
 // writes a header right-aligned in front of a payload that was encoded first,
 // so a broadcast frame is built without copying its payload.
 //
-// Handshake. AppendAcceptKey computes Sec-WebSocket-Accept and
-// AppendUpgradeHead the start of the 101 response.
+// Handshake. ValidKey checks a client's Sec-WebSocket-Key, AppendAcceptKey
+// computes Sec-WebSocket-Accept and AppendUpgradeHead the start of the 101
+// response.
 //
 // No function allocates, and none panics on input.
 package wsframe

@@ -21,7 +21,7 @@ func newError(code int, msg string) *Error { return &Error{Code: code, msg: "wsf
 // with more bytes. It is not a protocol error and carries no close code.
 var ErrNeedMore = errors.New("wsframe: need more bytes")
 
-// Errors found by ParseHeader, CheckHeader, CheckFragment and ParseFrame. Each
+// Errors found by ParseHeader, CheckFragment and ParseFrame. Each
 // is an *Error; CloseCode tells which close status to answer with.
 var (
 	// ErrReservedBits: RSV1-3 set while no extension was negotiated (RFC 6455 §5.2).

@@ -94,8 +94,7 @@ func ParseHeader(b []byte) (h Header, n int, err error) {
 // checks: it accepts unmasked frames (such as the server's own frames, which
 // makes it the decoder of AppendHeader in tests), RSV bits and any opcode.
 // It only rejects a 64-bit length with the most significant bit set (RFC 6455
-// §5.2), which would not fit Header.Length. A server using a negotiated
-// extension calls it and then checks the header itself.
+// §5.2), which would not fit Header.Length.
 func ParseHeaderAny(b []byte) (h Header, n int, err error) {
 	if len(b) < 2 {
 		return h, 0, ErrNeedMore
@@ -135,29 +134,6 @@ func ParseHeaderAny(b []byte) (h Header, n int, err error) {
 		copy(h.Mask[:], b[n-4:n])
 	}
 	return h, n, nil
-}
-
-// CheckHeader applies to h, a header decoded by ParseHeaderAny, the same rules
-// ParseHeader enforces on client frames, in the same order. One case differs
-// because h no longer shows the length encoding: ParseHeader refuses a control
-// frame whose 7-bit length field is 126 or 127 (as Node's ws does) even when
-// the extended length that follows is 125 or less; CheckHeader accepts it.
-func CheckHeader(h Header) error {
-	switch {
-	case h.Rsv != 0:
-		return ErrReservedBits
-	case h.OpCode.IsReserved():
-		return ErrBadOpCode
-	case h.OpCode.IsControl() && !h.Fin:
-		return ErrControlFragmented
-	case !h.Masked:
-		return ErrUnmasked
-	case h.OpCode.IsControl() && h.Length > MaxControlPayload:
-		return ErrControlTooLong
-	case h.Length < 0:
-		return ErrBadLength
-	}
-	return nil
 }
 
 // CheckFragment checks the opcode of data frame h against the connection's

@@ -15,7 +15,7 @@ import (
 // Known, deliberate difference: a control frame whose short length uses the
 // 16- or 64-bit encoding is refused by us (and by Node's ws), accepted by
 // gobwas/ws. It also checks that every prefix gives ErrNeedMore or the same
-// error, and that ParseHeaderAny + CheckHeader agree with ParseHeader.
+// error, and that ParseHeaderAny decodes an accepted header the same way.
 func FuzzParseHeader(f *testing.F) {
 	for _, v := range clientVectors {
 		f.Add(v.in)
@@ -39,15 +39,8 @@ func FuzzParseHeader(f *testing.F) {
 				}
 			}
 		}
-		if ah, an, aerr := ParseHeaderAny(b); aerr == nil {
-			cerr := CheckHeader(ah)
-			longControl := ah.OpCode.IsControl() && b[1]&0x7f > MaxControlPayload
-			if (cerr == nil) != (err == nil) && !(longControl && cerr == nil) {
-				t.Fatalf("ParseHeader %v, ParseHeaderAny+CheckHeader %v", err, cerr)
-			}
-			if err == nil && (ah != h || an != n) {
-				t.Fatalf("ParseHeader %+v %d, ParseHeaderAny %+v %d", h, n, ah, an)
-			}
+		if ah, an, aerr := ParseHeaderAny(b); err == nil && (aerr != nil || ah != h || an != n) {
+			t.Fatalf("ParseHeader %+v %d, ParseHeaderAny %+v %d %v", h, n, ah, an, aerr)
 		}
 
 		rd := bytes.NewReader(b)

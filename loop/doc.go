@@ -1,0 +1,110 @@
+// Package loop is sioloop's engine: gnet reactors that own every client
+// connection and run Engine.IO and Socket.IO on them. It is the only
+// package that talks to gnet; the codecs it uses (protocol/engineio,
+// protocol/socketio, http1, wsframe) do no I/O.
+//
+// # Layers
+//
+// Each layer hands whole units to the one above, on the same goroutine:
+//
+//  1. Bytes (server.go, conn.go, http.go, websocket.go). OnTraffic peeks
+//     what the socket has, decodes every complete HTTP/1.1 request head
+//     (http1) or WebSocket frame (wsframe) in place, and discards once.
+//  2. Engine.IO (session.go, http.go, websocket.go, timeouts.go). A
+//     Session is one Engine.IO connection: the polling or WebSocket
+//     transport, the upgrade between them, heartbeats. It hands every
+//     message to its Handler.
+//  3. Socket.IO (sio.go, namespace.go, socket.go). SocketIO is the Handler
+//     that decodes Socket.IO packets: namespaces, sockets, rooms, events
+//     and acks, calling the application's hooks and event handlers.
+//  4. Fan-out (broadcast.go, ops.go, sendring.go). A broadcast is encoded
+//     once into its WebSocket frame and polling form; every reactor writes
+//     that one slice to its own target sockets. The server-side operations
+//     (fetch, join, leave, disconnect, rooms, broadcast with ack) walk the
+//     same per-reactor room indexes.
+//
+// # Reactors
+//
+// A reactor is one gnet event loop: one goroutine that runs, one at a
+// time, the callbacks of its connections (OnOpen, OnTraffic, OnClose), the
+// timers due on it and the jobs posted to it. A session and its sockets
+// live on one reactor for their whole life, and everything they hold is
+// owned by it: no locks on the hot path, so nothing about a session or a
+// socket may be touched from another goroutine. Code elsewhere acts on
+// them by posting work to their reactor.
+//
+// # Goroutine contract
+//
+// "On the reactor" means from a callback the reactor runs: a Handler
+// method, a namespace hook (Use, OnConnect, OnDisconnect), an event
+// handler, an EmitWithAck or After callback, or a function passed to
+// Socket.Do.
+//
+//	What                                      Who may call it              Waits?
+//	----------------------------------------  ---------------------------  -------------------------------
+//	Handler methods, namespace hooks, event   run on the session's         must not block
+//	handlers, EmitWithAck/After callbacks,    reactor
+//	functions passed to Socket.Do
+//	Session methods; Socket methods (Emit,    that reactor only            never
+//	EmitWithAck, Ack, Join, Leave, Rooms,
+//	Disconnect, After, ...)
+//	Socket.Do, Socket.ID                      any goroutine                never
+//	SocketIO.Broadcast                        any goroutine, reactors      on a reactor never; elsewhere
+//	                                          included                     for delivery or a queue slot
+//	SocketIO.Join, Leave, Disconnect          any goroutine, reactors      on a reactor never; elsewhere
+//	                                          included                     for every reactor
+//	SocketIO.FetchSockets, AllRooms,          any goroutine but a          for every reactor; on a
+//	BroadcastWithAck; Server.Shutdown,        reactor                      reactor they return
+//	OutboundQueued                                                         ErrOnReactor
+//	SocketIO.Namespace, Declared,             any goroutine                never (atomics, a short lock)
+//	NamespaceStats, NamespaceTableStats;
+//	Server.Snapshot, Stats, Connections,
+//	Sessions, Draining, Config
+//	SocketIO.Of, Namespace.On, the hook and   setup, before Serve          -
+//	config fields; Server.Handle, HandleOther
+//	Adapter.Publish                           called on the broadcasting   must not block
+//	                                          goroutine, maybe a reactor
+//	SocketIO.OnNamespace, OnNamespaceRemoved  called on a reactor with     must be quick, must not call
+//	                                          the SocketIO's lock held     back into the SocketIO
+//
+// # No self-deadlock
+//
+// A callback that waited for a reactor could wait for its own, which is
+// busy running it, or for another that is waiting for it. So every
+// operation legal on a reactor completes without waiting for any reactor:
+// the caller's reactor acts at once (its sockets get a broadcast in order
+// with the handler's own emits), and the other reactors get the work
+// queued. Called on a reactor, Broadcast does not take a slot of the
+// queue of undelivered broadcasts, and Broadcast (to rooms), Join, Leave
+// and Disconnect count only the sockets of the caller's reactor; a
+// broadcast to a whole namespace still counts its connected sockets.
+//
+// The operations that need an answer from every reactor detect that they
+// are called on one and return ErrOnReactor instead of hanging. The
+// reactor is recognised by its goroutine: each reactor records its loop
+// goroutine's id on its first callback, and these operations compare it
+// with the caller's (a few microseconds per operation, never per
+// recipient).
+//
+// # Posting work to a socket's reactor
+//
+// Socket.Do(fn) queues fn to run on the socket's reactor and returns at
+// once; fn is skipped if the socket left meanwhile. A handler that needs a
+// waiting operation hands it to a goroutine and comes back with Do:
+//
+//	ns.On("who", func(so *loop.Socket, ev *loop.Event) {
+//		go func() {
+//			all, err := io.FetchSockets(loop.Target{Rooms: []string{"lobby"}})
+//			so.Do(func(so *loop.Socket) {
+//				if err == nil {
+//					so.Emit("who", []byte(strconv.Itoa(len(all))), nil)
+//				}
+//			})
+//		}()
+//	})
+//
+// Socket.After(d, fn) runs fn on the reactor later, from the reactor's
+// timer heap. Data handed to a handler (Event, the data of OnMessage)
+// aliases the reactor's buffers and lives only during the call: copy what
+// goes to another goroutine.
+package loop
