@@ -43,6 +43,7 @@ type Config struct {
 	LogLevel         slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
 	LogFormat        string        // LOG_FORMAT, --log-format: text or json. Default text.
 	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+	DrainDuration    time.Duration // DRAIN_DURATION, --drain-duration: spread "server shutting down" over this long; 0: all at once. Default 0.
 	// AdminReadTimeout (ADMIN_READ_TIMEOUT, --admin-read-timeout) bounds
 	// the reading of one request, head and body, on the admin listener; the
 	// head alone has at most 10s. Default 30s.
@@ -96,6 +97,7 @@ func Settings() []Setting {
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
 		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
+		{"DRAIN_DURATION", "drain-duration", "0s", "on SIGTERM, send the clients away spread evenly over this long instead of all at once, so that replicas restarted one by one do not send all their clients to the others in the same second (0: at once; must be shorter than SHUTDOWN_TIMEOUT)", func(c *Config, v string) error { return parseDurationOrZero(v, &c.DrainDuration) }},
 		{"ADMIN_READ_TIMEOUT", "admin-read-timeout", "30s", "how long the admin listener waits for a whole request, head and body (the head alone: at most 10s)", func(c *Config, v string) error { return parseDuration(v, &c.AdminReadTimeout) }},
 		{"ADMIN_IDLE_TIMEOUT", "admin-idle-timeout", "60s", "how long the admin listener keeps an idle keep-alive connection open (above the idle timeout of a load balancer in front of it)", func(c *Config, v string) error { return parseDuration(v, &c.AdminIdleTimeout) }},
 		{"MAX_NAMESPACES", "max-namespaces", "10000", "namespaces that may exist at once, declared ones and those clients create from a '*' pattern (which go away with their last socket); a CONNECT that would create one more gets CONNECT_ERROR \"namespace limit reached\"", func(c *Config, v string) error { return parseLimit(v, &c.MaxNamespaces) }},
@@ -164,6 +166,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if err := checkRedisURL(c.RedisURL); err != nil {
 		return c, err
 	}
+	if c.DrainDuration >= c.ShutdownTimeout {
+		return c, fmt.Errorf("invalid DRAIN_DURATION %s: must be shorter than SHUTDOWN_TIMEOUT (%s), which bounds the whole shutdown", c.DrainDuration, c.ShutdownTimeout)
+	}
 	return c, nil
 }
 
@@ -219,6 +224,7 @@ func (c Config) LoopConfig() loop.Config {
 		HandshakeTimeout: c.HandshakeTimeout,
 		BodyReadTimeout:  c.BodyReadTimeout,
 		KeepAliveTimeout: c.KeepAliveTimeout,
+		DrainDuration:    c.DrainDuration,
 		DisableIOURing:   !c.IOURing,
 	}
 }
@@ -262,6 +268,16 @@ func parseDuration(v string, dst *time.Duration) error {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
 		return errors.New("want a positive duration like 20s or 300ms")
+	}
+	*dst = d
+	return nil
+}
+
+// parseDurationOrZero is parseDuration where 0 means "off".
+func parseDurationOrZero(v string, dst *time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return errors.New("want a duration like 30s or 0 (off)")
 	}
 	*dst = d
 	return nil

@@ -68,6 +68,9 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f([]string{"--event-loops", "x"}, nil, `invalid --event-loops "x"`)
 	f(nil, map[string]string{"ADMIN_READ_TIMEOUT": "30"}, `invalid ADMIN_READ_TIMEOUT "30": want a positive duration`)
 	f([]string{"--admin-idle-timeout", "0s"}, nil, `invalid --admin-idle-timeout "0s": want a positive duration`)
+	f(nil, map[string]string{"DRAIN_DURATION": "-1s"}, `invalid DRAIN_DURATION "-1s": want a duration like 30s or 0 (off)`)
+	f(nil, map[string]string{"DRAIN_DURATION": "10s"}, `invalid DRAIN_DURATION 10s: must be shorter than SHUTDOWN_TIMEOUT (10s)`)
+	f(nil, map[string]string{"DRAIN_DURATION": "20s", "SHUTDOWN_TIMEOUT": "15s"}, `must be shorter than SHUTDOWN_TIMEOUT (15s)`)
 	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
 	f([]string{"--nope"}, nil, "flag provided but not defined")
 }

@@ -41,6 +41,10 @@ type Config struct {
 	// KeepAliveTimeout closes an HTTP connection that waits this long for
 	// its next request. Default 30s (env KEEP_ALIVE_TIMEOUT).
 	KeepAliveTimeout time.Duration
+	// DrainDuration spreads Shutdown's "server shutting down" over this
+	// long instead of sending every client away at once. Default 0: at
+	// once (env DRAIN_DURATION).
+	DrainDuration time.Duration
 	// MaxOutboundBytes caps what may be queued for one connection before it
 	// is treated as a slow consumer. Default 1 MiB.
 	MaxOutboundBytes int

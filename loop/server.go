@@ -285,15 +285,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return nil
 	}
 	s.acc.stop() // stop accepting at once, as Node's server.close()
-	var wg sync.WaitGroup
-	for _, r := range *s.reactors.Load() {
-		wg.Add(1)
-		r.post(func(r *reactor) {
-			defer wg.Done()
-			r.closeAllSessions("server shutting down")
-		})
-	}
-	wg.Wait()
+	s.drain(ctx)
 	// Every client got its close (WebSocket 1001, polling "1"); queued
 	// data is still being written. Wait for the clients to hang up, or for
 	// the lingering timeout or ctx, before the reactors stop.
@@ -308,6 +300,43 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.eng.Stop(context.Background())
 	<-s.stopped
 	return err
+}
+
+// drainStep is how often a drain spread over DrainDuration sends the next
+// share of the sessions away.
+const drainStep = 50 * time.Millisecond
+
+// drain sends every session away with "server shutting down" (WebSocket
+// close 1001, polling "1"): all at once, or spread evenly over
+// DrainDuration, so that replicas restarted one after the other do not send
+// all of their clients to the others in the same second. It returns once
+// every session was told, or when ctx ends (then the rest go at once).
+func (s *Server) drain(ctx context.Context) {
+	start := time.Now()
+	end := start.Add(s.cfg.DrainDuration)
+	for {
+		left := time.Until(end)
+		share := 1.0 // of each reactor's remaining sessions, this step
+		if left > drainStep && ctx.Err() == nil {
+			share = float64(drainStep) / float64(left)
+		}
+		var wg sync.WaitGroup
+		for _, r := range *s.reactors.Load() {
+			wg.Add(1)
+			r.post(func(r *reactor) {
+				defer wg.Done()
+				r.closeSessions("server shutting down", share)
+			})
+		}
+		wg.Wait()
+		if share == 1 || s.Sessions() == 0 {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(drainStep):
+		}
+	}
 }
 
 // closing counts the sessions and lingering connections still open.

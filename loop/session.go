@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -433,9 +434,11 @@ func (s *Session) finish() {
 	s.queue = nil
 }
 
-// closeAllSessions ends every session of the reactor. Loop goroutine only.
-func (r *reactor) closeAllSessions(reason string) {
-	for _, s := range append([]*Session(nil), r.live...) {
+// closeSessions ends the given share (0 to 1, rounded up) of the
+// reactor's sessions. Loop goroutine only.
+func (r *reactor) closeSessions(reason string, share float64) {
+	n := int(math.Ceil(share * float64(len(r.live))))
+	for _, s := range append([]*Session(nil), r.live[:min(n, len(r.live))]...) {
 		s.terminate(reason, wsframe.CloseGoingAway)
 	}
 	r.endBatch()
