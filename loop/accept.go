@@ -2,8 +2,6 @@ package loop
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net"
 	"strings"
@@ -24,8 +22,29 @@ import (
 // attack meets first, and it must keep serving the connections it has and
 // accept again once descriptors free up.
 //
-// gnet still needs one listener of its own to start an engine; it gets an
-// abstract unix socket with a random name, which nothing connects to.
+// gnet still needs one listener of its own to run an engine (Register and
+// Stop refuse an engine without one). It gets an ephemeral loopback TCP
+// port whose socket drops every packet (sealPrivateListener), so nothing
+// can connect to it: gnet never accepts there, and its accept can never
+// fail. (A unix socket would need a writable directory, which a container
+// with a read-only root file system does not have, and gnet's address
+// parser cannot name an abstract one.)
+const privateListenAddr = "tcp://127.0.0.1:0"
+
+// sealPrivateListener attaches a classic BPF program that drops every
+// packet to gnet's private listener, so that no SYN ever reaches its
+// accept queue (the kernel runs a listening socket's filter before the
+// handshake).
+func sealPrivateListener(eng gnet.Engine) error {
+	fd, err := eng.Dup()
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	drop := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: 0}}
+	return unix.SetsockoptSockFprog(fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER,
+		&unix.SockFprog{Len: uint16(len(drop)), Filter: &drop[0]})
+}
 
 // Accept backoff after a failed accept: doubled each time up to the max,
 // reset by the next success (net/http's Serve does the same).
@@ -35,14 +54,6 @@ const (
 	// acceptLogEvery rate-limits the log line about failed accepts.
 	acceptLogEvery = 10 * time.Second
 )
-
-// privateListenAddr returns the gnet address of the listener gnet needs to
-// run: an abstract unix socket (no file, gone with the process).
-func privateListenAddr() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:])
-	return "unix://@sioloop-" + hex.EncodeToString(b[:])
-}
 
 // listen opens the client port: one listener, or with ReusePort one
 // SO_REUSEPORT listener per reactor so that the kernel spreads the accepts

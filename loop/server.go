@@ -113,7 +113,7 @@ func (s *Server) Serve() error {
 	}
 	s.acc = &acceptors{lns: lns}
 	defer s.acc.stop()
-	err = gnet.Run(s, privateListenAddr(),
+	err = gnet.Run(s, privateListenAddr,
 		gnet.WithNumEventLoop(s.cfg.EventLoops),
 		gnet.WithLoadBalancing(gnet.LeastConnections), // Register is called while the engine runs
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
@@ -143,6 +143,9 @@ func (s *Server) Started() <-chan struct{} { return s.started }
 // the first OnTick starts accepting.
 func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 	s.eng = eng
+	if err := sealPrivateListener(eng); err != nil {
+		s.log.Warn("cannot seal gnet's private loopback listener; local processes could connect to it", "err", err)
+	}
 	return gnet.None
 }
 
