@@ -211,8 +211,7 @@ func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64) *encodedBr
 	eb.poll = buf[h:len(buf):len(buf)]
 	for _, a := range b.Attachments {
 		eb.frames = wsframe.AppendFrame(eb.frames, wsframe.OpBinary, a)
-		eb.poll = append(eb.poll, engineio.Separator)
-		eb.poll = engineio.AppendPacket(eb.poll, engineio.Packet{Type: engineio.Message, Data: a, Binary: true})
+		eb.poll = engineio.AppendPayloadPacket(eb.poll, false, engineio.Packet{Type: engineio.Message, Data: a, Binary: true})
 	}
 	return eb
 }

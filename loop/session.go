@@ -164,10 +164,7 @@ func (s *Session) writeFrame(op wsframe.OpCode, prefix byte, data []byte) {
 // enqueue appends p to the polling queue and schedules a flush at the end
 // of the current loop callback.
 func (s *Session) enqueue(p engineio.Packet) {
-	if len(s.queue) > 0 {
-		s.queue = append(s.queue, engineio.Separator)
-	}
-	s.queue = engineio.AppendPacket(s.queue, p)
+	s.queue = engineio.AppendPayloadPacket(s.queue, len(s.queue) == 0, p)
 	s.queued()
 }
 

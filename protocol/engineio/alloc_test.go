@@ -17,7 +17,7 @@ func checkAllocs(t *testing.T, name string, fn func()) {
 func TestAllocsDecode(t *testing.T) {
 	frame := []byte(`42["chat","hello"]`)
 	checkAllocs(t, "ParsePacket", func() {
-		if _, err := ParsePacket(frame); err != nil {
+		if _, err := parsePacket(frame); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -60,7 +60,7 @@ func TestAllocsEncode(t *testing.T) {
 	checkAllocs(t, "AppendPacket text", func() { dst = AppendPacket(dst[:0], text) })
 	checkAllocs(t, "AppendPacket binary", func() { dst = AppendPacket(dst[:0], binary) })
 	ps := []Packet{text, {Type: Ping}, binary}
-	checkAllocs(t, "AppendPayload", func() { dst = AppendPayload(dst[:0], ps...) })
+	checkAllocs(t, "AppendPayload", func() { dst = appendPayload(dst[:0], ps...) })
 	checkAllocs(t, "AppendPayloadPacket", func() {
 		dst = dst[:0]
 		for i, p := range ps {

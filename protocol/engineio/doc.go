@@ -9,10 +9,10 @@
 //
 // A packet is a type digit ('0' open … '6' noop) followed by optional data.
 // On WebSocket every packet is one frame: text frames carry "<type><data>"
-// (see [ParsePacket], [AppendPacket]) and binary frames carry the raw bytes of
+// (see [ParsePacketInPlace], [AppendPacket]) and binary frames carry the raw bytes of
 // a message packet. On HTTP long-polling the packets of one body are joined by
 // the record separator 0x1e, and binary data travels as "b" + base64 (see
-// [NextPayloadPacket], [AppendPayload]).
+// [NextPayloadPacket], [AppendPayloadPacket]).
 //
 // # Lifetimes
 //

@@ -13,7 +13,7 @@ func BenchmarkParsePacket(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(frame)))
 	for b.Loop() {
-		sinkPacket, _ = ParsePacket(frame)
+		sinkPacket, _ = parsePacket(frame)
 	}
 }
 
@@ -36,7 +36,7 @@ func benchWalk(b *testing.B, orig []byte) {
 
 func BenchmarkNextPayloadPacket(b *testing.B) {
 	b.Run("text-10", func(b *testing.B) {
-		body := AppendPayload(nil, repeat(Packet{Type: Message, Data: []byte(`2["chat","hello world"]`)}, 10)...)
+		body := appendPayload(nil, repeat(Packet{Type: Message, Data: []byte(`2["chat","hello world"]`)}, 10)...)
 		benchWalk(b, body)
 	})
 	b.Run("node-example", func(b *testing.B) {
@@ -95,7 +95,7 @@ func BenchmarkAppendPayload(b *testing.B) {
 	dst := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		dst = AppendPayload(dst[:0], ps...)
+		dst = appendPayload(dst[:0], ps...)
 	}
 }
 

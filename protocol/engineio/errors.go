@@ -8,7 +8,7 @@ import (
 // Decode errors. A server that gets one of these from a client packet closes
 // the session as Node does ("parse error").
 var (
-	// ErrEmptyPacket is returned by ParsePacket for an empty WebSocket text
+	// ErrEmptyPacket is returned by ParsePacketInPlace for an empty WebSocket text
 	// frame, and by NextPayloadPacket when a polling body starts with the
 	// separator (an empty packet before 0x1e, e.g. "\x1e2" or "4a\x1e\x1e2").
 	ErrEmptyPacket = errors.New("engineio: empty packet")

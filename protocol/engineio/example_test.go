@@ -43,25 +43,32 @@ func ExampleNextPayloadPacket() {
 	// message binary 01 02 03 04
 }
 
-func ExampleAppendPayload() {
-	body := engineio.AppendPayload(nil,
-		engineio.Packet{Type: engineio.Message, Data: []byte("hello")},
-		engineio.Packet{Type: engineio.Ping},
-		engineio.Packet{Type: engineio.Message, Data: []byte{1, 2, 3, 4}, Binary: true},
-	)
+func ExampleAppendPayloadPacket() {
+	var body []byte
+	for i, p := range []engineio.Packet{
+		{Type: engineio.Message, Data: []byte("hello")},
+		{Type: engineio.Ping},
+		{Type: engineio.Message, Data: []byte{1, 2, 3, 4}, Binary: true},
+	} {
+		body = engineio.AppendPayloadPacket(body, i == 0, p)
+	}
 	fmt.Printf("%q\n", body)
 	// Output:
 	// "4hello\x1e2\x1ebAQIDBA=="
 }
 
-func ExampleParsePacket() {
+func ExampleParsePacketInPlace() {
 	// A WebSocket text frame.
-	p, err := engineio.ParsePacket([]byte("2probe"))
+	p, err := engineio.ParsePacketInPlace([]byte("2probe"))
 	fmt.Println(p.Type, string(p.Data), err)
-	_, err = engineio.ParsePacket([]byte("9"))
+	// A binary packet in a polling body, decoded over its own bytes.
+	p, err = engineio.ParsePacketInPlace([]byte("bAQIDBA=="))
+	fmt.Println(p.Type, p.Binary, p.Data, err)
+	_, err = engineio.ParsePacketInPlace([]byte("9"))
 	fmt.Println(err)
 	// Output:
 	// ping probe <nil>
+	// message true [1 2 3 4] <nil>
 	// engineio: unknown packet type
 }
 

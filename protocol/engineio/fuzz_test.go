@@ -21,14 +21,14 @@ func FuzzParsePacket(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		orig := string(in)
-		p, err := ParsePacket(in)
+		p, err := parsePacket(in)
 		if string(in) != orig {
 			t.Fatalf("ParsePacket modified its input")
 		}
 		if err == nil {
 			// Round trip: a text packet encodes back to the same bytes.
 			if got := AppendPacket(nil, p); string(got) != orig {
-				t.Fatalf("AppendPacket(ParsePacket(%q)) = %q", orig, got)
+				t.Fatalf("AppendPacket(parsePacket(%q)) = %q", orig, got)
 			}
 		}
 
@@ -72,7 +72,7 @@ func FuzzNextPayloadPacket(f *testing.F) {
 		}
 		if err == nil {
 			// Round trip: encode what was decoded, decode it again.
-			again, err2 := walk(string(AppendPayload(nil, ps...)))
+			again, err2 := walk(string(appendPayload(nil, ps...)))
 			if err2 != nil || !samePackets(again, ps) {
 				t.Fatalf("round trip of %q: %s, %v; want %s", in, show(again...), err2, show(ps...))
 			}
@@ -127,17 +127,17 @@ func FuzzAppendPayload(f *testing.F) {
 				ps = append(ps, Packet{Type: Open + PacketType(i%7), Data: chunk})
 			}
 		}
-		wire := AppendPayload(nil, ps...)
+		wire := appendPayload(nil, ps...)
 		n := len(ps) - 1
 		for _, p := range ps {
-			n += EncodedLen(p)
+			n += encodedLen(p)
 		}
 		if n != len(wire) {
 			t.Fatalf("EncodedLen sum %d != len %d", n, len(wire))
 		}
 		zw, err := zEncodePayload(ps)
 		if err != nil || !bytes.Equal(zw, wire) {
-			t.Fatalf("AppendPayload(%s) = %q; zishang %q, %v", show(ps...), wire, zw, err)
+			t.Fatalf("appendPayload(%s) = %q; zishang %q, %v", show(ps...), wire, zw, err)
 		}
 		got, err := walk(string(wire))
 		if err != nil || !samePackets(got, ps) {

@@ -46,32 +46,15 @@ type Packet struct {
 	Binary bool
 }
 
-// ParsePacket decodes one packet from a WebSocket text frame payload: "Format:
-// <packet type>[<data>]" (engine.io-protocol v4, Packet encoding, WebSocket).
-// Data aliases b (its capacity capped at len(b)). It never writes to b and
-// never allocates.
-//
-// It returns ErrEmptyPacket for an empty payload and ErrUnknownPacketType
-// when the first byte is not '0'..'6'; a "b<base64>" text frame is also
-// ErrUnknownPacketType here (use ParsePacketInPlace to accept it as Node
-// does).
-func ParsePacket(b []byte) (Packet, error) {
-	if len(b) == 0 {
-		return Packet{}, ErrEmptyPacket
-	}
-	t := PacketType(b[0])
-	if !t.Valid() {
-		return Packet{}, ErrUnknownPacketType
-	}
-	return Packet{Type: t, Data: b[1:len(b):len(b)]}, nil
-}
-
-// ParsePacketInPlace is ParsePacket that also accepts a "b<base64>" packet,
-// the way Node's decodePacket does for any string (a polling packet, and
-// also a WebSocket text frame). The base64 is decoded over b itself and the
+// ParsePacketInPlace parses one text packet, "<packet type>[<data>]"
+// (engine.io-protocol v4, Packet encoding): a WebSocket text frame or one
+// packet of a polling body. Data aliases b (its capacity capped at len(b)).
+// Like Node's decodePacket for any string, it also accepts "b<base64>"
+// (a polling packet, and also a WebSocket text frame). The base64 is decoded over b itself and the
 // packet is returned with Binary set and Type Message. It never allocates.
 //
-// Besides the errors of ParsePacket it returns ErrBadBase64.
+// It returns ErrEmptyPacket for an empty payload, ErrUnknownPacketType when
+// the first byte is not '0'..'6' or 'b', and ErrBadBase64.
 func ParsePacketInPlace(b []byte) (Packet, error) {
 	if len(b) == 0 {
 		return Packet{}, ErrEmptyPacket
@@ -95,7 +78,7 @@ func ParsePacketInPlace(b []byte) (Packet, error) {
 // followed by the data, or for a Binary packet the polling form "b" +
 // base64(data) (standard alphabet, padded, as Node's Buffer.toString
 // ("base64")); the Type of a Binary packet is not written. It allocates only
-// when dst must grow; EncodedLen tells how much room it needs.
+// when dst must grow.
 //
 // p.Type must be one of the packet constants; the byte is written as is.
 // To send binary on WebSocket, write p.Data in a binary frame instead.
@@ -106,12 +89,4 @@ func AppendPacket(dst []byte, p Packet) []byte {
 	}
 	dst = append(dst, byte(p.Type))
 	return append(dst, p.Data...)
-}
-
-// EncodedLen returns the number of bytes AppendPacket appends for p.
-func EncodedLen(p Packet) int {
-	if p.Binary {
-		return 1 + base64.StdEncoding.EncodedLen(len(p.Data))
-	}
-	return 1 + len(p.Data)
 }

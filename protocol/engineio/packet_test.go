@@ -8,26 +8,26 @@ import (
 func TestParsePacket(t *testing.T) {
 	for _, v := range packetVectors {
 		in := []byte(v.wire)
-		p, err := ParsePacket(in)
+		p, err := parsePacket(in)
 		if err != nil || !samePacket(p, v.p) {
-			t.Errorf("ParsePacket(%q) = %s, %v; want %s", v.wire, show(p), err, show(v.p))
+			t.Errorf("parsePacket(%q) = %s, %v; want %s", v.wire, show(p), err, show(v.p))
 			continue
 		}
 		if len(p.Data) > 0 && &p.Data[0] != &in[1] {
-			t.Errorf("ParsePacket(%q): Data does not alias the input", v.wire)
+			t.Errorf("parsePacket(%q): Data does not alias the input", v.wire)
 		}
 		if cap(p.Data) != len(p.Data) {
-			t.Errorf("ParsePacket(%q): cap(Data) = %d > len %d: appending to Data would overwrite what follows", v.wire, cap(p.Data), len(p.Data))
+			t.Errorf("parsePacket(%q): cap(Data) = %d > len %d: appending to Data would overwrite what follows", v.wire, cap(p.Data), len(p.Data))
 		}
 	}
 	// ParsePacket never decodes base64: a "b" text frame is an unknown type.
 	for _, v := range binaryVectors {
 		in := []byte(v.wire)
-		if _, err := ParsePacket(in); !errors.Is(err, ErrUnknownPacketType) {
-			t.Errorf("ParsePacket(%q) err = %v; want ErrUnknownPacketType", v.wire, err)
+		if _, err := parsePacket(in); !errors.Is(err, ErrUnknownPacketType) {
+			t.Errorf("parsePacket(%q) err = %v; want ErrUnknownPacketType", v.wire, err)
 		}
 		if string(in) != v.wire {
-			t.Errorf("ParsePacket(%q) modified its input to %q", v.wire, in)
+			t.Errorf("parsePacket(%q) modified its input to %q", v.wire, in)
 		}
 	}
 	for _, v := range badPacketVectors {
@@ -35,8 +35,8 @@ func TestParsePacket(t *testing.T) {
 		if want == ErrBadBase64 {
 			want = ErrUnknownPacketType
 		}
-		if p, err := ParsePacket([]byte(v.wire)); !errors.Is(err, want) {
-			t.Errorf("ParsePacket(%q) = %s, %v; want %v", v.wire, show(p), err, want)
+		if p, err := parsePacket([]byte(v.wire)); !errors.Is(err, want) {
+			t.Errorf("parsePacket(%q) = %s, %v; want %v", v.wire, show(p), err, want)
 		}
 	}
 }
@@ -73,8 +73,8 @@ func TestAppendPacket(t *testing.T) {
 		if string(got) != "xy"+v.wire {
 			t.Errorf("AppendPacket(%s) = %q; want %q", show(v.p), got[2:], v.wire)
 		}
-		if n := EncodedLen(v.p); n != len(v.wire) {
-			t.Errorf("EncodedLen(%s) = %d; want %d", show(v.p), n, len(v.wire))
+		if n := encodedLen(v.p); n != len(v.wire) {
+			t.Errorf("encodedLen(%s) = %d; want %d", show(v.p), n, len(v.wire))
 		}
 		if got := AppendPacket(nil, v.p); string(got) != v.wire {
 			t.Errorf("AppendPacket(nil, %s) = %q; want %q", show(v.p), got, v.wire)

@@ -45,28 +45,12 @@ func NextPayloadPacket(body []byte) (p Packet, rest []byte, err error) {
 	return p, rest, nil
 }
 
-// AppendPayload appends ps to dst in the v4 polling form: the text form of
-// each packet (binary as "b" + base64), joined by 0x1e. No packets append
-// nothing.
-func AppendPayload(dst []byte, ps ...Packet) []byte {
-	for i, p := range ps {
-		dst = AppendPayloadPacket(dst, i == 0, p)
-	}
-	return dst
-}
-
 // AppendPayloadPacket appends one packet of a polling body: the separator
-// first unless first is set, then the text form of p. A server builds a GET
-// body from its queue with it, without a []Packet.
+// first unless first is set, then the text form of p: a polling body is
+// built packet by packet, without a []Packet.
 func AppendPayloadPacket(dst []byte, first bool, p Packet) []byte {
 	if !first {
 		dst = append(dst, Separator)
 	}
 	return AppendPacket(dst, p)
-}
-
-// AppendPayloadSeparator appends the 0x1e that goes between two packets of a
-// polling body, for a caller that appends pre-encoded packets itself.
-func AppendPayloadSeparator(dst []byte) []byte {
-	return append(dst, Separator)
 }

@@ -79,8 +79,8 @@ func TestAppendPayload(t *testing.T) {
 		if !v.canonical {
 			continue
 		}
-		if got := AppendPayload([]byte("x"), v.packets...); string(got) != "x"+v.wire {
-			t.Errorf("AppendPayload(%s) = %q; want %q", show(v.packets...), got[1:], v.wire)
+		if got := appendPayload([]byte("x"), v.packets...); string(got) != "x"+v.wire {
+			t.Errorf("appendPayload(%s) = %q; want %q", show(v.packets...), got[1:], v.wire)
 		}
 		var inc []byte
 		for i, p := range v.packets {
@@ -90,8 +90,8 @@ func TestAppendPayload(t *testing.T) {
 			t.Errorf("AppendPayloadPacket loop = %q; want %q", inc, v.wire)
 		}
 	}
-	if got := AppendPayload(nil); len(got) != 0 {
-		t.Errorf("AppendPayload(nil) = %q; want empty", got)
+	if got := appendPayload(nil); len(got) != 0 {
+		t.Errorf("appendPayload(nil) = %q; want empty", got)
 	}
 }
 
@@ -103,11 +103,11 @@ func TestPayloadChop(t *testing.T) {
 		if v.err != nil {
 			continue
 		}
-		whole := AppendPayload(nil, v.packets...)
+		whole := appendPayload(nil, v.packets...)
 		for k := 1; k < len(v.packets); k++ {
-			a := AppendPayload(nil, v.packets[:k]...)
-			b := AppendPayload(nil, v.packets[k:]...)
-			joined := append(AppendPayloadSeparator(a), b...)
+			a := appendPayload(nil, v.packets[:k]...)
+			b := appendPayload(nil, v.packets[k:]...)
+			joined := append(append(a, Separator), b...)
 			if !bytes.Equal(joined, whole) {
 				t.Errorf("%q split at %d: joined %q", whole, k, joined)
 			}

@@ -84,7 +84,7 @@ var badPacketVectors = []struct {
 }
 
 // payloadVector is a v4 polling body and the packets walking it yields.
-// canonical means AppendPayload(packets) writes wire back byte for byte; err
+// canonical means appendPayload(packets) writes wire back byte for byte; err
 // is the error met after the packets (nil for a valid body).
 type payloadVector struct {
 	wire      string
@@ -130,7 +130,7 @@ func bigPayloadVector(n int) payloadVector {
 		data[i] = byte(i*7 + i>>8)
 	}
 	var wire []byte
-	wire = AppendPayload(wire, text(Message, "x"), Packet{Type: Message, Data: data, Binary: true}, text(Ping, ""))
+	wire = appendPayload(wire, text(Message, "x"), Packet{Type: Message, Data: data, Binary: true}, text(Ping, ""))
 	return payloadVector{string(wire), []Packet{text(Message, "x"), {Type: Message, Data: data, Binary: true}, text(Ping, "")}, true, nil}
 }
 

@@ -28,7 +28,6 @@ func TestAllocs(t *testing.T) {
 	f("Header", func() { _, _ = r.Header("Sec-WebSocket-Key") })
 	f("Headers", func() { r.Headers(func(name, value []byte) {}) })
 	f("QueryValue", func() { _, _ = QueryValue(r.RawQuery, "sid") })
-	f("AppendUnescape", func() { dst = AppendUnescape(dst[:0], []byte("a%20b+c")) })
 	f("AppendStatusLine", func() { dst = AppendStatusLine(dst[:0], 200) })
 	f("AppendResponse", func() { dst = ErrBadRequestLine.AppendResponse(dst[:0]) })
 	f("Error", func() { _ = ErrBadMethod.Error() })

@@ -2,7 +2,6 @@ package http1
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"testing"
 )
@@ -32,44 +31,6 @@ func TestQueryValue(t *testing.T) {
 	if v, ok := QueryValue([]byte("&&x=1&"), "x"); !ok || string(v) != "1" {
 		t.Errorf("QueryValue(&&x=1&) = %q, %v", v, ok)
 	}
-}
-
-func TestAppendUnescape(t *testing.T) {
-	f := func(in, want string) {
-		t.Helper()
-		if got := string(AppendUnescape([]byte("x"), []byte(in))); got != "x"+want {
-			t.Errorf("AppendUnescape(%q) = %q, want %q", in, got[1:], want)
-		}
-	}
-	f("", "")
-	f("abc", "abc")
-	f("a+b", "a b")
-	f("%41%42%e2%82%AC", "AB€")
-	f("ab%2Bc", "ab+c")
-	f("%", "%") // kept, as Node's querystring does
-	f("a%zz", "a%zz")
-	f("%4", "%4")
-	f("%%41", "%A")
-	for in, want := range map[string]bool{"": false, "plain-._~": false, "a+b": true, "%41": true, "%": true} {
-		if got := NeedsUnescape([]byte(in)); got != want {
-			t.Errorf("NeedsUnescape(%q) = %v", in, got)
-		}
-	}
-}
-
-func FuzzAppendUnescape(f *testing.F) {
-	f.Add("a%20b+c")
-	f.Add("%zz%")
-	f.Fuzz(func(t *testing.T, s string) {
-		got := string(AppendUnescape(nil, []byte(s)))
-		// Where net/url succeeds, it agrees with us.
-		if want, err := url.QueryUnescape(s); err == nil && got != want {
-			t.Fatalf("AppendUnescape(%q) = %q, url.QueryUnescape %q", s, got, want)
-		}
-		if !NeedsUnescape([]byte(s)) && got != s {
-			t.Fatalf("AppendUnescape(%q) = %q changed a plain value", s, got)
-		}
-	})
 }
 
 func TestStatus(t *testing.T) {

@@ -18,10 +18,10 @@ func TestAllocs(t *testing.T) {
 		}
 	}
 	f("ParseHeader", func() { _, _, _ = ParseHeader(frame) })
-	f("ParseFrame+Unmask", func() {
-		h, p, _, err := ParseFrame(frame, 1<<20)
+	f("ParseHeader+Unmask", func() {
+		h, hn, err := ParseHeader(frame)
 		if err == nil {
-			Unmask(p, h.Mask)
+			Unmask(frame[hn:hn+int(h.Length)], h.Mask)
 		}
 	})
 	f("AppendHeader", func() { dst = AppendHeader(dst[:0], true, OpText, 70000) })

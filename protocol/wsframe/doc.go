@@ -7,11 +7,11 @@
 // call again with more bytes". It enforces the RFC 6455 §5.2 rules for a server
 // reading client frames and fails as soon as the first bytes break one, without
 // waiting for the rest of the header. CheckFragment adds the one rule that
-// needs connection state, continuation sequencing (RFC 6455 §5.4). ParseFrame
-// adds the payload and a size limit. Payloads are sub-slices of the input: they live as long as the input,
-// that is until the caller discards those bytes. Unmask XORs a payload in place,
-// so call it once per frame, only after the whole frame is in the buffer: a
-// retry on the same bytes would unmask twice.
+// needs connection state, continuation sequencing (RFC 6455 §5.4). The
+// payload is the Length bytes after the header, a sub-slice of the input: it
+// lives as long as the input, that is until the caller discards those bytes.
+// Unmask XORs a payload in place, so call it once per frame, only after the
+// whole frame is in the buffer: a retry on the same bytes would unmask twice.
 //
 // Non-minimal length encodings (for example a 5-byte payload announced with the
 // 16-bit form) are accepted. RFC 6455 §5.2 says the sender MUST use the minimal

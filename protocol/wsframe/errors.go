@@ -17,11 +17,11 @@ func (e *Error) Error() string { return e.msg }
 func newError(code int, msg string) *Error { return &Error{Code: code, msg: "wsframe: " + msg} }
 
 // ErrNeedMore is returned by the incremental parsers when b holds only a prefix
-// of a header (or of a frame, for ParseFrame): nothing was consumed, call again
+// of a header: nothing was consumed, call again
 // with more bytes. It is not a protocol error and carries no close code.
 var ErrNeedMore = errors.New("wsframe: need more bytes")
 
-// Errors found by ParseHeader, CheckFragment and ParseFrame. Each
+// Errors found by ParseHeader and CheckFragment. Each
 // is an *Error; CloseCode tells which close status to answer with.
 var (
 	// ErrReservedBits: RSV1-3 set while no extension was negotiated (RFC 6455 §5.2).
@@ -36,8 +36,6 @@ var (
 	ErrUnmasked = newError(CloseProtocolError, "unmasked client frame")
 	// ErrBadLength: a 64-bit payload length with its most significant bit set (RFC 6455 §5.2).
 	ErrBadLength = newError(CloseProtocolError, "64-bit payload length with the most significant bit set")
-	// ErrTooBig: ParseFrame saw a payload length above the caller's limit; answer 1009.
-	ErrTooBig = newError(CloseMessageTooBig, "frame payload exceeds the limit")
 	// ErrUnexpectedContinuation: a continuation frame while no fragmented message is open (RFC 6455 §5.4).
 	ErrUnexpectedContinuation = newError(CloseProtocolError, "continuation frame without a message to continue")
 	// ErrExpectedContinuation: a new Text or Binary frame while a fragmented message is still open (RFC 6455 §5.4).

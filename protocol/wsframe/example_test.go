@@ -6,22 +6,33 @@ import (
 	"sioloop/protocol/wsframe"
 )
 
-// The loop's read path: parse one frame from the peeked bytes, unmask it in
-// place once it is complete, then consume n bytes.
-func ExampleParseFrame() {
+// The loop's read path: parse the header from the peeked bytes, check it
+// against the limits, wait for the whole payload, unmask it in place once,
+// then consume the frame.
+func ExampleParseHeader() {
 	in := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58} // RFC 6455 §5.7
-	if _, _, _, err := wsframe.ParseFrame(in[:4], 1<<20); err == wsframe.ErrNeedMore {
+	if _, _, err := wsframe.ParseHeader(in[:1]); err == wsframe.ErrNeedMore {
 		fmt.Println("need more")
 	}
-	h, payload, n, err := wsframe.ParseFrame(in, 1<<20)
+	h, hn, err := wsframe.ParseHeader(in)
 	if err != nil {
 		fmt.Println("close with", wsframe.CloseCode(err))
 		return
 	}
+	if h.Length > 1<<20 {
+		fmt.Println("close with", wsframe.CloseMessageTooBig)
+		return
+	}
+	n := hn + int(h.Length)
+	if len(in) < n {
+		fmt.Println("need more")
+		return
+	}
+	payload := in[hn:n]
 	wsframe.Unmask(payload, h.Mask)
 	fmt.Printf("op=%d fin=%v %q consumed=%d\n", h.OpCode, h.Fin, payload, n)
 
-	_, _, _, err = wsframe.ParseFrame([]byte{0x81, 0x05, 'H', 'e', 'l', 'l', 'o'}, 1<<20)
+	_, _, err = wsframe.ParseHeader([]byte{0x81, 0x05, 'H', 'e', 'l', 'l', 'o'})
 	fmt.Println(err, wsframe.CloseCode(err))
 	// Output:
 	// need more

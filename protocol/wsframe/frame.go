@@ -152,27 +152,6 @@ func CheckFragment(h Header, inMessage bool) error {
 	return nil
 }
 
-// ParseFrame parses a whole client frame from b: the header as ParseHeader
-// does, then the payload, which is returned still masked (call Unmask once).
-// If the header announces more than maxPayload bytes (maxPayload > 0) it fails
-// with ErrTooBig at once, without waiting for the payload; engine.io answers
-// this with close code 1009. It returns ErrNeedMore until the whole frame is in
-// b. The payload aliases b; n is the frame size to consume.
-func ParseFrame(b []byte, maxPayload int64) (h Header, payload []byte, n int, err error) {
-	h, hn, err := ParseHeader(b)
-	if err != nil {
-		return Header{}, nil, 0, err
-	}
-	if maxPayload > 0 && h.Length > maxPayload {
-		return Header{}, nil, 0, ErrTooBig
-	}
-	if h.Length > int64(len(b)-hn) {
-		return Header{}, nil, 0, ErrNeedMore
-	}
-	n = hn + int(h.Length)
-	return h, b[hn:n], n, nil
-}
-
 // Unmask XORs payload with mask in place (RFC 6455 §5.3); masking and
 // unmasking are the same operation. It uses ws.Cipher, whose AVX2/SSE2/NEON
 // kernels process 16 bytes or more per step. Call it once per frame.

@@ -214,40 +214,6 @@ func TestUnmask(t *testing.T) {
 	}
 }
 
-func TestParseFrame(t *testing.T) {
-	hello := []byte{0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58}
-	in := append(bytes.Clone(hello), 0x89) // a second frame begins
-	h, payload, n, err := ParseFrame(in, 100)
-	if err != nil || n != len(hello) || h.Length != 5 || !bytes.Equal(payload, hello[6:]) {
-		t.Fatalf("ParseFrame = %+v, % x, %d, %v", h, payload, n, err)
-	}
-	Unmask(payload, h.Mask)
-	if string(payload) != "Hello" {
-		t.Fatalf("payload %q", payload)
-	}
-	for i := range len(hello) {
-		if _, p, n, err := ParseFrame(hello[:i], 100); err != ErrNeedMore || n != 0 || p != nil {
-			t.Errorf("prefix %d: %d, %v", i, n, err)
-		}
-	}
-	if _, _, n, err := ParseFrame(hello, 4); err != ErrTooBig || n != 0 || CloseCode(err) != CloseMessageTooBig {
-		t.Errorf("limit 4: %d, %v", n, err)
-	}
-	if _, _, _, err := ParseFrame(hello, 0); err != nil {
-		t.Errorf("no limit: %v", err)
-	}
-	// The limit is checked before the payload arrives.
-	if _, _, _, err := ParseFrame(masked(0x82, 8, 1<<40), 1<<20); err != ErrTooBig {
-		t.Errorf("huge frame: %v", err)
-	}
-	if _, _, _, err := ParseFrame(hello[:2], 100); err != ErrNeedMore {
-		t.Errorf("2 bytes: %v", err)
-	}
-	if _, _, _, err := ParseFrame([]byte{0x81, 0x05}, 100); err != ErrUnmasked {
-		t.Errorf("unmasked: %v", err)
-	}
-}
-
 func TestCheckFragment(t *testing.T) {
 	f := func(op OpCode, inMessage bool, want error) {
 		t.Helper()
@@ -276,7 +242,6 @@ func TestCloseCode(t *testing.T) {
 	f(ErrNeedMore, 0)
 	f(ErrUnmasked, CloseProtocolError)
 	f(ErrReservedBits, CloseProtocolError)
-	f(ErrTooBig, CloseMessageTooBig)
 	f(ErrInvalidUTF8, CloseInvalidPayload)
 	f(errors.Join(errors.New("context"), ErrBadLength), CloseProtocolError)
 	f(errors.New("other"), CloseInternalError)
