@@ -300,7 +300,7 @@ type RecoveryStats struct {
 // RecoveryStats returns the recovery counters; ok is false when recovery
 // is off. Any goroutine.
 func (io *SocketIO) RecoveryStats() (st RecoveryStats, ok bool) {
-	rc := io.rec
+	rc := io.recovery()
 	if rc == nil {
 		return st, false
 	}
