@@ -53,6 +53,17 @@ type Config struct {
 	// its next request. Default 60s.
 	AdminIdleTimeout time.Duration
 
+	// ConnectionStateRecovery (CONNECTION_STATE_RECOVERY,
+	// --connection-state-recovery) is the longest disconnection after which
+	// a client gets its socket id, rooms and missed events back (Node's
+	// maxDisconnectionDuration); every replayable event then carries its
+	// offset as one more last argument. Default "" (0): off.
+	ConnectionStateRecovery time.Duration
+	// RecoveryBufferBytes (RECOVERY_BUFFER_BYTES, --recovery-buffer-bytes)
+	// bounds the packets kept for replay in the process; the oldest go
+	// first. Default 67108864 (64 MiB).
+	RecoveryBufferBytes int
+
 	MaxNamespaces     int // MAX_NAMESPACES, --max-namespaces: namespaces that may exist at once (declared and created from patterns). Default 10000.
 	MaxNameBytes      int // MAX_NAME_BYTES, --max-name-bytes: longest channel name, and longest namespace name a pattern may create. Default 256.
 	MaxSubscribeNames int // MAX_SUBSCRIBE_NAMES, --max-subscribe-names: channel names in one subscribe or unsubscribe. Default 100.
@@ -97,9 +108,11 @@ func Settings() []Setting {
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
 		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
-		{"DRAIN_DURATION", "drain-duration", "0s", "on SIGTERM, send the clients away spread evenly over this long instead of all at once, so that replicas restarted one by one do not send all their clients to the others in the same second (0: at once; must be shorter than SHUTDOWN_TIMEOUT)", func(c *Config, v string) error { return parseDurationOrZero(v, &c.DrainDuration) }},
+		{"DRAIN_DURATION", "drain-duration", "0s", "on SIGTERM, send the clients away spread evenly over this long instead of all at once, so that replicas restarted one by one do not send all their clients to the others in the same second (0: at once; must be shorter than SHUTDOWN_TIMEOUT)", func(c *Config, v string) error { return parseDurationOrOff(v, &c.DrainDuration) }},
 		{"ADMIN_READ_TIMEOUT", "admin-read-timeout", "30s", "how long the admin listener waits for a whole request, head and body (the head alone: at most 10s)", func(c *Config, v string) error { return parseDuration(v, &c.AdminReadTimeout) }},
 		{"ADMIN_IDLE_TIMEOUT", "admin-idle-timeout", "60s", "how long the admin listener keeps an idle keep-alive connection open (above the idle timeout of a load balancer in front of it)", func(c *Config, v string) error { return parseDuration(v, &c.AdminIdleTimeout) }},
+		{"CONNECTION_STATE_RECOVERY", "connection-state-recovery", "", "longest disconnection a client recovers from with its socket id, rooms and every event it missed (socket.io 4.6 connectionStateRecovery, maxDisconnectionDuration), e.g. 2m; with it on every replayable event carries its offset as one more last argument; empty or 0: off", func(c *Config, v string) error { return parseDurationOrOff(v, &c.ConnectionStateRecovery) }},
+		{"RECOVERY_BUFFER_BYTES", "recovery-buffer-bytes", "67108864", "bytes of events kept for connection state recovery in the whole process; past it the oldest go, and a client whose offset is older is not recovered (a new session)", func(c *Config, v string) error { return parseSize(v, &c.RecoveryBufferBytes) }},
 		{"MAX_NAMESPACES", "max-namespaces", "10000", "namespaces that may exist at once, declared ones and those clients create from a '*' pattern (which go away with their last socket); a CONNECT that would create one more gets CONNECT_ERROR \"namespace limit reached\"", func(c *Config, v string) error { return parseLimit(v, &c.MaxNamespaces) }},
 		{"MAX_NAME_BYTES", "max-name-bytes", "256", "longest channel name in bytes (a longer one refuses the subscribe) and longest namespace name a pattern creates (a longer one gets \"Invalid namespace\")", func(c *Config, v string) error { return parseLimit(v, &c.MaxNameBytes) }},
 		{"MAX_SUBSCRIBE_NAMES", "max-subscribe-names", "100", "channel names one subscribe or unsubscribe may list; a longer list is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxSubscribeNames) }},
@@ -273,11 +286,16 @@ func parseDuration(v string, dst *time.Duration) error {
 	return nil
 }
 
-// parseDurationOrZero is parseDuration where 0 means "off".
-func parseDurationOrZero(v string, dst *time.Duration) error {
+// parseDurationOrOff is parseDuration where "0" (and "", a default of
+// off) means off.
+func parseDurationOrOff(v string, dst *time.Duration) error {
+	if v == "" {
+		*dst = 0
+		return nil
+	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return errors.New("want a duration like 30s or 0 (off)")
+		return errors.New("want a duration like 30s, or 0 for off")
 	}
 	*dst = d
 	return nil

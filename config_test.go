@@ -21,7 +21,8 @@ func TestLoadConfigDefaults(t *testing.T) {
 		c.PingInterval != 25*time.Second || c.PingTimeout != 20*time.Second || c.MaxPayload != 1000000 ||
 		c.ConnectTimeout != 45*time.Second || c.ShutdownTimeout != 10*time.Second || c.LogLevel != slog.LevelInfo ||
 		c.LogFormat != "text" || c.EventLoops != 0 || c.MaxOutbound != 1<<20 || !c.IOURing || c.LoopConfig().DisableIOURing ||
-		c.AdminReadTimeout != 30*time.Second || c.AdminIdleTimeout != 60*time.Second {
+		c.AdminReadTimeout != 30*time.Second || c.AdminIdleTimeout != 60*time.Second ||
+		c.ConnectionStateRecovery != 0 || c.RecoveryBufferBytes != 64<<20 {
 		t.Fatalf("defaults: %+v", c)
 	}
 }
@@ -36,6 +37,9 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 	}
 	if c.Port != 4000 {
 		t.Errorf("flag must win over env: port %d", c.Port)
+	}
+	if c2, err := LoadConfig([]string{"--connection-state-recovery", "2m"}, env(nil), io.Discard); err != nil || c2.ConnectionStateRecovery != 2*time.Minute {
+		t.Errorf("recovery: %v %v", c2.ConnectionStateRecovery, err)
 	}
 	if c.PingInterval != 10*time.Second || c.PingTimeout != 5*time.Second {
 		t.Errorf("ping %v/%v", c.PingInterval, c.PingTimeout)
@@ -68,10 +72,11 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f([]string{"--event-loops", "x"}, nil, `invalid --event-loops "x"`)
 	f(nil, map[string]string{"ADMIN_READ_TIMEOUT": "30"}, `invalid ADMIN_READ_TIMEOUT "30": want a positive duration`)
 	f([]string{"--admin-idle-timeout", "0s"}, nil, `invalid --admin-idle-timeout "0s": want a positive duration`)
-	f(nil, map[string]string{"DRAIN_DURATION": "-1s"}, `invalid DRAIN_DURATION "-1s": want a duration like 30s or 0 (off)`)
+	f(nil, map[string]string{"DRAIN_DURATION": "-1s"}, `invalid DRAIN_DURATION "-1s": want a duration like 30s, or 0 for off`)
 	f(nil, map[string]string{"DRAIN_DURATION": "10s"}, `invalid DRAIN_DURATION 10s: must be shorter than SHUTDOWN_TIMEOUT (10s)`)
 	f(nil, map[string]string{"DRAIN_DURATION": "20s", "SHUTDOWN_TIMEOUT": "15s"}, `must be shorter than SHUTDOWN_TIMEOUT (15s)`)
 	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
+	f(nil, map[string]string{"CONNECTION_STATE_RECOVERY": "2"}, `invalid CONNECTION_STATE_RECOVERY "2": want a duration like 30s, or 0 for off`)
 	f([]string{"--nope"}, nil, "flag provided but not defined")
 }
 

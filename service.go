@@ -51,6 +51,8 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	io.ConnectTimeout = cfg.ConnectTimeout
 	io.MaxNamespaces = cfg.MaxNamespaces
 	io.MaxNameBytes = cfg.MaxNameBytes
+	io.Recovery = cfg.ConnectionStateRecovery
+	io.RecoveryBufferBytes = cfg.RecoveryBufferBytes
 	nss := []*loop.Namespace{io.Of("/")}
 	for _, n := range cfg.Namespaces {
 		if n != "/" {

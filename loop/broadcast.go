@@ -63,8 +63,11 @@ type encodedBroadcast struct {
 	rooms    []string
 	except   []string
 	volatile bool
-	frames   []byte // text frame "4<packet>", then one binary frame per attachment
-	poll     []byte // the same packets, joined by 0x1e, binary as b<base64>
+	// off is the broadcast's offset, the last argument of its event, when
+	// connection state recovery records it; 0 otherwise.
+	off    uint64
+	frames []byte // text frame "4<packet>", then one binary frame per attachment
+	poll   []byte // the same packets, joined by 0x1e, binary as b<base64>
 
 	recipients atomic.Int64
 }
@@ -112,6 +115,9 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	}
 	if !b.Local && io.Adapter != nil {
 		io.Adapter.Publish(b)
+	}
+	if rc := io.recovery(); rc != nil && !b.Volatile {
+		return io.broadcastRecorded(rc, ns, b)
 	}
 	eb := encodeBroadcast(ns, b)
 	io.srv.broadcasts.Add(1)
@@ -186,25 +192,29 @@ func (r *reactor) deliverNow(eb *encodedBroadcast) int {
 
 // encodeBroadcast encodes b for every recipient, as an event without ack.
 func encodeBroadcast(ns *Namespace, b *Broadcast) *encodedBroadcast {
-	return encodeEvent(ns, b, false, 0)
+	return encodeEvent(ns, b, false, 0, 0)
 }
 
 // encodeEvent encodes b once for every recipient, with ack id id when
 // hasAck. The packet is encoded after room for the longest frame header,
 // which PutHeaderBefore then fills in: the WebSocket frame and the polling
-// form share one buffer, and the payload is written once.
-func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64) *encodedBroadcast {
+// form share one buffer, and the payload is written once. A non-zero off
+// is appended as the event's last argument (connection state recovery).
+func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64, off uint64) *encodedBroadcast {
 	const h = wsframe.MaxServerHeaderSize
-	// Room for the header bytes, the quotes and the separators; escapes in
-	// the event name may still grow the buffer.
-	buf := make([]byte, h, h+48+len(ns.nameBytes)+len(b.Event)+len(b.Args))
+	// Room for the header bytes, the quotes, the separators and an
+	// offset; escapes in the event name may still grow the buffer.
+	buf := make([]byte, h, h+72+len(ns.nameBytes)+len(b.Event)+len(b.Args))
 	buf = append(buf, byte(engineio.Message))
 	buf = socketio.AppendEvent(buf, ns.nameBytes, len(b.Attachments), hasAck, id, b.Event, b.Args)
+	if off != 0 {
+		buf = appendOffset(buf, off)
+	}
 	start := wsframe.PutHeaderBefore(buf, h, true, wsframe.OpText)
 	if start < 0 {
 		panic("BUG: no room for the frame header of a broadcast")
 	}
-	eb := &encodedBroadcast{ns: ns, rooms: b.Rooms, except: b.Except, volatile: b.Volatile}
+	eb := &encodedBroadcast{ns: ns, rooms: b.Rooms, except: b.Except, volatile: b.Volatile, off: off}
 	// Full slice expressions: appending attachments to one form copies it
 	// instead of writing over the other.
 	eb.frames = buf[start:len(buf):len(buf)]
@@ -339,6 +349,9 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 				r.ctr.volatileDropped.Add(1)
 				continue
 			}
+			if eb.off != 0 && so.replayed(eb.off) {
+				continue
+			}
 			iov = append(iov, eb.frames)
 			sent[j]++
 		}
@@ -369,6 +382,9 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 		if eb.volatile && s.get == nil {
 			// Node drops a volatile packet when the transport is not writable.
 			r.ctr.volatileDropped.Add(1)
+			continue
+		}
+		if eb.off != 0 && so.replayed(eb.off) {
 			continue
 		}
 		s.enqueueEncoded(eb.poll)

@@ -17,7 +17,7 @@
 //  3. Socket.IO (sio.go, namespace.go, socket.go). SocketIO is the Handler
 //     that decodes Socket.IO packets: namespaces, sockets, rooms, events
 //     and acks, calling the application's hooks and event handlers.
-//  4. Fan-out (broadcast.go, ops.go, sendring.go). A broadcast is encoded
+//  4. Fan-out (broadcast.go, ops.go, sendring.go, recovery.go). A broadcast is encoded
 //     once into its WebSocket frame and polling form; every reactor writes
 //     that one slice to its own target sockets. The server-side operations
 //     (fetch, join, leave, disconnect, rooms, broadcast with ack) walk the
@@ -85,6 +85,20 @@
 // goroutine's id on its first callback, and these operations compare it
 // with the caller's (a few microseconds per operation, never per
 // recipient).
+//
+// # Connection state recovery
+//
+// With SocketIO.Recovery set (recovery.go), every replayable event (a
+// broadcast or an emit to one socket, without ack, not volatile) takes its
+// offset from one process-wide counter under the history's lock, and is
+// queued to the reactors under that same lock, so each reactor's outbox
+// holds them in offset order and a client sees offsets only grow. A
+// handler's Broadcast and Emit still reach the caller's reactor at once,
+// unless that reactor has jobs queued or is running one (a function
+// passed to Socket.Do, a delivery): then they are queued behind them, as
+// the older offsets they may hold must go first. Acks and CONNECT replies
+// are never queued. Kept sessions and the history are guarded by that
+// lock and swept when touched: no timer per session.
 //
 // # Posting work to a socket's reactor
 //

@@ -3,8 +3,10 @@
 package loop
 
 import (
+	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,6 +24,31 @@ func TestFanoutAllocs(t *testing.T) {
 		t.Fatalf("deliverBatch to 1000 sockets: %.1f allocs, want 0", allocs)
 	}
 	// The CONNECT reply, the warm-up, AllocsPerRun's own warm-up and 20 runs.
+	for i, c := range conns {
+		if c.writes != 23 {
+			t.Fatalf("conn %d got %d writes, want 23", i, c.writes)
+		}
+	}
+}
+
+// TestFanoutAllocsRecovery is TestFanoutAllocs with connection state
+// recovery on: every socket has its recovery state and the broadcast its
+// offset, recorded once in the history, so the per-recipient path only
+// adds a comparison.
+func TestFanoutAllocsRecovery(t *testing.T) {
+	io, r, conns := fanoutSetupRecovery(1000, time.Minute)
+	var eb *encodedBroadcast
+	io.recovery().record(io.Namespace("/"), &Broadcast{Event: "news", Args: []byte(`{"payload":"hello"}`)},
+		func(e *encodedBroadcast) { eb = e })
+	if eb.off == 0 || len(io.rec.hist) != 1 || !strings.HasSuffix(string(eb.poll), `,"1"]`) {
+		t.Fatalf("broadcast not recorded with its offset: %q", eb.poll)
+	}
+	batch := []*encodedBroadcast{eb}
+	r.deliverBatch(batch)
+	allocs := testing.AllocsPerRun(20, func() { r.deliverBatch(batch) })
+	if allocs != 0 {
+		t.Fatalf("deliverBatch to 1000 sockets with recovery on: %.1f allocs, want 0", allocs)
+	}
 	for i, c := range conns {
 		if c.writes != 23 {
 			t.Fatalf("conn %d got %d writes, want 23", i, c.writes)

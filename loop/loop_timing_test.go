@@ -2,12 +2,20 @@ package loop
 
 import (
 	"testing"
+	"time"
 )
 
 // fanoutSetup connects n in-memory WebSocket clients to "/".
 func fanoutSetup(n int) (*SocketIO, *reactor, []*memConn) {
+	return fanoutSetupRecovery(n, 0)
+}
+
+// fanoutSetupRecovery is fanoutSetup with connection state recovery on
+// for window (off when 0).
+func fanoutSetupRecovery(n int, window time.Duration) (*SocketIO, *reactor, []*memConn) {
 	srv, r := testReactor(Config{})
 	io := NewSocketIO(srv)
+	io.Recovery = window
 	conns := make([]*memConn, n)
 	for i := range conns {
 		s, c := wsSession(r, io)

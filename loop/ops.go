@@ -237,7 +237,7 @@ func (io *SocketIO) BroadcastWithAck(b *Broadcast, timeout time.Duration) ([]Ack
 		return nil, 0, ErrOnReactor
 	}
 	id := ns.ackSeq.Add(1) - 1
-	eb := encodeEvent(ns, b, true, id)
+	eb := encodeEvent(ns, b, true, id, 0)
 	io.srv.broadcasts.Add(1)
 
 	col := &ackCollector{all: make(chan struct{})}

@@ -49,6 +49,8 @@ type reactor struct {
 	touched    []*Socket
 	iov        [][]byte
 	delivering bool
+	// draining is set while drain runs the jobs it took from the outbox.
+	draining bool
 	// sendRing sends broadcast frames, several sockets per system call
 	// (sendring.go); nil where io_uring is off or unavailable. It is set
 	// up on the first broadcast.
@@ -215,9 +217,11 @@ func (r *reactor) drain() {
 	r.pending = r.spare[:0]
 	r.scheduled = false
 	r.mu.Unlock()
+	r.draining = true
 	for i := 0; i < len(jobs); {
 		i = r.runJob(jobs, i)
 	}
+	r.draining = false
 	clear(jobs)
 	r.mu.Lock()
 	r.spare = jobs[:0]

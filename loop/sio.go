@@ -45,6 +45,15 @@ type SocketIO struct {
 	// from a pattern; a longer one gets CONNECT_ERROR "Invalid namespace".
 	// Default DefaultMaxNameBytes.
 	MaxNameBytes int
+	// Recovery, when positive, turns on connection state recovery
+	// (socket.io 4.6's connectionStateRecovery, recovery.go): it is the
+	// longest disconnection after which a client gets its socket id, its
+	// rooms and the events it missed back. Every replayable event then
+	// carries its offset as one more last argument. Default 0: off.
+	Recovery time.Duration
+	// RecoveryBufferBytes bounds the packets kept for replay; past it the
+	// oldest go first. Default DefaultRecoveryBufferBytes.
+	RecoveryBufferBytes int
 
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
@@ -57,6 +66,9 @@ type SocketIO struct {
 	limitLogged atomic.Int64
 
 	slots chan struct{} // one per namespace-wide broadcast not yet delivered
+
+	recOnce sync.Once
+	rec     *recovery // nil when Recovery is off
 }
 
 // Adapter connects a SocketIO to the other servers of a cluster.
@@ -469,6 +481,12 @@ func (c *client) onConnect(h *socketio.Header) {
 		return
 	}
 	so := newSocket(ns, c)
+	rc := c.io.recovery()
+	var ks *keptSession
+	var missed []*encodedBroadcast
+	if rc != nil {
+		ks, missed = c.restore(rc, so, h.Data)
+	}
 	if ns.Use != nil {
 		if err := ns.Use(so, h.Data); err != nil {
 			ce, ok := err.(*ConnectError)
@@ -476,24 +494,72 @@ func (c *client) onConnect(h *socketio.Header) {
 				ce = &ConnectError{Message: err.Error()}
 			}
 			so.ctr().errors.Add(1)
+			if ks != nil {
+				rc.giveBack(ks)
+			}
 			c.io.release(ns)
 			r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, ce.Message, ce.Data)
 			c.s.Send(r.enc, false)
 			return
 		}
 	}
+	if ks != nil && ks.userID != "" && so.UserID != ks.userID {
+		// The token is another user's: this pid is not theirs to take.
+		rc.giveBack(ks)
+		rc.refused[recoverUnknownPID].Add(1)
+		ks, missed = nil, nil
+		so.id, so.UserID, so.Data = r.newID(), "", nil
+		so.rec = &socketRec{pid: r.newID(), since: rc.last()}
+	}
 	if c.s.Closed() {
+		if ks != nil {
+			rc.giveBack(ks)
+		}
 		c.io.release(ns)
 		return
 	}
 	r.timers.stop(&c.connectTimer)
 	c.sockets = append(c.sockets, so)
 	so.add()
-	r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
+	if ks != nil {
+		// Node's order: the rooms, the missed packets, then CONNECT
+		// (socket.ts constructor, then _onconnect).
+		for _, room := range ks.rooms {
+			so.Join(room)
+		}
+		rc.recovered.Add(1)
+		rc.replayed.Add(uint64(len(missed)))
+		for _, eb := range missed {
+			r.sendEncoded(so, eb)
+		}
+	}
+	if so.rec != nil {
+		r.enc = socketio.AppendConnectPID(r.enc[:0], h.Namespace, so.id, so.rec.pid)
+	} else {
+		r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
+	}
 	c.s.Send(r.enc, false)
 	if ns.OnConnect != nil {
 		ns.OnConnect(so)
 	}
+}
+
+// restore gives so the session its CONNECT's auth asks to recover, if it
+// is kept: its id, pid, user and data, and returns it with the packets the
+// client missed. Otherwise so gets a fresh pid.
+func (c *client) restore(rc *recovery, so *Socket, auth []byte) (*keptSession, []*encodedBroadcast) {
+	so.rec = &socketRec{}
+	if pid, off, hasOff, ok := recoveryAuth(auth); ok {
+		ks, missed, upTo, why := rc.restore(pid, so.ns.name, off, hasOff)
+		if ks != nil {
+			so.id, so.UserID, so.Data = ks.id, ks.userID, ks.data
+			*so.rec = socketRec{pid: ks.pid, since: ks.since, floor: upTo}
+			return ks, missed
+		}
+		rc.refused[why].Add(1)
+	}
+	so.rec.pid, so.rec.since = c.s.r.newID(), rc.last()
+	return nil, nil
 }
 
 // ConnectError refuses a CONNECT from a namespace middleware: the client

@@ -41,6 +41,9 @@ type Socket struct {
 	batchMask uint64
 
 	acks []*pendingAck
+	// rec is the socket's recovery state, nil when recovery is off (one
+	// pointer: the struct moves up one size class, 160 to 176 bytes).
+	rec *socketRec
 
 	// UserID is set by authentication middleware (the JWT "sub").
 	UserID string
@@ -133,6 +136,12 @@ func (so *Socket) remove(reason string) {
 	}
 	so.gone = true
 	r := so.c.s.r
+	if so.rec != nil && recoverableReasons[reason] {
+		if rc := so.ns.io.recovery(); rc != nil {
+			rc.persist(&keptSession{ns: so.ns.name, id: so.id, pid: so.rec.pid, rooms: so.Rooms(),
+				userID: so.UserID, data: so.Data, since: so.rec.since, at: r.now()})
+		}
+	}
 	l := r.local(so.ns)
 	so.leaveAll(l)
 	last := len(l.sockets) - 1
@@ -292,6 +301,12 @@ func (so *Socket) Emit(name string, args []byte, attachments [][]byte) {
 func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id uint64) {
 	if so.gone {
 		return
+	}
+	if !hasAck && so.rec != nil {
+		if rc := so.ns.io.recovery(); rc != nil {
+			so.emitRecorded(rc, name, args, atts)
+			return
+		}
 	}
 	r := so.c.s.r
 	b := socketio.AppendEvent(r.enc[:0], nsBytes(so.ns), len(atts), hasAck, id, name, args)

@@ -15,6 +15,8 @@ type reading struct {
 	nss       []loop.NamespaceStats // sorted by name
 	hasIO     bool                  // the server runs Socket.IO: table is meaningful
 	table     loop.NamespaceTableStats
+	rec       loop.RecoveryStats
+	hasRec    bool // connection state recovery is on: rec is meaningful
 	draining  bool
 	queued    int64
 	queuedErr error // OutboundQueued did not answer in time
@@ -100,6 +102,39 @@ var families = []family{
 			if r.hasIO {
 				a.uint(`reason="namespace_limit"`, r.table.RefusedLimit)
 				a.uint(`reason="name_too_long"`, r.table.RefusedName)
+			}
+		}},
+
+	{"sioloop_recovery_recovered_total", "counter", "Sockets restored by connection state recovery with their id, rooms and missed events.",
+		func(a *appender, r *reading) {
+			if r.hasRec {
+				a.uint("", r.rec.Recovered)
+			}
+		}},
+	{"sioloop_recovery_not_recovered_total", "counter", "CONNECTs that asked to recover and got a new session: unknown_pid (no such kept session), expired (disconnected longer than CONNECTION_STATE_RECOVERY), offset_too_old (packets after the offset were dropped from RECOVERY_BUFFER_BYTES).",
+		func(a *appender, r *reading) {
+			if r.hasRec {
+				for i, n := range r.rec.NotRecovered {
+					a.uint(`reason="`+loop.RecoveryRefusalNames[i]+`"`, n)
+				}
+			}
+		}},
+	{"sioloop_recovery_replayed_packets_total", "counter", "Missed events sent again to recovered sockets.",
+		func(a *appender, r *reading) {
+			if r.hasRec {
+				a.uint("", r.rec.Replayed)
+			}
+		}},
+	{"sioloop_recovery_buffer_bytes", "gauge", "Bytes of events kept for replay by connection state recovery (bounded by RECOVERY_BUFFER_BYTES).",
+		func(a *appender, r *reading) {
+			if r.hasRec {
+				a.int("", r.rec.KeptBytes)
+			}
+		}},
+	{"sioloop_recovery_sessions", "gauge", "Disconnected sessions kept for connection state recovery.",
+		func(a *appender, r *reading) {
+			if r.hasRec {
+				a.int("", r.rec.KeptSessions)
 			}
 		}},
 

@@ -105,6 +105,7 @@ func (s *Set) writeLoop(w io.Writer) {
 		r.nss = s.io.NamespaceStats()
 		sortNamespaces(r.nss)
 		r.hasIO, r.table = true, s.io.NamespaceTableStats()
+		r.rec, r.hasRec = s.io.RecoveryStats()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), OutboundQueuedTimeout)
 	r.queued, r.queuedErr = s.srv.OutboundQueued(ctx)

@@ -9,6 +9,7 @@ import (
 	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 
@@ -29,6 +30,7 @@ func newServer(t *testing.T) (*loop.Server, *loop.SocketIO) {
 // Go and process metrics follow, and Prometheus' parser takes all of it.
 func TestWritePrometheus(t *testing.T) {
 	srv, sio := newServer(t)
+	sio.Recovery = time.Minute
 	s := New(srv, sio)
 	h := s.AdminRoute("/SendWebsocketEvent")
 	h.Update(0.003)
@@ -88,6 +90,9 @@ func TestWritePrometheus(t *testing.T) {
 	f("sioloop_io_uring_sends_total", counter, 0)
 	f("sioloop_outbound_queued_bytes", gauge, 0)
 	f("sioloop_draining", gauge, 0)
+	f("sioloop_recovery_recovered_total", counter, 0)
+	f("sioloop_recovery_not_recovered_total", counter, 0, "reason", "expired")
+	f("sioloop_recovery_buffer_bytes", gauge, 0)
 	f(AdminRequestDuration, dto.MetricType_HISTOGRAM, 2, "route", "/SendWebsocketEvent")
 	f(AdminRefused, counter, 1, "route", "/sockets", "reason", "client_port")
 	f(AdminRefused, counter, 0, "route", "/sockets", "reason", "token")
@@ -152,6 +157,8 @@ func TestReading(t *testing.T) {
 		table:     loop.NamespaceTableStats{Namespaces: 4, Max: 10, RefusedLimit: 5, RefusedName: 6},
 		draining:  true,
 		queuedErr: errors.New("timeout"),
+		hasRec:    true,
+		rec:       loop.RecoveryStats{Recovered: 31, NotRecovered: [3]uint64{32, 33, 34}, Replayed: 35, KeptBytes: 36, KeptSessions: 37},
 	}
 	var b []byte
 	for i := range families {
@@ -202,6 +209,13 @@ func TestReading(t *testing.T) {
 	f("sioloop_connection_refusals_total", 25, "reason", "outbound_full")
 	f("sioloop_accept_errors_total", 26)
 	f("sioloop_panics_total", 27)
+	f("sioloop_recovery_recovered_total", 31)
+	f("sioloop_recovery_not_recovered_total", 32, "reason", "unknown_pid")
+	f("sioloop_recovery_not_recovered_total", 33, "reason", "expired")
+	f("sioloop_recovery_not_recovered_total", 34, "reason", "offset_too_old")
+	f("sioloop_recovery_replayed_packets_total", 35)
+	f("sioloop_recovery_buffer_bytes", 36)
+	f("sioloop_recovery_sessions", 37)
 }
 
 func TestEscapeLabel(t *testing.T) {

@@ -29,6 +29,8 @@
 #   fan1k-burst  1,000 clients, 1,000 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
 #   fan10k       10,000 [2,000] clients, one 100-byte broadcast every 500 ms for 50 s [4 s] (100 broadcasts): time to last client
 #   fan10k-burst 10,000 [2,000] clients, 100 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
+#   fan10k-recovery  fan10k-burst with connection state recovery on (2 minutes): every event
+#                carries its offset and is kept for replay (not in the default list)
 #
 # The load tool shares the machine's cores with the server: its own CPU is in
 # the table; when it nears 100 % of a core per worker, it is the limit.
@@ -44,6 +46,7 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUN_DIR=${BENCH_TABLE_ONLY:-$OUT/$STAMP}
 BIN=$(mktemp -d "${TMPDIR:-/tmp}/sioloop-bench.XXXXXX")
 SERVER_PID=""
+SCENARIO_ENV=""
 STARTED=$(date +%s)
 
 log() { printf '[bench %4ds] %s\n' $(($(date +%s) - STARTED)) "$*" >&2; }
@@ -96,7 +99,9 @@ free_port() {
 start_server() {
 	local name=$1 port=$2 logf=$3
 	# A clean environment: no auth secrets or settings from the caller's shell.
-	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT)
+	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT -u CONNECTION_STATE_RECOVERY)
+	# shellcheck disable=SC2206 # SCENARIO_ENV is a list of NAME=value words
+	base+=($SCENARIO_ENV)
 	case $name in
 	sioloop) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	sioloop-write) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn IO_URING=off "$BIN/sioloop" >"$logf" 2>&1 & ;;
@@ -136,8 +141,16 @@ scenario_args() {
 	fan1k) echo "--scenario fanout --connections 1000 --rate 20 --duration $FAN_DUR" ;;
 	fan1k-burst) echo "--scenario fanout --connections 1000 --rate 1000 --posters 4 --duration $BURST_DUR" ;;
 	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --payload 100 --duration $FAN10K_DUR" ;;
-	fan10k-burst) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
+	fan10k-burst | fan10k-recovery) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
 	*) die "unknown scenario $1" ;;
+	esac
+}
+
+# scenario_env NAME SERVER: environment words the server of a scenario gets.
+scenario_env() {
+	case $1:$2 in
+	fan10k-recovery:node) echo "CONNECTION_STATE_RECOVERY=120000" ;;
+	fan10k-recovery:*) echo "CONNECTION_STATE_RECOVERY=2m" ;;
 	esac
 }
 
@@ -147,6 +160,7 @@ for scenario in $SCENARIOS; do
 	for server in $SERVERS; do
 		port=$(free_port)
 		logf=$RUN_DIR/$server-$scenario.server.log
+		SCENARIO_ENV=$(scenario_env "$scenario" "$server")
 		start_server "$server" "$port" "$logf"
 		log "$scenario on $server (pid $SERVER_PID, port $port): loadtest $(scenario_args "$scenario")"
 		# shellcheck disable=SC2046 # the flags are meant to split
@@ -210,6 +224,9 @@ const rows = [
   [`fan-out ${size("fan10k")} clients @2/s: time to last client p99 (ms)`, "fan10k", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
   [`fan-out ${size("fan10k-burst")} clients, burst: deliveries/s`, "fan10k-burst", (r) => r.fanout.deliveries_per_second, 0, true],
   [`fan-out ${size("fan10k-burst")} clients, burst: server CPU (% of a core)`, "fan10k-burst", (r) => r.server && r.server.cpu_percent, 0, true],
+  [`fan-out ${size("fan10k-burst")} clients, burst: time to last client p99 (ms)`, "fan10k-burst", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
+  [`fan-out ${size("fan10k-recovery")} clients, recovery on: deliveries/s`, "fan10k-recovery", (r) => r.fanout.deliveries_per_second, 0, true],
+  [`fan-out ${size("fan10k-recovery")} clients, recovery on: time to last client p99 (ms)`, "fan10k-recovery", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
 ];
 for (const [sc, what] of [["fan1k", "@20/s"], ["fan1k-burst", "burst"], ["fan10k", "@2/s"], ["fan10k-burst", "burst"]]) {
   rows.push([`fan-out ${size(sc)} clients ${what}: delivered / expected`, sc,

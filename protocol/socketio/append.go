@@ -80,6 +80,19 @@ func AppendConnect(dst []byte, nsp []byte, sid string) []byte {
 	return append(dst, '}')
 }
 
+// AppendConnectPID appends the CONNECT reply of a server with connection
+// state recovery on, 0[<nsp>,]{"sid":"<sid>","pid":"<pid>"}: the private
+// session id the client sends back in its auth to recover (socket.io
+// socket.ts _onconnect).
+func AppendConnectPID(dst []byte, nsp []byte, sid, pid string) []byte {
+	dst = AppendHeader(dst, Connect, 0, nsp, false, 0)
+	dst = append(dst, `{"sid":`...)
+	dst = appendQuoted(dst, sid)
+	dst = append(dst, `,"pid":`...)
+	dst = appendQuoted(dst, pid)
+	return append(dst, '}')
+}
+
 // AppendConnectError appends a CONNECT_ERROR packet,
 // 4[<nsp>,]{"message":"<message>","data":<data>}, to dst, the shape Node
 // sends for a middleware's next(err) ({message: err.message, data:

@@ -45,7 +45,7 @@ var vectors = []vector{
 	{`0/admin,{"sid":"oSO0OpakMV_3jnilAAAA"}`, Header{Type: Connect, Namespace: b("/admin"), Data: b(`{"sid":"oSO0OpakMV_3jnilAAAA"}`)}, true,
 		func() []byte { return AppendConnect(nil, b("/admin"), "oSO0OpakMV_3jnilAAAA") }},
 	{`0{"sid":"s1","pid":"p1"}`, Header{Type: Connect, Namespace: b("/"), Data: b(`{"sid":"s1","pid":"p1"}`)}, true,
-		nil},
+		func() []byte { return AppendConnectPID(nil, b("/"), "s1", "p1") }},
 	{`0/admin?token=1,`, Header{Type: Connect, Namespace: b("/admin"), Query: b("?token=1")}, true, nil},
 	{`01`, Header{Type: Connect, Namespace: b("/"), HasAck: true, AckID: 1}, true, nil},
 	{`05{}`, Header{Type: Connect, Namespace: b("/"), HasAck: true, AckID: 5, Data: b(`{}`)}, true, nil},

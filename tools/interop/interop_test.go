@@ -68,6 +68,7 @@ type serverConfig struct {
 	pingInterval time.Duration // zero: the target's default
 	pingTimeout  time.Duration // zero: the target's default
 	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
+	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -89,6 +90,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		}
 		if cfg.pingTimeout > 0 {
 			env = append(env, "PING_TIMEOUT="+strconv.FormatInt(cfg.pingTimeout.Milliseconds(), 10))
+		}
+		if cfg.recovery > 0 {
+			env = append(env, "CONNECTION_STATE_RECOVERY="+strconv.FormatInt(cfg.recovery.Milliseconds(), 10))
 		}
 		return h.node, []string{filepath.Join(h.root, "tools", "peers", "node", "server.js")}, env, "/health"
 	case targetSioloop:
@@ -120,6 +124,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.pingTimeout > 0 {
 			env = append(env, "PING_TIMEOUT="+cfg.pingTimeout.String())
 		}
+		if cfg.recovery > 0 {
+			env = append(env, "CONNECTION_STATE_RECOVERY="+cfg.recovery.String())
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -132,7 +139,7 @@ func scrubbedEnv() []string {
 	drop := map[string]bool{
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
-		"TARGET_URL": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
+		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -534,6 +541,7 @@ func TestSocketIO(t *testing.T) {
 		{tool: "sio", name: "binary", timeout: 60 * time.Second},
 		{tool: "sio", name: "rooms", timeout: 60 * time.Second},
 		{tool: "sio", name: "admin", timeout: 60 * time.Second},
+		{tool: "sio", name: "recovery-off", timeout: 60 * time.Second},
 		{tool: "sio", name: "many", timeout: 180 * time.Second, slow: true},
 	} {
 		t.Run(sc.name, func(t *testing.T) { h.run(t, srv, sc) })
@@ -541,6 +549,11 @@ func TestSocketIO(t *testing.T) {
 	t.Run("auth", func(t *testing.T) {
 		authSrv := h.startServer(t, "sio-jwt", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret})
 		h.run(t, authSrv, scenario{tool: "sio", name: "auth", env: []string{"JWT_SECRET=" + jwtSecret}, timeout: 60 * time.Second})
+	})
+	t.Run("recovery", func(t *testing.T) {
+		const window = 2 * time.Second
+		rs := h.startServer(t, "sio-recovery", serverConfig{app: appSocketIO, namespaces: namespaces, recovery: window})
+		h.run(t, rs, scenario{tool: "sio", name: "recovery", env: []string{"RECOVERY_WINDOW_MS=" + strconv.FormatInt(window.Milliseconds(), 10)}, timeout: 90 * time.Second})
 	})
 	t.Run("reconnect", func(t *testing.T) {
 		// A server of its own: the scenario has it restarted.

@@ -639,6 +639,36 @@ const scenarios = {
     },
   },
 
+  // recovery needs a server with connection state recovery on (CONNECTION_STATE_RECOVERY, the
+  // window in RECOVERY_WINDOW_MS here); recovery-off checks the default server adds nothing.
+  recovery: {
+    standalone: false,
+    async run(r, { url }) {
+      const windowMs = Number(process.env.RECOVERY_WINDOW_MS || 0);
+      if (!(windowMs > 0)) throw new Error("the recovery scenario needs RECOVERY_WINDOW_MS (the server's window)");
+      for (const [name, topts] of [["websocket", WS], ["polling", POLLING]]) {
+        await r.check(`recovers-${name}`, 20000, () => recoveryChecks(r, url, topts, windowMs, false));
+        await r.check(`past-the-window-${name}`, 20000, () => recoveryChecks(r, url, topts, windowMs, true));
+      }
+    },
+  },
+
+  "recovery-off": {
+    async run(r, { url }) {
+      for (const [name, topts] of [["websocket", WS], ["polling", POLLING]]) {
+        await r.check(`no-offset-${name}`, 10000, async () => {
+          const s = await connectClient(r, url, "/", topts);
+          const rec = new Recorder(s, ["push", "sentinel"]);
+          await postOK(url, { event: "push", data: { n: 1 }, to: s.id });
+          await barrier(url, [rec]);
+          assert(deepEqual(rec.got.push, [[{ n: 1 }]]), `push args ${describe(rec.got.push)}, want exactly [{n:1}]`);
+          assert(rec.got.sentinel.every((a) => a.length === 1), `sentinel args ${describe(rec.got.sentinel)}`);
+          assert(s.recovered === false || s.recovered === undefined, `recovered ${describe(s.recovered)}`);
+        });
+      }
+    },
+  },
+
   reconnect: {
     standalone: false,
     async run(r, { url }) {
@@ -651,6 +681,53 @@ const scenarios = {
     },
   },
 };
+
+// recoveryChecks subscribes a client to a channel, lets it receive pushes, breaks its transport
+// from the client side, posts pushes meanwhile (to its channel, to another, to its socket id,
+// to everyone) and reconnects it: within the window it must come back with the same id,
+// recovered, every missed push for it once and in order, and its channel; past the window
+// (late) with a new id and recovered false.
+async function recoveryChecks(r, url, topts, windowMs, late) {
+  const room = "csr-" + rand();
+  const other = "csr-" + rand();
+  const s = client(r, url, "/", Object.assign({}, topts));
+  const got = [];
+  s.on("push", (d, ...rest) => got.push(d.n));
+  await connected(s);
+  const id = s.id;
+  const rooms = await s.timeout(3000).emitWithAck("subscribe", [room]);
+  assert(rooms.includes(room), `subscribe ack ${describe(rooms)}`);
+  await postOK(url, { event: "push", data: { n: 1 }, rooms: [room] });
+  await postOK(url, { event: "push", data: { n: 2 }, to: id });
+  const start = Date.now();
+  while (got.length < 2) {
+    if (Date.now() - start > 5000) throw new Error(`before the break: got ${describe(got)}`);
+    await sleep(5);
+  }
+  const down = once(s, "disconnect", 5000);
+  s.io.engine.close();
+  await down;
+  await postOK(url, { event: "push", data: { n: 3 }, rooms: [room] });
+  await postOK(url, { event: "push", data: { n: 100 }, rooms: [other] });
+  await postOK(url, { event: "push", data: { n: 4 }, to: id });
+  await postOK(url, { event: "push", data: { n: 5 } });
+  await postOK(url, { event: "push", data: { n: 6 }, rooms: [room] });
+  // The server must have seen the transport close before the session can be restored.
+  await sleep(late ? windowMs + 500 : 200);
+  s.connect();
+  await connected(s);
+  if (late) {
+    assert(s.recovered === false, `past the window: recovered ${describe(s.recovered)}`);
+    assert(s.id !== id, `past the window: same id ${id}`);
+    return;
+  }
+  assert(s.recovered === true, `recovered ${describe(s.recovered)}`);
+  assert(s.id === id, `id ${s.id}, want ${id}`);
+  const rec = new Recorder(s, ["sentinel"]);
+  await postOK(url, { event: "push", data: { n: 7 }, rooms: [room] });
+  await barrier(url, [rec]);
+  assert(deepEqual(got, [1, 2, 3, 4, 5, 6, 7]), `pushes ${describe(got)}, want 1..7 once each, in order`);
+}
 
 // reconnectChecks connects clients of every transport kind into sockets, asks for a server
 // restart and checks that each reconnects with a new id and echoes again.

@@ -23,6 +23,8 @@
 //                   It is also the WebSocket message limit (ws closes with 1009 above it).
 //   NAMESPACES      extra Socket.IO namespaces, comma separated, `*` is a glob
 //                   (e.g. "/custom,/org-*"). "/" always exists.
+//   CONNECTION_STATE_RECOVERY  connectionStateRecovery.maxDisconnectionDuration in ms (the
+//                   middlewares run again on recovery, as sioloop's do); unset or 0: off.
 //   JWT_SECRET      when set, CONNECT auth.token must be a valid HS256 JWT signed with it.
 //   ADMIN_MAX_BODY  largest POST /SendWebsocketEvent body in bytes (default 1048576).
 //   REDIS_URL       when set, the socket.io server joins a cluster through
@@ -61,6 +63,8 @@ const MAX_PAYLOAD = intEnv("MAX_PAYLOAD", 1000000);
 const ADMIN_MAX_BODY = intEnv("ADMIN_MAX_BODY", 1 << 20);
 const JWT_SECRET = process.env.JWT_SECRET || "";
 const REDIS_URL = process.env.REDIS_URL || "";
+// connectionStateRecovery.maxDisconnectionDuration in milliseconds; 0 (default): off.
+const CONNECTION_STATE_RECOVERY = intEnv("CONNECTION_STATE_RECOVERY", 0);
 const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
 const REDIS_REQUEST_TIMEOUT = intEnv("REDIS_REQUEST_TIMEOUT", 5000);
 const NAMESPACES = (process.env.NAMESPACES || "")
@@ -119,6 +123,8 @@ const io = new Server(httpServer, {
   pingInterval: PING_INTERVAL,
   pingTimeout: PING_TIMEOUT,
   maxHttpBufferSize: MAX_PAYLOAD,
+  connectionStateRecovery:
+    CONNECTION_STATE_RECOVERY > 0 ? { maxDisconnectionDuration: CONNECTION_STATE_RECOVERY, skipMiddlewares: false } : undefined,
 });
 
 // Namespace patterns in configuration order: "/" first, then NAMESPACES.
