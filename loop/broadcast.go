@@ -143,18 +143,8 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 		// caller does not wait for delivery. The reactors then find
 		// several broadcasts queued and give each client all of them in
 		// one writev.
-		io.slots <- struct{}{}
+		release := io.holdSlot(len(reactors))
 		n := ns.connected()
-		left := atomic.Int32{}
-		left.Store(int32(len(reactors)))
-		release := func() {
-			if left.Add(-1) == 0 {
-				<-io.slots
-			}
-		}
-		if len(reactors) == 0 {
-			<-io.slots
-		}
 		for _, r := range reactors {
 			r.enqueue(job{eb: eb, done: release})
 		}
@@ -224,6 +214,24 @@ func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64, off uint64
 		eb.poll = engineio.AppendPayloadPacket(eb.poll, false, engineio.Packet{Type: engineio.Message, Data: a, Binary: true})
 	}
 	return eb
+}
+
+// holdSlot waits for one of the slots that bound the namespace-wide
+// broadcasts not yet delivered, and returns the done hook that frees it once
+// the n reactors that deliver the broadcast have each run it.
+func (io *SocketIO) holdSlot(n int) (release func()) {
+	io.slots <- struct{}{}
+	if n == 0 {
+		<-io.slots
+		return nil
+	}
+	var left atomic.Int32
+	left.Store(int32(n))
+	return func() {
+		if left.Add(-1) == 0 {
+			<-io.slots
+		}
+	}
 }
 
 // maxBatch is the most broadcasts delivered in one pass; it is the width

@@ -363,18 +363,8 @@ func (io *SocketIO) broadcastRecorded(rc *recovery, ns *Namespace, b *Broadcast)
 		return n, nil
 	}
 	if whole {
-		io.slots <- struct{}{}
+		release := io.holdSlot(len(reactors))
 		n := ns.connected()
-		left := atomic.Int32{}
-		left.Store(int32(len(reactors)))
-		release := func() {
-			if left.Add(-1) == 0 {
-				<-io.slots
-			}
-		}
-		if len(reactors) == 0 {
-			<-io.slots
-		}
 		rc.record(ns, &cp, func(eb *encodedBroadcast) {
 			for _, r := range reactors {
 				r.enqueue(job{eb: eb, done: release})
