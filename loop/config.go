@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"net/netip"
 	"runtime"
 	"time"
 )
@@ -48,6 +49,19 @@ type Config struct {
 	// MaxOutboundBytes caps what may be queued for one connection before it
 	// is treated as a slow consumer. Default 1 MiB.
 	MaxOutboundBytes int
+	// MaxConnections bounds the Engine.IO sessions of the process; a
+	// handshake past it (polling or direct WebSocket) gets 503 before any
+	// session state is kept. Default 0: no bound (env MAX_CONNECTIONS).
+	MaxConnections int
+	// MaxConnectionsPerIP bounds the sessions of one client address (see
+	// TrustedProxies); a handshake past it gets 429. Default 0: no bound
+	// (env MAX_CONNECTIONS_PER_IP).
+	MaxConnectionsPerIP int
+	// TrustedProxies are the networks of the proxies in front of the
+	// server: from a peer in them, the client address is the right-most
+	// X-Forwarded-For hop not in them. Default none: the TCP peer is the
+	// client, the header is ignored (env TRUSTED_PROXIES).
+	TrustedProxies []netip.Prefix
 	// DisableIOURing makes broadcasts use write(2) even where the kernel
 	// offers io_uring (env IO_URING=off).
 	DisableIOURing bool

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"net/netip"
 	"strconv"
 
 	"github.com/panjf2000/gnet/v2"
@@ -164,13 +165,47 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 			cs.writeEngineError(c, req, engineio.ErrBadRequest, cors)
 			return
 		}
-		cs.serveWSHandshake(c, req, m)
+		cs.serveWSHandshake(c, req, m, cors)
+		return
+	}
+	ip, ok := cs.admit(c, req, cors)
+	if !ok {
 		return
 	}
 	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(q))
+	s.ip = ip
 	s.queue = engineio.AppendOpen(s.queue, s.openInfo([]string{TransportWebSocket}))
 	s.start()
 	cs.servePollGET(c, req, s, cors)
+}
+
+// admit reserves a new session's slots under the connection limits, or
+// answers the handshake with the refusal of the limit it is past.
+func (cs *connState) admit(c gnet.Conn, req *http1.Request, cors int) (netip.Addr, bool) {
+	srv := cs.r.srv
+	ip, why, ok := srv.admit(c.RemoteAddr(), req)
+	if ok {
+		return ip, true
+	}
+	srv.countRefusal(why)
+	srv.log.Debug("handshake refused", "remote", c.RemoteAddr().String(), "limit", why.String())
+	a := &srv.limits.answers[why]
+	b := http1.AppendStatusLine(cs.r.out[:0], a.status)
+	b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
+	b = strconv.AppendInt(b, int64(len(a.body)), 10)
+	b = append(b, "\r\ncache-control: no-store\r\n"...)
+	if a.retryAfter {
+		b = append(b, "Retry-After: 1\r\n"...)
+	}
+	b = cs.appendCORS(b, cors)
+	// Closed after the answer (lingering, so that it is read, not reset):
+	// a refused client holds no descriptor.
+	b = append(b, "Connection: close\r\n\r\n"...)
+	b = append(b, a.body...)
+	cs.r.out = b
+	cs.send(c, b)
+	linger(c, cs)
+	return netip.Addr{}, false
 }
 
 // servePollGET parks a polling GET until packets are queued.

@@ -52,6 +52,7 @@ type Server struct {
 
 	sessions sessionTable
 	stats    Stats
+	limits   limits
 }
 
 // New returns a server for cfg (resolved with Config.Resolve). log may be nil.
@@ -68,6 +69,7 @@ func New(cfg Config, log *slog.Logger) *Server {
 	}
 	s.sessions.m = make(map[string]*Session)
 	s.clock.Store(time.Now().UnixNano())
+	s.initLimits()
 	empty := []*reactor{}
 	s.reactors.Store(&empty)
 	return s

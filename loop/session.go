@@ -2,6 +2,7 @@ package loop
 
 import (
 	"math"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -49,9 +50,10 @@ type Session struct {
 
 	liveIdx int // position in reactor.live
 
-	remote string // the peer address at handshake
-	issued int64  // handshake time, Unix milliseconds
-	query  string // the raw handshake query, for handlers that need it
+	remote string     // the peer address at handshake
+	ip     netip.Addr // the client address it counts against (see Server.admit)
+	issued int64      // handshake time, Unix milliseconds
+	query  string     // the raw handshake query, for handlers that need it
 
 	ctx any
 }
@@ -394,6 +396,8 @@ func (s *Session) finish() {
 		return
 	}
 	s.closed = true
+	// Slots first: once the table no longer lists s, they are free.
+	s.r.srv.release(s)
 	s.r.srv.sessions.del(s)
 	if c := s.closer; c != nil {
 		// After the table forgets the sid: a GET sent once the client

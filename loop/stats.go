@@ -27,15 +27,18 @@ type Refusal int
 
 // The refusals, with their metric label in the comment.
 const (
-	RefusedBodyTooLarge Refusal = iota // "body_too_large": declared Content-Length over MaxPayload, 413 at once
-	RefusedHeadTimeout                 // "head_timeout": no complete request head within HandshakeTimeout, 408
-	RefusedBodyTimeout                 // "body_timeout": body not complete within BodyReadTimeout, 408
-	RefusedIdleTimeout                 // "idle_timeout": keep-alive connection idle for KeepAliveTimeout
-	RefusedOutboundFull                // "outbound_full": answers not read by the client over MaxOutboundBytes
+	RefusedBodyTooLarge        Refusal = iota // "body_too_large": declared Content-Length over MaxPayload, 413 at once
+	RefusedHeadTimeout                        // "head_timeout": no complete request head within HandshakeTimeout, 408
+	RefusedBodyTimeout                        // "body_timeout": body not complete within BodyReadTimeout, 408
+	RefusedIdleTimeout                        // "idle_timeout": keep-alive connection idle for KeepAliveTimeout
+	RefusedOutboundFull                       // "outbound_full": answers not read by the client over MaxOutboundBytes
+	RefusedMaxConnections                     // "max_connections": a handshake past MaxConnections sessions, 503
+	RefusedMaxConnectionsPerIP                // "max_connections_per_ip": a handshake past MaxConnectionsPerIP sessions of its address, 429
 	NumRefusals
 )
 
-var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full"}
+var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full",
+	"max_connections", "max_connections_per_ip"}
 
 // String returns the metric label of r.
 func (r Refusal) String() string {

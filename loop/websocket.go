@@ -45,12 +45,18 @@ func (cs *connState) write101(c gnet.Conn, req *http1.Request) {
 }
 
 // serveWSHandshake opens a session directly over WebSocket.
-func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount) {
+// A refusal by a connection limit is the HTTP answer instead of the 101.
+func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount, cors int) {
 	if !cs.checkWSRequest(c, req) {
+		return
+	}
+	ip, ok := cs.admit(c, req, cors)
+	if !ok {
 		return
 	}
 	cs.write101(c, req)
 	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(req.RawQuery))
+	s.ip = ip
 	s.ws = c
 	cs.sess = s
 	open := engineio.AppendOpen(nil, s.openInfo([]string{}))

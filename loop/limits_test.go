@@ -1,0 +1,123 @@
+package loop_test
+
+// The connection limits: each refuses the handshake one past it with its
+// status and a JSON body naming the limit, counts the refusal, and frees
+// its slot when a session ends. The canary's two sessions count too.
+
+import (
+	"net/netip"
+	"testing"
+
+	"sioloop/loop"
+)
+
+// expectLimit checks a limit's refusal: status, the Engine.IO JSON error
+// body with want as its message, Connection: close.
+func expectLimit(t testing.TB, r *response, status int, want string) {
+	t.Helper()
+	if r.status != status || !announcesClose(r) {
+		t.Fatalf("got %v, want %d with Connection: close", r, status)
+	}
+	if ct, _ := r.header("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+	if body := `{"code":4,"message":"` + want + `"}`; r.body != body {
+		t.Errorf("body %s, want %s", r.body, body)
+	}
+}
+
+func TestMaxConnections(t *testing.T) {
+	ts := startServer(t, loop.Config{MaxConnections: 4})
+	canary := newCanary(t, ts) // sessions 1 and 2
+	ws, _ := ts.openWS(t)      // 3
+	ts.handshake(t)            // 4: at the limit, accepted
+	const msg = "Server full: MAX_CONNECTIONS (4) sessions are open"
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling")), 503, msg)
+	_, r, err := dialWS(ts.addr, "EIO=4&transport=websocket")
+	if err == nil {
+		t.Fatal("WebSocket handshake past MAX_CONNECTIONS got its 101")
+	}
+	expectLimit(t, r, 503, msg)
+	if got := ts.srv.Snapshot().Refusals[loop.RefusedMaxConnections]; got != 2 {
+		t.Errorf("max_connections refusals = %d, want 2", got)
+	}
+	if n := ts.srv.Sessions(); n != 4 {
+		t.Errorf("%d sessions, want 4: a refused handshake keeps no state", n)
+	}
+	ws.c.Close()
+	waitFor(t, "the WebSocket session to end", func() bool { return ts.srv.Sessions() == 3 })
+	ts.openWS(t) // its slot is free again
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling")), 503, msg)
+	canary.check(t)
+}
+
+func TestMaxConnectionsPerIP(t *testing.T) {
+	ts := startServer(t, loop.Config{MaxConnectionsPerIP: 3})
+	canary := newCanary(t, ts) // 127.0.0.1: sessions 1 and 2
+	ws, _ := ts.openWS(t)      // 3: at the limit, accepted
+	const msg = "Too many connections from one address: MAX_CONNECTIONS_PER_IP (3) sessions are open"
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling")), 429, msg)
+	_, r, err := dialWS(ts.addr, "EIO=4&transport=websocket")
+	if err == nil {
+		t.Fatal("WebSocket handshake past MAX_CONNECTIONS_PER_IP got its 101")
+	}
+	expectLimit(t, r, 429, msg)
+	// No proxy is trusted: X-Forwarded-For is the client's word, ignored.
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling", "X-Forwarded-For: 203.0.113.7")), 429, msg)
+	if got := ts.srv.Snapshot().Refusals[loop.RefusedMaxConnectionsPerIP]; got != 3 {
+		t.Errorf("max_connections_per_ip refusals = %d, want 3", got)
+	}
+	ws.c.Close()
+	waitFor(t, "the WebSocket session to end", func() bool { return ts.srv.Sessions() == 2 })
+	ts.handshake(t) // its slot is free again
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling")), 429, msg)
+	canary.check(t)
+}
+
+// TestTrustedProxies trusts the test's own peer (127.0.0.0/8): the client
+// is the right-most X-Forwarded-For hop outside it.
+func TestTrustedProxies(t *testing.T) {
+	ts := startServer(t, loop.Config{MaxConnectionsPerIP: 2, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	canary := newCanary(t, ts) // no header: the peer, 127.0.0.1, twice
+	const msg = "Too many connections from one address: MAX_CONNECTIONS_PER_IP (2) sessions are open"
+	hs := func(xff ...string) *response {
+		t.Helper()
+		var h []string
+		for _, v := range xff {
+			h = append(h, "X-Forwarded-For: "+v)
+		}
+		return ts.do(t, reqGET("EIO=4&transport=polling", h...))
+	}
+	expectLimit(t, hs(), 429, msg)
+	for _, xff := range []string{"203.0.113.7", "198.51.100.9, 203.0.113.7, 127.0.0.5"} {
+		if r := hs(xff); r.status != 200 {
+			t.Fatalf("X-Forwarded-For %q: got %v, want a session for 203.0.113.7", xff, r)
+		}
+	}
+	for _, xff := range [][]string{
+		{"203.0.113.7"},
+		{"10.9.9.9, 203.0.113.7"},                    // what the client wrote is left of the proxy's hop
+		{"::ffff:203.0.113.7"},                       // the same address, IPv4-mapped
+		{"10.9.9.9", "203.0.113.7:41234"},            // two lines are one list; a hop with a port
+		{"203.0.113.7, 127.0.0.9, ::ffff:127.0.0.1"}, // trusted hops are skipped
+	} {
+		expectLimit(t, hs(xff...), 429, msg)
+	}
+	// Another client behind the proxy has slots of its own; a hop that is
+	// not an address stops the walk at the trusted one to its right.
+	if r := hs("203.0.113.7, 2001:db8::1"); r.status != 200 {
+		t.Fatalf("got %v, want a session for 2001:db8::1", r)
+	}
+	expectLimit(t, hs("2001:db8::1, garbage"), 429, msg) // 127.0.0.1
+	canary.check(t)
+}
+
+// TestUntrustedProxy trusts another network: X-Forwarded-For from the
+// test's peer is ignored.
+func TestUntrustedProxy(t *testing.T) {
+	ts := startServer(t, loop.Config{MaxConnectionsPerIP: 2, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}})
+	canary := newCanary(t, ts)
+	const msg = "Too many connections from one address: MAX_CONNECTIONS_PER_IP (2) sessions are open"
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling", "X-Forwarded-For: 203.0.113.7")), 429, msg)
+	canary.check(t)
+}
