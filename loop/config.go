@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"math"
 	"net/netip"
 	"runtime"
 	"time"
@@ -62,6 +63,14 @@ type Config struct {
 	// X-Forwarded-For hop not in them. Default none: the TCP peer is the
 	// client, the header is ignored (env TRUSTED_PROXIES).
 	TrustedProxies []netip.Prefix
+	// ConnectRate bounds the new sessions per second of the process (a
+	// token bucket of ConnectBurst); a handshake past it gets 503 with
+	// Retry-After: 1, and socket.io-client's reconnection backoff spreads
+	// the storm. Default 0: no bound (env CONNECT_RATE).
+	ConnectRate float64
+	// ConnectBurst is how many handshakes ConnectRate lets through at once.
+	// Default ConnectRate rounded up, at least 1 (env CONNECT_BURST).
+	ConnectBurst int
 	// DisableIOURing makes broadcasts use write(2) even where the kernel
 	// offers io_uring (env IO_URING=off).
 	DisableIOURing bool
@@ -112,6 +121,9 @@ func (c Config) Resolve() Config {
 	}
 	if c.KeepAliveTimeout <= 0 {
 		c.KeepAliveTimeout = DefaultKeepAliveTimeout
+	}
+	if c.ConnectRate > 0 && c.ConnectBurst <= 0 {
+		c.ConnectBurst = max(1, int(math.Ceil(c.ConnectRate)))
 	}
 	if c.MaxOutboundBytes <= 0 {
 		c.MaxOutboundBytes = DefaultMaxOutboundBytes

@@ -23,6 +23,8 @@ type limits struct {
 	// perIP counts the sessions of each client address, for
 	// MaxConnectionsPerIP: the sessions of one address land on any reactor.
 	perIP ipCounts
+	// rate is ConnectRate's token bucket.
+	rate bucket
 
 	// answers are the refusals' responses, built once by initLimits.
 	answers [NumRefusals]limitRefusal
@@ -30,7 +32,7 @@ type limits struct {
 
 // initLimits builds the refusal answers of the limits that are on.
 func (srv *Server) initLimits() {
-	for _, r := range []Refusal{RefusedMaxConnections, RefusedMaxConnectionsPerIP} {
+	for _, r := range []Refusal{RefusedMaxConnections, RefusedMaxConnectionsPerIP, RefusedConnectRate} {
 		srv.limits.answers[r] = srv.refusalAnswer(r)
 	}
 }
@@ -64,7 +66,43 @@ func (srv *Server) admit(peer net.Addr, req *http1.Request) (netip.Addr, Refusal
 			return netip.Addr{}, RefusedMaxConnectionsPerIP, false
 		}
 	}
+	// The rate last: a handshake another limit refuses takes no token.
+	if rate := srv.cfg.ConnectRate; rate > 0 && !l.rate.take(srv.clock.Load(), rate, srv.cfg.ConnectBurst) {
+		l.sessions.Add(-1)
+		if srv.cfg.MaxConnectionsPerIP > 0 {
+			l.perIP.release(ip)
+		}
+		return netip.Addr{}, RefusedConnectRate, false
+	}
 	return ip, 0, true
+}
+
+// bucket is a token bucket: it holds up to burst tokens, gains rate per
+// second, and each new session takes one. One lock for the process: it is
+// taken once per handshake, and a storm of handshakes is what it bounds.
+type bucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   int64 // the clock (Unix ns) of the last refill; 0: never used, full
+}
+
+// take takes a token if there is one, refilling first up to now (the
+// server's coarse clock, which every reactor reads).
+func (b *bucket) take(now int64, rate float64, burst int) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.last == 0:
+		b.tokens = float64(burst)
+	case now > b.last:
+		b.tokens = min(float64(burst), b.tokens+float64(now-b.last)*rate/1e9)
+	}
+	b.last = max(b.last, now)
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // release gives back the slots admit reserved for s. Any reactor.
@@ -192,7 +230,8 @@ func (c *ipCounts) release(ip netip.Addr) {
 }
 
 // refusalAnswer returns the status, body and Retry-After of a limit's
-// refusal: an Engine.IO JSON error body ({"code":4,"message":...}, code 4
+// refusal (Retry-After only for the rate: the other limits free a slot
+// when a session ends, which no one can foretell): an Engine.IO JSON error body ({"code":4,"message":...}, code 4
 // "Forbidden" being what Node's engine.io answers when its allowRequest
 // refuses a handshake) with the limit's own status. socket.io-client
 // treats any non-200 handshake as a connect_error and retries with its
@@ -206,9 +245,12 @@ func (srv *Server) refusalAnswer(r Refusal) limitRefusal {
 		status, msg = 503, "Server full: MAX_CONNECTIONS ("+strconv.Itoa(cfg.MaxConnections)+") sessions are open"
 	case RefusedMaxConnectionsPerIP:
 		status, msg = 429, "Too many connections from one address: MAX_CONNECTIONS_PER_IP ("+strconv.Itoa(cfg.MaxConnectionsPerIP)+") sessions are open"
+	case RefusedConnectRate:
+		status, msg = 503, "Too many new connections: CONNECT_RATE ("+strconv.FormatFloat(cfg.ConnectRate, 'g', -1, 64)+
+			"/s, CONNECT_BURST "+strconv.Itoa(cfg.ConnectBurst)+"), try again later"
 	default:
 		panic("BUG: refusalAnswer of " + r.String())
 	}
-	return limitRefusal{status: status, retryAfter: false,
+	return limitRefusal{status: status, retryAfter: r == RefusedConnectRate,
 		body: []byte(`{"code":4,"message":` + strconv.Quote(msg) + `}`)}
 }

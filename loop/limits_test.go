@@ -7,6 +7,7 @@ package loop_test
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"sioloop/loop"
 )
@@ -119,5 +120,36 @@ func TestUntrustedProxy(t *testing.T) {
 	canary := newCanary(t, ts)
 	const msg = "Too many connections from one address: MAX_CONNECTIONS_PER_IP (2) sessions are open"
 	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling", "X-Forwarded-For: 203.0.113.7")), 429, msg)
+	canary.check(t)
+}
+
+// TestConnectRate lets a burst of 4 through, refuses the next handshakes
+// with 503 and Retry-After, and lets one more through once the bucket has
+// refilled (1 a second).
+func TestConnectRate(t *testing.T) {
+	ts := startServer(t, loop.Config{ConnectRate: 1, ConnectBurst: 4})
+	canary := newCanary(t, ts) // 2 tokens
+	ts.handshake(t)
+	ts.openWS(t) // the burst is spent
+	const msg = "Too many new connections: CONNECT_RATE (1/s, CONNECT_BURST 4), try again later"
+	r := ts.do(t, reqGET("EIO=4&transport=polling"))
+	expectLimit(t, r, 503, msg)
+	if v, _ := r.header("Retry-After"); v != "1" {
+		t.Errorf("Retry-After %q, want 1", v)
+	}
+	_, r, err := dialWS(ts.addr, "EIO=4&transport=websocket")
+	if err == nil {
+		t.Fatal("WebSocket handshake past CONNECT_RATE got its 101")
+	}
+	expectLimit(t, r, 503, msg)
+	time.Sleep(1100 * time.Millisecond)
+	ts.handshake(t) // refilled
+	expectLimit(t, ts.do(t, reqGET("EIO=4&transport=polling")), 503, msg)
+	if got := ts.srv.Snapshot().Refusals[loop.RefusedConnectRate]; got != 3 {
+		t.Errorf("connect_rate refusals = %d, want 3", got)
+	}
+	if n := ts.srv.Sessions(); n != 5 {
+		t.Errorf("%d sessions, want 5", n)
+	}
 	canary.check(t)
 }

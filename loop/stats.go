@@ -34,11 +34,12 @@ const (
 	RefusedOutboundFull                       // "outbound_full": answers not read by the client over MaxOutboundBytes
 	RefusedMaxConnections                     // "max_connections": a handshake past MaxConnections sessions, 503
 	RefusedMaxConnectionsPerIP                // "max_connections_per_ip": a handshake past MaxConnectionsPerIP sessions of its address, 429
+	RefusedConnectRate                        // "connect_rate": a handshake past ConnectRate (after ConnectBurst), 503 with Retry-After
 	NumRefusals
 )
 
 var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full",
-	"max_connections", "max_connections_per_ip"}
+	"max_connections", "max_connections_per_ip", "connect_rate"}
 
 // String returns the metric label of r.
 func (r Refusal) String() string {
