@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -34,16 +36,23 @@ type Config struct {
 	KeepAliveTimeout time.Duration // KEEP_ALIVE_TIMEOUT, --keep-alive-timeout: idle time before a keep-alive HTTP connection is closed. Default 30s.
 	MaxPayload       int           // MAX_PAYLOAD, --max-payload: largest message / polling body in bytes. Default 1000000.
 	MaxOutbound      int           // MAX_OUTBOUND_BYTES, --max-outbound-bytes: per-client outbound cap before "slow consumer". Default 1048576.
-	CORSOrigins      []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
-	EventLoops       int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
-	ReusePort        bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
-	IOURing          bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
-	JWTSecret        string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
-	JWTPublicKey     string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
-	LogLevel         slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
-	LogFormat        string        // LOG_FORMAT, --log-format: text or json. Default text.
-	ShutdownTimeout  time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
-	DrainDuration    time.Duration // DRAIN_DURATION, --drain-duration: spread "server shutting down" over this long; 0: all at once. Default 0.
+
+	MaxConnections      int            // MAX_CONNECTIONS, --max-connections: Engine.IO sessions of the process; past it a handshake gets 503. Default 0: off.
+	MaxConnectionsPerIP int            // MAX_CONNECTIONS_PER_IP, --max-connections-per-ip: sessions of one client address; past it 429. Default 0: off.
+	TrustedProxies      []netip.Prefix // TRUSTED_PROXIES, --trusted-proxies: CIDRs whose X-Forwarded-For names the client. Default none.
+	ConnectRate         float64        // CONNECT_RATE, --connect-rate: new sessions per second of the process; past it 503 with Retry-After. Default 0: off.
+	ConnectBurst        int            // CONNECT_BURST, --connect-burst: handshakes CONNECT_RATE lets through at once. Default 0: CONNECT_RATE rounded up.
+
+	CORSOrigins     []string      // CORS_ORIGINS, --cors-origins: comma-separated allowed origins, "*" for any. Default none (CORS off).
+	EventLoops      int           // EVENT_LOOPS, --event-loops: number of reactors. Default GOMAXPROCS.
+	ReusePort       bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
+	IOURing         bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
+	JWTSecret       string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
+	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
+	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
+	LogFormat       string        // LOG_FORMAT, --log-format: text or json. Default text.
+	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
+	DrainDuration   time.Duration // DRAIN_DURATION, --drain-duration: spread "server shutting down" over this long; 0: all at once. Default 0.
 	// AdminReadTimeout (ADMIN_READ_TIMEOUT, --admin-read-timeout) bounds
 	// the reading of one request, head and body, on the admin listener; the
 	// head alone has at most 10s. Default 30s.
@@ -99,6 +108,11 @@ func Settings() []Setting {
 		{"KEEP_ALIVE_TIMEOUT", "keep-alive-timeout", "30s", "idle time after which a keep-alive HTTP connection on the client port is closed", func(c *Config, v string) error { return parseDuration(v, &c.KeepAliveTimeout) }},
 		{"MAX_PAYLOAD", "max-payload", "1000000", "largest message or polling body in bytes", func(c *Config, v string) error { return parseSize(v, &c.MaxPayload) }},
 		{"MAX_OUTBOUND_BYTES", "max-outbound-bytes", "1048576", "bytes queued for one client before it is dropped as a slow consumer", func(c *Config, v string) error { return parseSize(v, &c.MaxOutbound) }},
+		{"MAX_CONNECTIONS", "max-connections", "0", `Engine.IO sessions the process serves at once; one more handshake (polling or WebSocket) gets 503 and {"code":4,"message":"Server full: MAX_CONNECTIONS ..."} (0: no bound)`, func(c *Config, v string) error { return parseLimitOrOff(v, &c.MaxConnections) }},
+		{"MAX_CONNECTIONS_PER_IP", "max-connections-per-ip", "0", "sessions one client address may hold at once (the TCP peer, or behind TRUSTED_PROXIES the right-most X-Forwarded-For hop outside them); one more gets 429 (0: no bound)", func(c *Config, v string) error { return parseLimitOrOff(v, &c.MaxConnectionsPerIP) }},
+		{"TRUSTED_PROXIES", "trusted-proxies", "", "comma-separated CIDRs (or addresses) of the proxies in front of the server, e.g. 10.0.0.0/8; from them X-Forwarded-For names the client for MAX_CONNECTIONS_PER_IP; empty: the header is ignored", func(c *Config, v string) error { return parsePrefixes(v, &c.TrustedProxies) }},
+		{"CONNECT_RATE", "connect-rate", "0", "new sessions per second the process accepts (a token bucket of CONNECT_BURST); past it a handshake gets 503 with Retry-After: 1 and socket.io-client's reconnection backoff spreads the storm (0: no bound)", func(c *Config, v string) error { return parseRate(v, &c.ConnectRate) }},
+		{"CONNECT_BURST", "connect-burst", "0", "handshakes CONNECT_RATE lets through at once (0: CONNECT_RATE rounded up)", func(c *Config, v string) error { return parseLimitOrOff(v, &c.ConnectBurst) }},
 		{"CORS_ORIGINS", "cors-origins", "", `comma-separated allowed origins, "*" for any; empty: CORS off`, func(c *Config, v string) error { c.CORSOrigins = splitList(v); return nil }},
 		{"EVENT_LOOPS", "event-loops", "0", "number of reactors (0: GOMAXPROCS)", func(c *Config, v string) error { return parseCount(v, &c.EventLoops) }},
 		{"REUSE_PORT", "reuse-port", "false", "give every reactor its own SO_REUSEPORT listener", func(c *Config, v string) error { return parseBool(v, &c.ReusePort) }},
@@ -226,19 +240,24 @@ func lookup(getenv func(string) string, k string) (string, bool) {
 // LoopConfig maps c onto the reactor configuration.
 func (c Config) LoopConfig() loop.Config {
 	return loop.Config{
-		Addr:             ":" + strconv.Itoa(c.Port),
-		EventLoops:       c.EventLoops,
-		ReusePort:        c.ReusePort,
-		PingInterval:     c.PingInterval,
-		PingTimeout:      c.PingTimeout,
-		MaxPayload:       c.MaxPayload,
-		CORSOrigins:      c.CORSOrigins,
-		MaxOutboundBytes: c.MaxOutbound,
-		HandshakeTimeout: c.HandshakeTimeout,
-		BodyReadTimeout:  c.BodyReadTimeout,
-		KeepAliveTimeout: c.KeepAliveTimeout,
-		DrainDuration:    c.DrainDuration,
-		DisableIOURing:   !c.IOURing,
+		Addr:                ":" + strconv.Itoa(c.Port),
+		EventLoops:          c.EventLoops,
+		ReusePort:           c.ReusePort,
+		PingInterval:        c.PingInterval,
+		PingTimeout:         c.PingTimeout,
+		MaxPayload:          c.MaxPayload,
+		CORSOrigins:         c.CORSOrigins,
+		MaxOutboundBytes:    c.MaxOutbound,
+		MaxConnections:      c.MaxConnections,
+		MaxConnectionsPerIP: c.MaxConnectionsPerIP,
+		TrustedProxies:      c.TrustedProxies,
+		ConnectRate:         c.ConnectRate,
+		ConnectBurst:        c.ConnectBurst,
+		HandshakeTimeout:    c.HandshakeTimeout,
+		BodyReadTimeout:     c.BodyReadTimeout,
+		KeepAliveTimeout:    c.KeepAliveTimeout,
+		DrainDuration:       c.DrainDuration,
+		DisableIOURing:      !c.IOURing,
 	}
 }
 
@@ -316,6 +335,49 @@ func parseLimit(v string, dst *int) error {
 		return errors.New("want a positive whole number")
 	}
 	*dst = n
+	return nil
+}
+
+// parseLimitOrOff parses a bound where 0 means off.
+func parseLimitOrOff(v string, dst *int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return errors.New("want a whole number, or 0 for off")
+	}
+	*dst = n
+	return nil
+}
+
+// parseRate parses a rate per second such as 100 or 0.5; 0 means off.
+func parseRate(v string, dst *float64) error {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		return errors.New("want a number per second like 100 or 0.5, or 0 for off")
+	}
+	*dst = f
+	return nil
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs; a bare address is
+// the network of that one address.
+func parsePrefixes(v string, dst *[]netip.Prefix) error {
+	var out []netip.Prefix
+	for _, p := range splitList(v) {
+		if a, err := netip.ParseAddr(p); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		n, err := netip.ParsePrefix(p)
+		if err != nil {
+			return fmt.Errorf("%q is not a CIDR like 10.0.0.0/8 or an address", p)
+		}
+		if n.Addr().Is4In6() && n.Bits() >= 96 {
+			// ::ffff:10.0.0.0/104 holds IPv4 clients, which count as IPv4.
+			n = netip.PrefixFrom(n.Addr().Unmap(), n.Bits()-96)
+		}
+		out = append(out, n.Masked())
+	}
+	*dst = out
 	return nil
 }
 

@@ -53,6 +53,29 @@ func TestLoadConfigEnvAndFlags(t *testing.T) {
 	}
 }
 
+func TestLoadConfigLimits(t *testing.T) {
+	c, err := LoadConfig([]string{"--connect-rate", "2.5"}, env(map[string]string{"MAX_CONNECTIONS": "1000", "MAX_CONNECTIONS_PER_IP": "20",
+		"TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7, ::ffff:172.16.0.0/108, fd00::/8"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc := c.LoopConfig()
+	var nets []string
+	for _, p := range lc.TrustedProxies {
+		nets = append(nets, p.String())
+	}
+	if lc.MaxConnections != 1000 || lc.MaxConnectionsPerIP != 20 || lc.ConnectRate != 2.5 || lc.ConnectBurst != 0 ||
+		strings.Join(nets, " ") != "10.0.0.0/8 192.168.1.7/32 172.16.0.0/12 fd00::/8" {
+		t.Errorf("LoopConfig: %+v", lc)
+	}
+	if b := lc.Resolve().ConnectBurst; b != 3 {
+		t.Errorf("CONNECT_BURST resolves to %d, want CONNECT_RATE rounded up, 3", b)
+	}
+	if d, _ := LoadConfig(nil, env(nil), io.Discard); d.MaxConnections != 0 || d.MaxConnectionsPerIP != 0 || d.ConnectRate != 0 || d.TrustedProxies != nil {
+		t.Errorf("limits must default to off: %+v", d)
+	}
+}
+
 func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f := func(args []string, e map[string]string, want string) {
 		t.Helper()
@@ -77,6 +100,9 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f(nil, map[string]string{"DRAIN_DURATION": "20s", "SHUTDOWN_TIMEOUT": "15s"}, `must be shorter than SHUTDOWN_TIMEOUT (15s)`)
 	f(nil, map[string]string{"JWT_SECRET": "s", "JWT_PUBLIC_KEY": "k"}, "not both")
 	f(nil, map[string]string{"CONNECTION_STATE_RECOVERY": "2"}, `invalid CONNECTION_STATE_RECOVERY "2": want a duration like 30s, or 0 for off`)
+	f(nil, map[string]string{"MAX_CONNECTIONS": "-1"}, `invalid MAX_CONNECTIONS "-1": want a whole number, or 0 for off`)
+	f(nil, map[string]string{"CONNECT_RATE": "fast"}, `invalid CONNECT_RATE "fast": want a number per second`)
+	f(nil, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, `invalid TRUSTED_PROXIES "10.0.0.0/8,10.0.0.0/33": "10.0.0.0/33" is not a CIDR`)
 	f([]string{"--nope"}, nil, "flag provided but not defined")
 }
 
