@@ -30,7 +30,7 @@ type limits struct {
 	answers [NumRefusals]limitRefusal
 }
 
-// initLimits builds the refusal answers of the limits that are on.
+// initLimits builds the refusal answers once, at start-up.
 func (srv *Server) initLimits() {
 	for _, r := range []Refusal{RefusedMaxConnections, RefusedMaxConnectionsPerIP, RefusedConnectRate} {
 		srv.limits.answers[r] = srv.refusalAnswer(r)
@@ -251,6 +251,8 @@ func (srv *Server) refusalAnswer(r Refusal) limitRefusal {
 	default:
 		panic("BUG: refusalAnswer of " + r.String())
 	}
+	// The messages are printable ASCII, which strconv.Quote and JSON
+	// escape alike.
 	return limitRefusal{status: status, retryAfter: r == RefusedConnectRate,
 		body: []byte(`{"code":4,"message":` + strconv.Quote(msg) + `}`)}
 }
