@@ -76,7 +76,7 @@ type Config struct {
 	MaxNamespaces     int // MAX_NAMESPACES, --max-namespaces: namespaces that may exist at once (declared and created from patterns). Default 10000.
 	MaxNameBytes      int // MAX_NAME_BYTES, --max-name-bytes: longest channel name, and longest namespace name a pattern may create. Default 256.
 	MaxSubscribeNames int // MAX_SUBSCRIBE_NAMES, --max-subscribe-names: channel names in one subscribe or unsubscribe. Default 100.
-	MaxRoomsPerSocket int // MAX_ROOMS_PER_SOCKET, --max-rooms-per-socket: channels one socket may be subscribed to. Default 1000.
+	MaxRoomsPerSocket int // MAX_ROOMS_PER_SOCKET, --max-rooms-per-socket: channels one socket may be subscribed to. Default 128.
 
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
@@ -130,7 +130,7 @@ func Settings() []Setting {
 		{"MAX_NAMESPACES", "max-namespaces", "10000", "namespaces that may exist at once, declared ones and those clients create from a '*' pattern (which go away with their last socket); a CONNECT that would create one more gets CONNECT_ERROR \"namespace limit reached\"", func(c *Config, v string) error { return parseLimit(v, &c.MaxNamespaces) }},
 		{"MAX_NAME_BYTES", "max-name-bytes", "256", "longest channel name in bytes (a longer one refuses the subscribe) and longest namespace name a pattern creates (a longer one gets \"Invalid namespace\")", func(c *Config, v string) error { return parseLimit(v, &c.MaxNameBytes) }},
 		{"MAX_SUBSCRIBE_NAMES", "max-subscribe-names", "100", "channel names one subscribe or unsubscribe may list; a longer list is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxSubscribeNames) }},
-		{"MAX_ROOMS_PER_SOCKET", "max-rooms-per-socket", "1000", "channels one socket may be subscribed to; a subscribe that would pass it is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxRoomsPerSocket) }},
+		{"MAX_ROOMS_PER_SOCKET", "max-rooms-per-socket", "128", "channels one socket may be subscribed to; a subscribe that would pass it is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxRoomsPerSocket) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},

@@ -21,7 +21,7 @@ type Limits struct {
 	// NameBytes is the longest channel name (MAX_NAME_BYTES). Default 256.
 	NameBytes int
 	// RoomsPerSocket is the most channels one socket may be in
-	// (MAX_ROOMS_PER_SOCKET). Default 1000.
+	// (MAX_ROOMS_PER_SOCKET). Default 128.
 	RoomsPerSocket int
 }
 
@@ -29,7 +29,7 @@ type Limits struct {
 const (
 	DefaultMaxSubscribeNames = 100
 	DefaultMaxNameBytes      = loop.DefaultMaxNameBytes
-	DefaultMaxRoomsPerSocket = 1000
+	DefaultMaxRoomsPerSocket = 128
 )
 
 func (l Limits) resolve() Limits {
