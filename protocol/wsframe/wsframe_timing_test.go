@@ -22,13 +22,19 @@ func BenchmarkParseUnmask100(b *testing.B) {
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
-		h, hn, err := ParseHeader(frame)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := frame[hn : hn+int(h.Length)]
+		h, p := parsePayload(b, frame)
 		Unmask(p, h.Mask)
 	}
+}
+
+// parsePayload parses frame's header, as the loop does, and returns the
+// header and the payload, still masked.
+func parsePayload(b *testing.B, frame []byte) (Header, []byte) {
+	h, hn, err := ParseHeader(frame)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h, frame[hn : hn+int(h.Length)]
 }
 
 // BenchmarkParseUnmaskValidate100 adds the UTF-8 check RFC 6455 §8.1 requires
@@ -38,11 +44,7 @@ func BenchmarkParseUnmaskValidate100(b *testing.B) {
 	b.SetBytes(int64(len(frame)))
 	b.ReportAllocs()
 	for b.Loop() {
-		h, hn, err := ParseHeader(frame)
-		if err != nil {
-			b.Fatal(err)
-		}
-		p := frame[hn : hn+int(h.Length)]
+		h, p := parsePayload(b, frame)
 		Unmask(p, h.Mask)
 		if !ValidUTF8(p) {
 			b.Fatal("utf8")
