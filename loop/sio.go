@@ -54,6 +54,12 @@ type SocketIO struct {
 	// RecoveryBufferBytes bounds the packets kept for replay; past it the
 	// oldest go first. Default DefaultRecoveryBufferBytes.
 	RecoveryBufferBytes int
+	// MaxUserConnections bounds the sockets of one user (Socket.UserID,
+	// set by the middleware) in all namespaces of io together; one more
+	// CONNECT gets CONNECT_ERROR "too many connections for this user:
+	// MAX_USER_CONNECTIONS (n)" (see admitUser). Sockets without a UserID
+	// do not count. Default 0: no bound. Set it before Serve.
+	MaxUserConnections int
 
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
@@ -61,6 +67,8 @@ type SocketIO struct {
 
 	// refused counts the CONNECTs refused by the limits, by refusal.
 	refused [refusedKinds]atomic.Uint64
+	// users counts the sockets of each user for MaxUserConnections.
+	users userCounts
 	// limitLogged is when a refusal for MaxNamespaces was last logged
 	// (monotonic nanoseconds), so that a flood logs once a minute.
 	limitLogged atomic.Int64
@@ -516,6 +524,15 @@ func (c *client) onConnect(h *socketio.Header) {
 			rc.giveBack(ks)
 		}
 		c.io.release(ns)
+		return
+	}
+	if ce := c.io.admitUser(so); ce != nil {
+		if ks != nil {
+			rc.giveBack(ks)
+		}
+		c.io.release(ns)
+		r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, ce.Message, ce.Data)
+		c.s.Send(r.enc, false)
 		return
 	}
 	r.timers.stop(&c.connectTimer)

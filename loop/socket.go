@@ -45,12 +45,18 @@ type Socket struct {
 	// pointer: the struct moves up one size class, 160 to 176 bytes).
 	rec *socketRec
 
-	// UserID is set by authentication middleware (the JWT "sub").
+	// UserID is set by authentication middleware (the JWT "sub"). Once
+	// the socket is connected it must not change: the socket is in the
+	// room UserRoom(UserID) and counts against MaxUserConnections under
+	// it (users.go).
 	UserID string
 	// Data is free for the application.
 	Data any
 
 	gone bool
+	// userSlot is set while the socket holds one of its user's
+	// MaxUserConnections slots (see admitUser); remove gives it back.
+	userSlot bool
 	// holes counts the left rooms still in rooms. It sits next to gone
 	// so the struct keeps its size class.
 	holes int32
@@ -136,6 +142,10 @@ func (so *Socket) remove(reason string) {
 	}
 	so.gone = true
 	r := so.c.s.r
+	if so.userSlot {
+		so.userSlot = false
+		so.ns.io.users.release(so.UserID)
+	}
 	if so.rec != nil && recoverableReasons[reason] {
 		if rc := so.ns.io.recovery(); rc != nil {
 			rc.persist(&keptSession{ns: so.ns.name, id: so.id, pid: so.rec.pid, rooms: so.Rooms(),

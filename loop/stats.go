@@ -21,8 +21,9 @@ type Stats struct {
 }
 
 // Refusal is a reason the reactors end a client connection on their own,
-// outside the Engine.IO protocol: the bounds that keep one hostile client
-// from holding memory or descriptors.
+// outside the Engine.IO protocol, or refuse its Socket.IO CONNECT: the
+// bounds that keep one hostile client (or user) from holding memory or
+// descriptors.
 type Refusal int
 
 // The refusals, with their metric label in the comment.
@@ -35,11 +36,12 @@ const (
 	RefusedMaxConnections                     // "max_connections": a handshake past MaxConnections sessions, 503
 	RefusedMaxConnectionsPerIP                // "max_connections_per_ip": a handshake past MaxConnectionsPerIP sessions of its address, 429
 	RefusedConnectRate                        // "connect_rate": a handshake past ConnectRate (after ConnectBurst), 503 with Retry-After
+	RefusedMaxUserConnections                 // "max_user_connections": a CONNECT past SocketIO.MaxUserConnections sockets of its user, CONNECT_ERROR
 	NumRefusals
 )
 
 var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full",
-	"max_connections", "max_connections_per_ip", "connect_rate"}
+	"max_connections", "max_connections_per_ip", "connect_rate", "max_user_connections"}
 
 // String returns the metric label of r.
 func (r Refusal) String() string {

@@ -171,7 +171,8 @@ var families = []family{
 	{"sioloop_connection_refusals_total", "counter", "Client connections the server cut on its own, by reason: body_too_large (413 for a declared " +
 		"Content-Length over MAX_PAYLOAD), head_timeout (HANDSHAKE_TIMEOUT), body_timeout (BODY_READ_TIMEOUT), idle_timeout (KEEP_ALIVE_TIMEOUT), " +
 		"outbound_full (HTTP answers left unread past MAX_OUTBOUND_BYTES), max_connections (503 to a handshake past MAX_CONNECTIONS), " +
-		"max_connections_per_ip (429 past MAX_CONNECTIONS_PER_IP), connect_rate (503 past CONNECT_RATE and CONNECT_BURST).",
+		"max_connections_per_ip (429 past MAX_CONNECTIONS_PER_IP), connect_rate (503 past CONNECT_RATE and CONNECT_BURST), " +
+		"max_user_connections (CONNECT_ERROR to a CONNECT past MAX_USER_CONNECTIONS sockets of its user).",
 		func(a *appender, r *reading) {
 			for i, n := range r.snap.Refusals {
 				a.uint(`reason="`+loop.Refusal(i).String()+`"`, n)
