@@ -77,6 +77,11 @@ type Config struct {
 	MaxNameBytes      int // MAX_NAME_BYTES, --max-name-bytes: longest channel name, and longest namespace name a pattern may create. Default 256.
 	MaxSubscribeNames int // MAX_SUBSCRIBE_NAMES, --max-subscribe-names: channel names in one subscribe or unsubscribe. Default 100.
 	MaxRoomsPerSocket int // MAX_ROOMS_PER_SOCKET, --max-rooms-per-socket: channels one socket may be subscribed to. Default 128.
+	// MaxUserConnections (MAX_USER_CONNECTIONS, --max-user-connections)
+	// bounds the sockets of one authenticated user (the JWT "sub") in the
+	// process, all namespaces together; one more CONNECT gets
+	// CONNECT_ERROR. Default 0: off.
+	MaxUserConnections int
 
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
@@ -131,6 +136,7 @@ func Settings() []Setting {
 		{"MAX_NAME_BYTES", "max-name-bytes", "256", "longest channel name in bytes (a longer one refuses the subscribe) and longest namespace name a pattern creates (a longer one gets \"Invalid namespace\")", func(c *Config, v string) error { return parseLimit(v, &c.MaxNameBytes) }},
 		{"MAX_SUBSCRIBE_NAMES", "max-subscribe-names", "100", "channel names one subscribe or unsubscribe may list; a longer list is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxSubscribeNames) }},
 		{"MAX_ROOMS_PER_SOCKET", "max-rooms-per-socket", "128", "channels one socket may be subscribed to; a subscribe that would pass it is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxRoomsPerSocket) }},
+		{"MAX_USER_CONNECTIONS", "max-user-connections", "0", `sockets one authenticated user (the JWT "sub") may hold in the process, all namespaces together; one more CONNECT gets connect_error {"message":"too many connections for this user: MAX_USER_CONNECTIONS (n)","data":{"limit":"MAX_USER_CONNECTIONS","max":n}} (0: no bound)`, func(c *Config, v string) error { return parseLimitOrOff(v, &c.MaxUserConnections) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},

@@ -53,6 +53,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	io.MaxNameBytes = cfg.MaxNameBytes
 	io.Recovery = cfg.ConnectionStateRecovery
 	io.RecoveryBufferBytes = cfg.RecoveryBufferBytes
+	io.MaxUserConnections = cfg.MaxUserConnections
 	nss := []*loop.Namespace{io.Of("/")}
 	for _, n := range cfg.Namespaces {
 		if n != "/" {
@@ -73,6 +74,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 		Cluster:        s.Cluster,
 		AdminToken:     cfg.AdminToken,
 		RedisReadiness: cfg.RedisReadiness,
+		Limits:         cfg.Limits(),
 	})
 	if cfg.AdminOnMainPort {
 		srv.HandleOther(s.adminHTTP.ClientPort)

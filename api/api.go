@@ -118,6 +118,8 @@ type handler struct {
 	tokenSum []byte
 	routes   map[string]*route
 	other    *vm.PrometheusHistogram
+	// lim are s.Limits, resolved: MAX_NAME_BYTES bounds user ids.
+	lim Limits
 	// clientPort is set on the handler the reactors hand the client
 	// port's non-Socket.IO requests to; it is unset on the admin listener.
 	clientPort bool
@@ -152,6 +154,10 @@ type Service struct {
 	// RedisReadiness (REDIS_READINESS) makes GET /health answer 503 while
 	// Redis is unreachable.
 	RedisReadiness bool
+	// Limits are the ones Install got; the routes take their NameBytes
+	// (MAX_NAME_BYTES) as the longest user id of a "user" target. Zero
+	// fields mean their defaults.
+	Limits Limits
 }
 
 // Handlers are the admin routes as each listener serves them: the client
@@ -175,6 +181,7 @@ func Handler(s Service) Handlers {
 		s:       s,
 		metrics: metrics.New(s.Server, s.IO),
 		start:   time.Now(),
+		lim:     s.Limits.resolve(),
 	}
 	if s.AdminToken != "" {
 		sum := sha256.Sum256([]byte(s.AdminToken))

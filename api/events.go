@@ -83,8 +83,11 @@ type channels struct {
 }
 
 // onSubscribe joins the channels named by the first argument (a string or
-// an array of strings) and acks with the socket's rooms. A request over a
-// limit joins nothing and acks {"error":…,"rooms":[…]}.
+// an array of strings) and acks with the socket's rooms (Socket.Rooms, as
+// Node's socket.rooms: its id room, its user room "user:<sub>" when it has
+// a user, then its channels). A request over a limit joins nothing and
+// acks {"error":…,"rooms":[…]}. Names it may not join (mayJoin) are
+// skipped, the others joined.
 func (c *channels) onSubscribe(s *loop.Socket, ev *loop.Event) {
 	names, msg := c.names("subscribe", ev.Args)
 	if msg == "" {
@@ -110,7 +113,7 @@ func (c *channels) onUnsubscribe(s *loop.Socket, ev *loop.Event) {
 		return
 	}
 	for _, ch := range names {
-		if ch != s.ID() {
+		if ch != s.ID() && !loop.IsUserRoom(ch) {
 			s.Leave(ch)
 		}
 	}
@@ -135,9 +138,10 @@ func (c *channels) names(event string, args []byte) ([]string, string) {
 }
 
 // checkRoomLimit says (and counts) if joining names would put s in more
-// than RoomsPerSocket rooms.
+// than RoomsPerSocket rooms; its user room (loop.UserRoom) is not a
+// channel and does not count.
 func (c *channels) checkRoomLimit(s *loop.Socket, names []string) string {
-	have, max := s.RoomCount(), c.lim.RoomsPerSocket
+	have, max := channelCount(s), c.lim.RoomsPerSocket
 	if have+len(names) <= max {
 		return "" // the common case: no need to look for duplicates
 	}
@@ -154,10 +158,22 @@ func (c *channels) checkRoomLimit(s *loop.Socket, names []string) string {
 	return ""
 }
 
-// mayJoin refuses other sockets' id rooms and, with JWT auth, channels the
-// token's "channels" claim does not allow.
+// channelCount is the number of channels s subscribed to: its rooms but
+// its own id room and its user room.
+func channelCount(s *loop.Socket) int {
+	n := s.RoomCount()
+	if s.UserID != "" && s.InRoom(loop.UserRoom(s.UserID)) {
+		n--
+	}
+	return n
+}
+
+// mayJoin refuses other sockets' id rooms, every user room (a socket is in
+// its own user's room from its CONNECT on, and no other user's may be
+// read) and, with JWT auth, channels the token's "channels" claim does not
+// allow. unsubscribe leaves neither id nor user rooms.
 func mayJoin(s *loop.Socket, ch string) bool {
-	if ch == "" || ch == s.ID() || loop.IsSocketID(ch) {
+	if ch == "" || ch == s.ID() || loop.IsSocketID(ch) || loop.IsUserRoom(ch) {
 		return false
 	}
 	allowed, _ := s.Data.(*Claims)

@@ -20,6 +20,10 @@ import (
 // takes; a longer one is refused with 400.
 const MaxChannels = 100
 
+// MaxUsers is the longest "user" list a target may name (and the most
+// "user" parameters of GET /sockets); a longer one is refused with 400.
+const MaxUsers = MaxChannels
+
 // sendBody is the JSON body of POST /SendWebsocketEvent. Every field is
 // kept raw, so that payloads reach the clients byte for byte (object key
 // order included) and type errors can name the field. A JSON null counts as
@@ -34,8 +38,9 @@ const MaxChannels = 100
 //
 // and optional fields choose the recipients: "namespace" (default "/"),
 // "rooms" and "except" (a room name or a list; a socket id is a room),
-// "to" (a socket id, added to rooms), "volatile" and "local" (with
-// REDIS_URL: this server only, not the whole cluster).
+// "to" (a socket id, added to rooms), "user" (a user id or a list: the
+// room of each user, loop.UserRoom, added to rooms), "volatile" and
+// "local" (with REDIS_URL: this server only, not the whole cluster).
 type sendBody struct {
 	Channel   json.RawMessage `json:"channel"`
 	Channels  json.RawMessage `json:"channels"`
@@ -45,6 +50,7 @@ type sendBody struct {
 	Rooms     json.RawMessage `json:"rooms"`
 	Except    json.RawMessage `json:"except"`
 	To        json.RawMessage `json:"to"`
+	User      json.RawMessage `json:"user"`
 	Namespace json.RawMessage `json:"namespace"`
 	Volatile  json.RawMessage `json:"volatile"`
 	Ack       json.RawMessage `json:"ack"`
@@ -104,7 +110,7 @@ func (h *handler) serveSend(w http.ResponseWriter, r *http.Request, start time.T
 	if err != nil {
 		return err
 	}
-	p, err := parseSend(body)
+	p, err := parseSend(body, h.lim.NameBytes)
 	if err != nil {
 		return err
 	}
@@ -227,9 +233,10 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 	return body, nil
 }
 
-// parseSend decodes and checks a POST /SendWebsocketEvent body. The
-// returned plan owns its bytes (nothing aliases body).
-func parseSend(body []byte) (sendPlan, error) {
+// parseSend decodes and checks a POST /SendWebsocketEvent body; a user id
+// may have up to nameBytes bytes (MAX_NAME_BYTES). The returned plan owns
+// its bytes (nothing aliases body).
+func parseSend(body []byte, nameBytes int) (sendPlan, error) {
 	var p sendPlan
 	// The data goes out in WebSocket text frames. RFC 6455 §8.1: "When an
 	// endpoint is to interpret a byte stream as UTF-8 but finds that the
@@ -253,7 +260,7 @@ func parseSend(body []byte) (sendPlan, error) {
 	if err := json.Unmarshal(buf.Bytes(), &sb); err != nil {
 		return p, errorf(http.StatusBadRequest, "malformed JSON: %v", err)
 	}
-	if err := p.parseTarget(&sb); err != nil {
+	if err := p.parseTarget(&sb, nameBytes); err != nil {
 		return p, err
 	}
 	forms := 0
@@ -287,8 +294,10 @@ func parseSend(body []byte) (sendPlan, error) {
 	return p, nil
 }
 
-// parseTarget reads namespace, rooms, except, to and volatile.
-func (p *sendPlan) parseTarget(sb *sendBody) error {
+// parseTarget reads namespace, rooms, except, to, user and volatile.
+// "to" and the rooms of "user" are added to rooms: the target is the
+// union, as Node's io.to(a).to(b).
+func (p *sendPlan) parseTarget(sb *sendBody, nameBytes int) error {
 	ns, err := optString(sb.Namespace, "namespace")
 	if err != nil {
 		return err
@@ -312,6 +321,11 @@ func (p *sendPlan) parseTarget(sb *sendBody) error {
 	if to != "" {
 		p.target.Rooms = append(p.target.Rooms, to)
 	}
+	users, err := optUsers(sb.User, nameBytes)
+	if err != nil {
+		return err
+	}
+	p.target.Rooms = appendUserRooms(p.target.Rooms, users)
 	if present(sb.Volatile) {
 		if err := json.Unmarshal(sb.Volatile, &p.target.Volatile); err != nil {
 			return typeError("volatile", "a boolean", sb.Volatile)
@@ -489,6 +503,74 @@ func optStrings(raw json.RawMessage, field string) ([]string, error) {
 		}
 	}
 	return list, nil
+}
+
+// optUsers reads the optional "user" field: a user id or an array of
+// them, each non-empty and at most nameBytes long, at most MaxUsers.
+func optUsers(raw json.RawMessage, nameBytes int) ([]string, error) {
+	if !present(raw) {
+		return nil, nil
+	}
+	if raw[0] == '"' {
+		var id string
+		if err := json.Unmarshal(raw, &id); err != nil {
+			return nil, typeError("user", "a string or an array of strings", raw)
+		}
+		return []string{id}, checkUserID("user", id, nameBytes)
+	}
+	var elems []json.RawMessage
+	if err := json.Unmarshal(raw, &elems); err != nil {
+		return nil, typeError("user", "a user id or an array of user ids", raw)
+	}
+	switch {
+	case len(elems) == 0:
+		return nil, errorf(http.StatusBadRequest, `"user" is an empty array: want at least one user id`)
+	case len(elems) > MaxUsers:
+		return nil, errorf(http.StatusBadRequest, `"user" lists %d user ids: at most %d per request`, len(elems), MaxUsers)
+	}
+	ids := make([]string, len(elems))
+	for i, e := range elems {
+		el := "user[" + strconv.Itoa(i) + "]"
+		if err := json.Unmarshal(e, &ids[i]); err != nil {
+			return nil, typeError(el, "a string", e)
+		}
+		if err := checkUserID(el, ids[i], nameBytes); err != nil {
+			return nil, err
+		}
+	}
+	return ids, nil
+}
+
+// checkUserID refuses an empty user id and one longer than nameBytes
+// (MAX_NAME_BYTES); field names where it came from.
+func checkUserID(field, id string, nameBytes int) error {
+	switch {
+	case id == "":
+		return errorf(http.StatusBadRequest, "%q is empty: want a user id (the JWT \"sub\")", field)
+	case len(id) > nameBytes:
+		return errorf(http.StatusBadRequest, "%q %q is %d bytes, longer than MAX_NAME_BYTES (%d)", field, clip(id), len(id), nameBytes)
+	}
+	return nil
+}
+
+// appendUserRooms appends the user room of each id to rooms.
+func appendUserRooms(rooms, ids []string) []string {
+	for _, id := range ids {
+		rooms = append(rooms, loop.UserRoom(id))
+	}
+	return rooms
+}
+
+// clip shortens a value quoted in an error message to 40 bytes and "…".
+func clip(s string) string {
+	if len(s) <= 40 {
+		return s
+	}
+	i := 40
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "…"
 }
 
 // present reports whether a raw field was sent with a value other than null.

@@ -49,7 +49,7 @@ var sendVectors = []struct {
 
 func TestParseSend(t *testing.T) {
 	for _, v := range sendVectors {
-		p, err := parseSend([]byte(v.body))
+		p, err := parseSend([]byte(v.body), DefaultMaxNameBytes)
 		if err != nil {
 			t.Errorf("parseSend(%s): %v", v.body, err)
 			continue
@@ -71,7 +71,7 @@ func TestParseSend(t *testing.T) {
 // which net/http may reuse.
 func TestParseSendOwnsBytes(t *testing.T) {
 	body := []byte(`{"channels":["a","b"],"payload":[{"k":1},{"k":2}],"rooms":["r"]}`)
-	p, err := parseSend(body)
+	p, err := parseSend(body, DefaultMaxNameBytes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func FuzzParseSend(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		p, err := parseSend(body)
+		p, err := parseSend(body, DefaultMaxNameBytes)
 		if err != nil {
 			var e *Error
 			if !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Msg == "" {

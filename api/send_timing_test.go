@@ -20,7 +20,7 @@ func BenchmarkParseSend(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
-				if _, err := parseSend(body); err != nil {
+				if _, err := parseSend(body, DefaultMaxNameBytes); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -3,10 +3,14 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,9 +23,11 @@ import (
 // disconnectSockets() do with @socket.io/redis-adapter; "local":true (or
 // ?local=true) keeps them on this server.
 //
-//	GET  /sockets?namespace=/&room=a&room=b&except=c
+//	GET  /sockets?namespace=/&room=a&room=b&except=c&user=42&limit=1000&cursor=…
 //	     {"sockets":[{"id","namespace","rooms","address","transport","userId"}],
-//	      "count":N,"servers":S,"answered":A,"complete":true}
+//	      "count":N,"next_cursor":"…","servers":S,"answered":A,"complete":true}
+//	GET  /sockets?user=42&count=true
+//	     {"count":N,"servers":S,"answered":A,"complete":true}
 //	POST /sockets/join        {"room":"r" or ["r1","r2"], + target}
 //	POST /sockets/leave       {"room":…, + target}
 //	POST /sockets/disconnect  {"close":false, + target}
@@ -29,13 +35,36 @@ import (
 //
 // The target fields are those of POST /SendWebsocketEvent: "namespace"
 // (default "/"), "rooms" and "except" (a name or a list; a socket id is a
-// room) and "to" (a socket id). local_sockets counts the sockets of this
-// server the operation reached; the other servers apply it without
-// answering (fire and forget, as in Node), published says whether it was
-// sent to them. GET /sockets waits for the other servers up to
-// REDIS_REQUEST_TIMEOUT: servers is how many there are (PUBSUB NUMSUB),
-// answered how many are in the list; complete is false when some did not
-// answer or Redis is unreachable, and "error" then says why.
+// room), "to" (a socket id) and "user" (a user id or a list: the sockets
+// whose JWT "sub" is one of them, on every server). "to" and "user" add
+// rooms: the target is every socket in any of rooms, to and the users'
+// rooms ("user:<id>", loop.UserRoom), minus those in except, so
+// {"rooms":"news","user":"42"} is news and user 42's sockets together (a
+// union, as Node's io.to("news").to("user:42")). On GET the parameters
+// room (or rooms), except, to and user repeat. A user room cannot be
+// joined or left through /sockets/join and /sockets/leave: a socket is in
+// its user's room exactly while it is connected.
+//
+// local_sockets counts the sockets of this server the operation reached;
+// the other servers apply it without answering (fire and forget, as in
+// Node), published says whether it was sent to them. GET /sockets waits
+// for the other servers up to REDIS_REQUEST_TIMEOUT: servers is how many
+// there are (PUBSUB NUMSUB), answered how many are in the list; complete
+// is false when some did not answer or Redis is unreachable, and "error"
+// then says why.
+//
+// GET /sockets pages: the sockets of every answering server are merged
+// and sorted by socket id; an answer holds at most limit of them (default
+// DefaultSocketsLimit, at most MaxSocketsLimit), those after cursor, and
+// next_cursor, when more follow, is the cursor of the next page (opaque;
+// absent on the last page). count is the number of sockets the target
+// matched in all, whatever the page; len(sockets) is the page's. A socket
+// that connects or leaves between two pages may be missed or seen once
+// more, but no socket present throughout is lost or repeated: the order
+// is by id, not by time. With count=true only the count comes back (no
+// list, limit and cursor ignored). Paging bounds the answer, not the
+// work: every server still sends its whole list for each page (Node's
+// REMOTE_FETCH has no paging), so a page costs a full fetchSockets.
 const (
 	routeSockets    = "/sockets"
 	routeJoin       = "/sockets/join"
@@ -49,6 +78,7 @@ type socketsBody struct {
 	Rooms     json.RawMessage `json:"rooms"`
 	Except    json.RawMessage `json:"except"`
 	To        json.RawMessage `json:"to"`
+	User      json.RawMessage `json:"user"`
 	Room      json.RawMessage `json:"room"`
 	Close     json.RawMessage `json:"close"`
 	Local     json.RawMessage `json:"local"`
@@ -62,20 +92,86 @@ type socketsResponse struct {
 	Duration     string `json:"duration"`
 }
 
+// Bounds of the limit parameter of GET /sockets.
+const (
+	DefaultSocketsLimit = 1000
+	MaxSocketsLimit     = 10000
+)
+
 // fetchResponse is the body of GET /sockets.
 type fetchResponse struct {
-	Sockets  []loop.SocketInfo `json:"sockets"`
-	Count    int               `json:"count"`
-	Servers  int               `json:"servers"`
-	Answered int               `json:"answered"`
-	Complete bool              `json:"complete"`
-	Error    string            `json:"error,omitempty"`
+	Sockets []loop.SocketInfo `json:"sockets"`
+	// NextCursor is the cursor of the next page; "" (absent) on the last.
+	NextCursor string `json:"next_cursor,omitempty"`
+	countResponse
+}
+
+// countResponse is the body of GET /sockets?count=true, and the fields
+// after the list otherwise.
+type countResponse struct {
+	// Count is the number of sockets the target matched, on every page.
+	Count    int    `json:"count"`
+	Servers  int    `json:"servers"`
+	Answered int    `json:"answered"`
+	Complete bool   `json:"complete"`
+	Error    string `json:"error,omitempty"`
+}
+
+// page is what GET /sockets asks of the list: a page, or only the count.
+type page struct {
+	limit int
+	after string // the last socket id of the previous page; "" for the first
+	count bool
+}
+
+// pageParams reads limit, cursor and count.
+func pageParams(q url.Values) (page, error) {
+	p := page{limit: DefaultSocketsLimit}
+	var err error
+	if p.count, err = boolParam(q, "count"); err != nil {
+		return p, err
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxSocketsLimit {
+			return p, errorf(http.StatusBadRequest, "limit=%q: want a whole number from 1 to %d", clip(v), MaxSocketsLimit)
+		}
+		p.limit = n
+	}
+	if v := q.Get("cursor"); v != "" {
+		id, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(id) == 0 {
+			return p, errorf(http.StatusBadRequest, "cursor=%q: want the next_cursor of a previous answer", clip(v))
+		}
+		p.after = string(id)
+	}
+	return p, nil
+}
+
+// cut sorts all by socket id and returns the page of it p asks for, and
+// the cursor of the next page ("" when it is the last).
+func (p page) cut(all []loop.SocketInfo) ([]loop.SocketInfo, string) {
+	slices.SortFunc(all, func(a, b loop.SocketInfo) int { return strings.Compare(a.ID, b.ID) })
+	from := 0
+	if p.after != "" {
+		from = sort.Search(len(all), func(i int) bool { return all[i].ID > p.after })
+	}
+	out := all[from:]
+	if len(out) <= p.limit {
+		return out, ""
+	}
+	out = out[:p.limit]
+	return out, base64.RawURLEncoding.EncodeToString([]byte(out[len(out)-1].ID))
 }
 
 // serveSockets lists the sockets of the target on every server.
 func (h *handler) serveSockets(w http.ResponseWriter, r *http.Request, _ time.Time) error {
 	q := r.URL.Query()
-	t, err := queryTarget(q)
+	t, err := queryTarget(q, h.lim.NameBytes)
+	if err != nil {
+		return err
+	}
+	pg, err := pageParams(q)
 	if err != nil {
 		return err
 	}
@@ -86,26 +182,33 @@ func (h *handler) serveSockets(w http.ResponseWriter, r *http.Request, _ time.Ti
 	if err != nil {
 		return err
 	}
-	resp := fetchResponse{Servers: 1, Answered: 1, Complete: true}
+	cr := countResponse{Servers: 1, Answered: 1, Complete: true}
+	var all []loop.SocketInfo
 	if c := h.s.Cluster; c != nil && !local {
 		ctx, cancel := context.WithTimeout(r.Context(), c.Config().RequestTimeout+time.Second)
 		defer cancel()
 		var reach cluster.Reach
-		resp.Sockets, reach, err = c.FetchSockets(ctx, t)
-		resp.Servers, resp.Answered, resp.Complete = reach.Servers, reach.Answered, reach.Complete()
+		all, reach, err = c.FetchSockets(ctx, t)
+		cr.Servers, cr.Answered, cr.Complete = reach.Servers, reach.Answered, reach.Complete()
 		switch {
 		case errors.Is(err, cluster.ErrRedisDown), errors.Is(err, cluster.ErrTimeout):
-			resp.Error = err.Error()
+			cr.Error = err.Error()
 		case err != nil:
 			return opError(err, t.Namespace)
 		}
-	} else if resp.Sockets, err = h.s.IO.FetchSockets(t); err != nil {
+	} else if all, err = h.s.IO.FetchSockets(t); err != nil {
 		return opError(err, t.Namespace)
 	}
+	cr.Count = len(all)
+	if pg.count {
+		writeJSON(w, http.StatusOK, cr)
+		return nil
+	}
+	resp := fetchResponse{countResponse: cr}
+	resp.Sockets, resp.NextCursor = pg.cut(all)
 	if resp.Sockets == nil {
 		resp.Sockets = []loop.SocketInfo{}
 	}
-	resp.Count = len(resp.Sockets)
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
@@ -136,7 +239,7 @@ func (h *handler) serveOp(w http.ResponseWriter, r *http.Request, start time.Tim
 	if err := decodeObject(body, &sb); err != nil {
 		return err
 	}
-	t, err := bodyTarget(&sb)
+	t, err := bodyTarget(&sb, h.lim.NameBytes)
 	if err != nil {
 		return err
 	}
@@ -159,6 +262,11 @@ func (h *handler) serveOp(w http.ResponseWriter, r *http.Request, start time.Tim
 		}
 		if len(rooms) == 0 {
 			return errorf(http.StatusBadRequest, `missing "room": want the room (or list of rooms) to %s`, strings.TrimPrefix(route, "/sockets/"))
+		}
+		for _, room := range rooms {
+			if loop.IsUserRoom(room) {
+				return errorf(http.StatusBadRequest, `"room" %q is reserved: a socket is in its user's room while it is connected; target a user with "user"`, clip(room))
+			}
 		}
 	}
 	if h.s.Server.Draining() {
@@ -226,17 +334,18 @@ func decodeObject(body []byte, v any) error {
 	return nil
 }
 
-// bodyTarget reads namespace, rooms, except and to, as parseTarget does
-// for POST /SendWebsocketEvent.
-func bodyTarget(sb *socketsBody) (loop.Target, error) {
+// bodyTarget reads namespace, rooms, except, to and user, as parseTarget
+// does for POST /SendWebsocketEvent.
+func bodyTarget(sb *socketsBody, nameBytes int) (loop.Target, error) {
 	var p sendPlan
-	err := p.parseTarget(&sendBody{Namespace: sb.Namespace, Rooms: sb.Rooms, Except: sb.Except, To: sb.To})
+	err := p.parseTarget(&sendBody{Namespace: sb.Namespace, Rooms: sb.Rooms, Except: sb.Except, To: sb.To, User: sb.User}, nameBytes)
 	return loop.Target{Namespace: p.target.Namespace, Rooms: p.target.Rooms, Except: p.target.Except}, err
 }
 
 // queryTarget reads the target of GET /sockets: namespace, and room,
-// except and to, each repeatable.
-func queryTarget(q url.Values) (loop.Target, error) {
+// except, to and user, each repeatable; a user id may have up to
+// nameBytes bytes.
+func queryTarget(q url.Values, nameBytes int) (loop.Target, error) {
 	ns := q.Get("namespace")
 	if ns == "" {
 		ns = "/"
@@ -258,6 +367,16 @@ func queryTarget(q url.Values) (loop.Target, error) {
 		}
 		t.Except = append(t.Except, v)
 	}
+	users := q["user"]
+	if len(users) > MaxUsers {
+		return t, errorf(http.StatusBadRequest, `%d "user" parameters: at most %d per request`, len(users), MaxUsers)
+	}
+	for _, id := range users {
+		if err := checkUserID("user", id, nameBytes); err != nil {
+			return t, err
+		}
+	}
+	t.Rooms = appendUserRooms(t.Rooms, users)
 	return t, nil
 }
 
