@@ -1,7 +1,9 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"sioloop/metrics/metricstest"
 	"strings"
 	"testing"
@@ -193,4 +195,82 @@ func TestSocketsRoutesLocal(t *testing.T) {
 	if got := c.read(); got != "41" {
 		t.Errorf("after POST /sockets/disconnect the client got %q, want 41", got)
 	}
+}
+
+// TestClusterUsers: a user with three sockets on two servers is reached
+// by one POST, counted and paged across the cluster through Redis; a
+// socket of another user is not reached.
+func TestClusterUsers(t *testing.T) {
+	rs := redistest.Start(t)
+	s1 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s", "--jwt-secret", testJWTSecret)
+	s2 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s", "--jwt-secret", testJWTSecret)
+	for _, s := range []*testService{s1, s2} {
+		waitHealth(t, s, "up", http.StatusOK)
+	}
+	a := []*sioClient{
+		dialSIOAuth(t, s1, "/", userAuth(t, "42")),
+		dialSIOAuth(t, s1, "/", userAuth(t, "42")),
+		dialSIOAuth(t, s2, "/", userAuth(t, "42")),
+	}
+	other := dialSIOAuth(t, s2, "/", userAuth(t, "7"))
+	waitCount := func(s *testService, query string, want int) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			r := do(t, http.MethodGet, s.admin+"/sockets?"+query, nil)
+			m := r.object(t)
+			if r.status == http.StatusOK && m["complete"] == true && number(t, m["count"]) == int64(want) {
+				return m
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /sockets?%s: %d %s, want count %d from every server", query, r.status, r.body, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	m := waitCount(s1, "user=42&count=true", 3)
+	keys(t, m, "count", "servers", "answered", "complete")
+	if number(t, m["servers"]) != 2 || number(t, m["answered"]) != 2 {
+		t.Errorf("count of user 42: %v", m)
+	}
+
+	// One POST to s1 reaches the three, on both servers, and not user 7.
+	postJSON(t, s1.admin+"/SendWebsocketEvent", `{"event":"hi","data":{"to":"42"},"user":"42"}`)
+	postJSON(t, s2.admin+"/SendWebsocketEvent", `{"event":"sentinel"}`)
+	for _, c := range a {
+		c.expect(`["hi",{"to":"42"}]`, `["sentinel"]`)
+	}
+	other.expect(`["sentinel"]`)
+
+	// Pages across servers: sorted by id, nothing lost or repeated.
+	var ids []string
+	cursor := ""
+	for range 3 {
+		r := do(t, http.MethodGet, s2.admin+"/sockets?user=42&limit=2&cursor="+cursor, nil)
+		var p fetchResponse
+		if err := json.Unmarshal(r.body, &p); err != nil || p.Count != 3 {
+			t.Fatalf("GET /sockets?user=42&limit=2: %s", r.body)
+		}
+		for _, s := range p.Sockets {
+			ids = append(ids, s.ID)
+		}
+		if cursor = p.NextCursor; cursor == "" {
+			break
+		}
+	}
+	want := []string{a[0].sid, a[1].sid, a[2].sid}
+	slices.Sort(want)
+	if !slices.Equal(ids, want) {
+		t.Errorf("pages of user 42: %q, want %q", ids, want)
+	}
+
+	// Socket management by user reaches the other server too.
+	postJSON(t, s2.admin+"/sockets/disconnect", `{"user":"42"}`)
+	for _, c := range a {
+		if got := c.read(); got != "41" {
+			t.Errorf("socket %s got %q, want a DISCONNECT", c.sid, got)
+		}
+	}
+	waitCount(s1, "user=42&count=true", 0)
+	waitCount(s1, "user=7&count=true", 1)
 }

@@ -59,6 +59,8 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	redisURL := fs.String("redis-url", "", "")
 	readiness := fs.Bool("redis-readiness", false, "")
 	redisTimeout := fs.Duration("redis-request-timeout", 5*time.Second, "")
+	jwtSecret := fs.String("jwt-secret", "", "")
+	maxUserConns := fs.Int("max-user-connections", 0, "")
 	if err := fs.Parse(extra); err != nil {
 		t.Fatalf("startService(%q): %v", extra, err)
 	}
@@ -67,11 +69,17 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	srv := loop.New(loop.Config{Addr: "127.0.0.1:" + strconv.Itoa(port), EventLoops: *loops}, log)
 	sio := loop.NewSocketIO(srv)
 	sio.MaxNamespaces, sio.MaxNameBytes = *maxNamespaces, *maxNameBytes
+	sio.MaxUserConnections = *maxUserConns
 	nss := []*loop.Namespace{sio.Of("/")}
 	for _, n := range strings.Split(*namespaces, ",") {
 		nss = append(nss, sio.Of(n))
 	}
-	Install(nss, nil, Limits{NameBytes: *maxNameBytes, RoomsPerSocket: *maxRooms})
+	auth, err := NewJWTAuth(*jwtSecret, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lim := Limits{NameBytes: *maxNameBytes, RoomsPerSocket: *maxRooms}
+	Install(nss, auth, lim)
 	srv.Handle("/socket.io/", sio)
 	var ad *cluster.Adapter
 	if *redisURL != "" {
@@ -87,7 +95,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 		sio.OnNamespace, sio.OnNamespaceRemoved, sio.Adapter = ad.AddNamespace, ad.RemoveNamespace, ad
 		ad.Start()
 	}
-	h := Handler(Service{Server: srv, IO: sio, Cluster: ad, AdminToken: *token, RedisReadiness: *readiness})
+	h := Handler(Service{Server: srv, IO: sio, Cluster: ad, AdminToken: *token, RedisReadiness: *readiness, Limits: lim})
 	srv.HandleOther(h.ClientPort)
 	admin := &http.Server{Handler: h.Admin}
 	go func() { _ = admin.Serve(adminLn) }()
@@ -264,6 +272,45 @@ type sioClient struct {
 // dialSIO opens a WebSocket session and joins namespace ns.
 func dialSIO(t testing.TB, ts *testService, ns string) *sioClient {
 	t.Helper()
+	return dialSIOAuth(t, ts, ns, "")
+}
+
+// dialSIOAuth is dialSIO with auth (raw JSON, "" for none) in the CONNECT.
+func dialSIOAuth(t testing.TB, ts *testService, ns, auth string) *sioClient {
+	t.Helper()
+	c := openSIO(t, ts)
+	c.ns = ns
+	got := c.connect(ns, auth)
+	ackPrefix := "40{"
+	if ns != "/" {
+		ackPrefix = "40" + ns + ",{"
+	}
+	if !strings.HasPrefix(got, ackPrefix) {
+		t.Fatalf("CONNECT answer %q, want %s…", got, ackPrefix)
+	}
+	var m struct{ Sid string }
+	if err := json.Unmarshal([]byte(got[len(ackPrefix)-1:]), &m); err != nil || m.Sid == "" {
+		t.Fatalf("CONNECT answer %q: no sid (%v)", got, err)
+	}
+	c.sid = m.Sid
+	return c
+}
+
+// connect sends a CONNECT to namespace ns with auth (raw JSON, "" for
+// none) and returns the server's answer.
+func (c *sioClient) connect(ns, auth string) string {
+	c.t.Helper()
+	if ns == "/" {
+		c.send("40" + auth)
+	} else {
+		c.send("40" + ns + "," + auth)
+	}
+	return c.read()
+}
+
+// openSIO opens a WebSocket session that has joined no namespace yet.
+func openSIO(t testing.TB, ts *testService) *sioClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	url := "ws://127.0.0.1:" + strconv.Itoa(ts.port) + "/socket.io/?EIO=4&transport=websocket"
@@ -271,7 +318,7 @@ func dialSIO(t testing.TB, ts *testService, ns string) *sioClient {
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}
-	c := &sioClient{t: t, conn: conn, ns: ns}
+	c := &sioClient{t: t, conn: conn}
 	// The server may send the open packet with the 101 response: it is
 	// then in br, which reads on from conn once drained.
 	var r io.Reader = conn
@@ -286,24 +333,6 @@ func dialSIO(t testing.TB, ts *testService, ns string) *sioClient {
 	if open := c.read(); !strings.HasPrefix(open, "0{") {
 		t.Fatalf("first packet %q, want the Engine.IO open packet", open)
 	}
-	if ns == "/" {
-		c.send("40")
-	} else {
-		c.send("40" + ns + ",")
-	}
-	ackPrefix := "40{"
-	if ns != "/" {
-		ackPrefix = "40" + ns + ",{"
-	}
-	got := c.read()
-	if !strings.HasPrefix(got, ackPrefix) {
-		t.Fatalf("CONNECT answer %q, want %s…", got, ackPrefix)
-	}
-	var m struct{ Sid string }
-	if err := json.Unmarshal([]byte(got[len(ackPrefix)-1:]), &m); err != nil || m.Sid == "" {
-		t.Fatalf("CONNECT answer %q: no sid (%v)", got, err)
-	}
-	c.sid = m.Sid
 	return c
 }
 
