@@ -3,8 +3,8 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"sioloop/metrics/metricstest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
