@@ -18,7 +18,7 @@
 //	GET  /health              {"status":"healthy",…}; 503 {"status":"draining",…} once shutdown began
 //	GET  /metrics             Prometheus text; the old JSON with Accept: application/json or ?format=json
 //	POST /SendWebsocketEvent  broadcast events to Socket.IO clients (below); 503 once shutdown began
-//	GET  /sockets             list sockets, cluster-wide with REDIS_URL (sockets.go)
+//	GET  /sockets             list sockets a page at a time, or count them, cluster-wide with REDIS_URL (sockets.go)
 //	POST /sockets/join        make sockets join rooms (sockets.go)
 //	POST /sockets/leave       make sockets leave rooms (sockets.go)
 //	POST /sockets/disconnect  disconnect sockets (sockets.go)
@@ -45,8 +45,13 @@
 //	{"event":"broadcast","data":D}        event "broadcast" with data D
 //
 // with optional "namespace" (default "/"), "rooms" and "except" (a name or
-// a list; a socket id is a room), "to" (a socket id), "volatile" and
-// "local" (with REDIS_URL: this server only, not the whole cluster). P and
+// a list; a socket id is a room), "to" (a socket id), "user" (a user id or
+// a list: every socket whose JWT "sub" is one of them, on every server),
+// "volatile" and "local" (with REDIS_URL: this server only, not the whole
+// cluster). "to" and "user" add to "rooms": the recipients are the sockets
+// in any of them (a union, as Node's io.to(a).to(b)) and in none of
+// "except". A user is the room "user:<id>" (loop.UserRoom), which every
+// socket of the user is in while it is connected. P and
 // D reach the clients as sent, key order included (only insignificant
 // whitespace is dropped). The answer is {"status":"success","events_sent":N,
 // "recipients":M,"duration":"0.134ms"}, M being the number of sockets the
