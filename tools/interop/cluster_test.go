@@ -199,3 +199,65 @@ func TestCluster(t *testing.T) {
 	}
 	t.Logf("cluster test took %v", time.Since(start).Round(time.Millisecond))
 }
+
+// TestClusterUsers runs sio.js cluster-users: two sioloop servers and a Node socket.io server
+// with @socket.io/redis-adapter on one real redis-server, all checking HS256 tokens, and one
+// user with sockets on each of them (two on the first sioloop server). One POST with "user"
+// to either sioloop server must reach every socket of the user, on every server, and no
+// socket of another user; GET /sockets?user=…&count=true counts them cluster-wide.
+func TestClusterUsers(t *testing.T) {
+	h := getHarness(t)
+	if h.target != targetSioloop {
+		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
+	}
+	peer := filepath.Join(h.root, "tools", "peers", "node")
+	if _, err := os.Stat(filepath.Join(peer, "node_modules", "@socket.io/redis-adapter", "package.json")); err != nil {
+		t.Fatal("@socket.io/redis-adapter is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)")
+	}
+	rs := redistest.Start(t)
+	bin := h.binary(t, "sioloop")
+	var urls []string
+	admin := ""
+	for i := 0; i < 2; i++ {
+		port, adminPort := testnet.FreePort(t), testnet.FreePort(t)
+		if i == 0 {
+			admin = "http://127.0.0.1:" + strconv.Itoa(adminPort)
+		}
+		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
+			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(adminPort), "NAMESPACES=" + namespaces,
+			"REDIS_URL=" + rs.URL, "LOG_LEVEL=warn", "JWT_SECRET=" + jwtSecret,
+		}, port)
+		urls = append(urls, p.url)
+	}
+	nodePort := testnet.FreePort(t)
+	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
+		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL, "NAMESPACES=" + namespaces, "JWT_SECRET=" + jwtSecret,
+	}, nodePort)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "sio.js"), "--url", urls[0], "--timeout", "50", "cluster-users")
+	cmd.Dir = h.dir
+	cmd.Env = append(clusterEnv(), "JWT_SECRET="+jwtSecret, "SECOND_URL="+urls[1], "NODE_URL="+np.url, "ADMIN_URL="+admin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	passed := 0
+	var failures []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		t.Log(line)
+		switch {
+		case strings.HasPrefix(line, "FAIL"):
+			failures = append(failures, line)
+		case strings.HasPrefix(line, "ok "):
+			passed++
+		}
+	}
+	if err != nil || len(failures) > 0 || passed == 0 {
+		t.Errorf("node sio.js cluster-users: exit %v, %d passed, %d failed:\n%s\n--- stderr ---\n%s",
+			err, passed, len(failures), strings.Join(failures, "\n"), stderr.String())
+	}
+}

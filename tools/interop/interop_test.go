@@ -69,6 +69,7 @@ type serverConfig struct {
 	pingTimeout  time.Duration // zero: the target's default
 	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
 	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
+	maxUserConns int           // MAX_USER_CONNECTIONS (sioloop only); zero: off
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -127,6 +128,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.recovery > 0 {
 			env = append(env, "CONNECTION_STATE_RECOVERY="+cfg.recovery.String())
 		}
+		if cfg.maxUserConns > 0 {
+			env = append(env, "MAX_USER_CONNECTIONS="+strconv.Itoa(cfg.maxUserConns))
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -139,6 +143,7 @@ func scrubbedEnv() []string {
 	drop := map[string]bool{
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
+		"MAX_USER_CONNECTIONS": true, "SECOND_URL": true, "NODE_URL": true,
 		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
 	}
 	var env []string
@@ -549,6 +554,14 @@ func TestSocketIO(t *testing.T) {
 	t.Run("auth", func(t *testing.T) {
 		authSrv := h.startServer(t, "sio-jwt", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret})
 		h.run(t, authSrv, scenario{tool: "sio", name: "auth", env: []string{"JWT_SECRET=" + jwtSecret}, timeout: 60 * time.Second})
+	})
+	t.Run("users", func(t *testing.T) {
+		if h.target != targetSioloop {
+			t.Skipf("MAX_USER_CONNECTIONS and the user target are sioloop's; INTEROP_TARGET=%s", h.target)
+		}
+		const max = 3
+		us := h.startServer(t, "sio-users", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret, maxUserConns: max})
+		h.run(t, us, scenario{tool: "sio", name: "users", env: []string{"JWT_SECRET=" + jwtSecret, "MAX_USER_CONNECTIONS=" + strconv.Itoa(max)}, timeout: 60 * time.Second})
 	})
 	t.Run("recovery", func(t *testing.T) {
 		const window = 2 * time.Second

@@ -629,13 +629,165 @@ const scenarios = {
       });
       await r.check("channels-claim-limits-subscribe", 10000, async () => {
         const s = await connectClient(r, url, "/", Object.assign({ auth: { token: token({ sub: "carol", channels: ["news", "org-*"] }) } }, WS));
-        const rooms = await s.timeout(3000).emitWithAck("subscribe", ["news", "sports", "org-a", "org"]);
-        const want = [s.id, "news", "org-a"];
+        const rooms = await s.timeout(3000).emitWithAck("subscribe", ["news", "sports", "org-a", "org", "user:dave"]);
+        // The user room (user:<sub>) is among the rooms; another user's cannot be subscribed to.
+        const want = [s.id, "user:carol", "news", "org-a"];
         assert(deepEqual([...rooms].sort(), [...want].sort()), `rooms ${describe(rooms)}, want ${describe(want)}`);
         const all = await connectClient(r, url, "/", Object.assign({ auth: { token: token({ sub: "dave" }) } }, WS));
         const rooms2 = await all.timeout(3000).emitWithAck("subscribe", ["news", "sports"]);
         assert(rooms2.includes("sports"), `without a channels claim every channel is allowed: ${describe(rooms2)}`);
       });
+    },
+  },
+
+  // users needs a server with JWT_SECRET and MAX_USER_CONNECTIONS (its value in this process's
+  // environment), and ADMIN_URL for /metrics: the sockets of one user up to the limit, one more
+  // refused with the limit named, the others unharmed, a POST with "user" reaching that user's
+  // sockets only, user rooms closed to subscribe, and a slot freed by a disconnect.
+  users: {
+    standalone: false,
+    async run(r, { url }) {
+      const max = Number(process.env.MAX_USER_CONNECTIONS || 0);
+      if (!JWT_SECRET || !(max > 1)) throw new Error("the users scenario needs JWT_SECRET and MAX_USER_CONNECTIONS > 1");
+      const user = "u-" + rand();
+      const as = (sub, topts) => Object.assign({ auth: { token: token({ sub }) } }, topts);
+      const limitMsg = `too many connections for this user: MAX_USER_CONNECTIONS (${max})`;
+      const refused = async (s, what) => {
+        const [err] = await once(s, "connect_error", 8000, ["connect"]);
+        assert(err.message === limitMsg, `${what}: connect_error ${describe(err.message)}, want ${describe(limitMsg)}`);
+        assert(err.data && err.data.limit === "MAX_USER_CONNECTIONS" && err.data.max === max, `${what}: err.data ${describe(err.data)}`);
+      };
+      const mine = [];
+      let other, recs, otherRec;
+      try {
+        const ok = await r.check("at-the-limit-accepted", 15000, async () => {
+          // Both transports, and a second namespace: the bound is per user across namespaces.
+          for (let i = 0; i < max; i++) {
+            const nsp = i === max - 1 ? "/custom" : "/";
+            mine.push(await connected(client(null, url, nsp, as(user, i % 2 ? POLLING : WS))));
+          }
+          other = await connected(client(null, url, "/", as("other-" + user, WS)));
+          recs = mine.map((s) => new Recorder(s, ["for-user", "sentinel"]));
+          otherRec = new Recorder(other, ["for-user", "sentinel"]);
+        });
+        if (!ok) return;
+        await r.check("one-more-refused", 10000, async () => {
+          await refused(client(r, url, "/", as(user, WS)), "websocket on /");
+          await refused(client(r, url, "/custom", as(user, POLLING)), "polling on /custom");
+        });
+        await r.check("others-unharmed", 10000, async () => {
+          for (const s of mine.concat([other])) {
+            assert(s.connected, `socket ${s.id} lost its connection`);
+            await echo(s, ["still here"]);
+          }
+          const admin = process.env.ADMIN_URL;
+          if (admin) {
+            const text = await (await fetch(admin + "/metrics")).text();
+            const m = /sioloop_connection_refusals_total\{reason="max_user_connections"\} (\d+)/.exec(text);
+            assert(m && Number(m[1]) >= 2, `/metrics: ${m ? m[0] : "no max_user_connections refusals"}`);
+          }
+        });
+        await r.check("post-to-user", 10000, async () => {
+          const res = await postOK(url, { event: "for-user", data: { user }, user });
+          assert(res.recipients === max - 1, `recipients ${res.recipients}, want ${max - 1} (the user's sockets on /)`);
+          await postOK(url, { event: "for-user", data: { user }, user, namespace: "/custom" });
+          await barrier(url, recs.slice(0, max - 1).concat([otherRec]));
+          await barrier(url, [recs[max - 1]], "/custom");
+          for (const rec of recs) assert(deepEqual(rec.got["for-user"], [[{ user }]]), `user socket got ${describe(rec.got["for-user"])}`);
+          assert(otherRec.count("for-user") === 0, `the other user got ${describe(otherRec.got["for-user"])}`);
+        });
+        await r.check("user-room-reserved", 10000, async () => {
+          const rooms = await other.timeout(3000).emitWithAck("subscribe", ["user:" + user, "news"]);
+          const want = [other.id, "user:other-" + user, "news"];
+          assert(deepEqual(rooms, want), `subscribe ack ${describe(rooms)}, want ${describe(want)}`);
+          const left = await other.timeout(3000).emitWithAck("unsubscribe", ["user:other-" + user]);
+          assert(deepEqual(left, want), `unsubscribe of the own user room: ${describe(left)}, want ${describe(want)}`);
+          await postOK(url, { event: "for-user", data: 2, user });
+          await barrier(url, [otherRec]);
+          assert(otherRec.count("for-user") === 0, `the other user got ${describe(otherRec.got["for-user"])}`);
+        });
+        await r.check("slot-freed-by-disconnect", 10000, async () => {
+          mine.shift().disconnect();
+          // The server sees the DISCONNECT a moment later: retry while it still refuses.
+          for (let tries = 0; ; tries++) {
+            const s = client(r, url, "/", as(user, WS));
+            const err = await withTimeout(
+              new Promise((resolve) => {
+                s.once("connect", () => resolve(null));
+                s.once("connect_error", resolve);
+              }),
+              8000,
+              "CONNECT answer"
+            );
+            if (err === null) {
+              await echo(s, ["back in"]);
+              return;
+            }
+            s.close();
+            assert(err.message === limitMsg && tries < 40, `after a disconnect: ${describe(err.message)} (${tries + 1} tries)`);
+            await sleep(50);
+          }
+        });
+      } finally {
+        for (const s of mine.concat(other ? [other] : [])) s.close();
+      }
+    },
+  },
+
+  // cluster-users needs JWT_SECRET, two sioloop servers sharing a Redis (url and SECOND_URL),
+  // optionally a Node socket.io server on it too (NODE_URL), and url's admin listener (ADMIN_URL):
+  // a user with sockets on every server is counted cluster-wide and reached by one POST to
+  // either sioloop server; another user's socket is not.
+  "cluster-users": {
+    standalone: false,
+    async run(r, { url }) {
+      const second = process.env.SECOND_URL;
+      const node = process.env.NODE_URL;
+      const admin = process.env.ADMIN_URL;
+      if (!JWT_SECRET || !second || !admin) throw new Error("cluster-users needs JWT_SECRET, SECOND_URL and ADMIN_URL");
+      const user = "42-" + rand();
+      const as = (sub, topts) => Object.assign({ auth: { token: token({ sub }) } }, topts);
+      const socks = [];
+      let mine, other;
+      try {
+        const ok = await r.check("three-sockets-on-two-replicas", 15000, async () => {
+          mine = [
+            await connected(client(null, url, "/", as(user, WS))),
+            await connected(client(null, url, "/", as(user, POLLING))),
+            await connected(client(null, second, "/", as(user, WS))),
+          ];
+          if (node) mine.push(await connected(client(null, node, "/", as(user, WS))));
+          other = await connected(client(null, second, "/", as("7-" + user, WS)));
+          socks.push(...mine, other);
+        });
+        if (!ok) return;
+        const recs = mine.map((s) => new Recorder(s, ["hello", "sentinel"]));
+        const otherRec = new Recorder(other, ["hello", "sentinel"]);
+        await r.check("counted-cluster-wide", 15000, async () => {
+          const servers = node ? 3 : 2;
+          for (let start = Date.now(); ; await sleep(50)) {
+            const res = await (await fetch(`${admin}/sockets?user=${encodeURIComponent(user)}&count=true`)).json();
+            if (res.count === mine.length && res.complete && res.servers === servers) return;
+            assert(Date.now() - start < 10000, `GET /sockets?user=…&count=true: ${describe(res)}, want count ${mine.length} from ${servers} servers`);
+          }
+        });
+        for (const [name, base] of [["first", url], ["second", second]]) {
+          await r.check(`one-post-to-the-${name}-reaches-all`, 15000, async () => {
+            const tag = rand();
+            const res = await postOK(base, { event: "hello", data: { tag }, user });
+            assert(res.status === "success", describe(res));
+            // The sentinel goes through the same server: it follows the hello everywhere.
+            await barrier(base, recs.concat([otherRec]));
+            for (let i = 0; i < recs.length; i++) {
+              const got = recs[i].got.hello.filter((a) => a[0] && a[0].tag === tag);
+              assert(got.length === 1, `socket ${i} of the user got ${got.length} hello ${tag}`);
+            }
+            assert(otherRec.count("hello") === 0, `the other user got ${describe(otherRec.got.hello)}`);
+          });
+        }
+      } finally {
+        for (const s of socks) s.close();
+      }
     },
   },
 

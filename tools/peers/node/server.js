@@ -193,8 +193,13 @@ function splitAck(args) {
   return [args, null];
 }
 
+// USER_ROOM starts the room every socket of an authenticated user is in ("user:" + sub), as
+// sioloop does: a POST with "user" to any server of a mixed cluster reaches them.
+const USER_ROOM = "user:";
+
 function onConnection(socket) {
   const nsp = socket.nsp;
+  if (typeof socket.data.userId === "string" && socket.data.userId !== "") socket.join(USER_ROOM + socket.data.userId);
 
   // message: echo the event to the sender with the same arguments, and when the client asked
   // for an ack, acknowledge with the same arguments too.
@@ -210,6 +215,8 @@ function onConnection(socket) {
     const rooms = channelNames(args).filter((name) => {
       // Another socket's private room cannot be joined (it would leak its direct messages).
       if (name !== socket.id && nsp.sockets.has(name)) return false;
+      // User rooms follow the token, not subscriptions.
+      if (name.startsWith(USER_ROOM)) return false;
       if (allowed && !allowed.some((re) => re.test(name))) return false;
       return true;
     });
@@ -220,7 +227,7 @@ function onConnection(socket) {
   socket.on("unsubscribe", (...raw) => {
     const [args, ack] = splitAck(raw);
     for (const name of channelNames(args)) {
-      if (name !== socket.id) socket.leave(name);
+      if (name !== socket.id && !name.startsWith(USER_ROOM)) socket.leave(name);
     }
     if (ack) ack(Array.from(socket.rooms));
   });
