@@ -57,7 +57,8 @@
 //	BroadcastWithAck; Server.Shutdown,        reactor                      reactor they return
 //	OutboundQueued                                                         ErrOnReactor
 //	SocketIO.Namespace, Declared,             any goroutine                never (atomics, a short lock)
-//	NamespaceStats, NamespaceTableStats;
+//	NamespaceStats, NamespaceTableStats,
+//	UserConnections;
 //	Server.Snapshot, Stats, Connections,
 //	Sessions, Draining, Config
 //	SocketIO.Of, Namespace.On, the hook and   setup, before Serve          -
