@@ -371,6 +371,9 @@ func (so *Socket) takeAck(id uint64) *pendingAck {
 
 // Ack answers an event that asked for an acknowledgement. args and
 // attachments are as for Emit. A second Ack for the same event is ignored.
+// To answer later (after work on another goroutine, back through Do),
+// keep a copy of the handler's Event: its Name, Args and Attachments die
+// with the call, but the copy still acks, once.
 func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
 	if !ev.HasAck || so.gone {
 		return
