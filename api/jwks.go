@@ -268,7 +268,7 @@ func parseJWKS(body []byte) (map[string]jwk, []string, error) {
 // rawJWK is one key of a set (RFC 7517 §4, RFC 7518 §6, RFC 8037 §2).
 type rawJWK struct {
 	Kty, Kid, Use, Alg, Crv string
-	N, E, X, Y          string
+	N, E, X, Y              string
 }
 
 // parse turns a JWK into a verification key. Symmetric keys ("oct") are

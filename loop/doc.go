@@ -139,6 +139,8 @@
 //     namespace is closed by its own ConnectTimeout, counted from the
 //     handshake, as without middleware).
 //
+// For example, a check the application answers over the network:
+//
 //	ns.UseAsync = func(so *loop.Socket, auth []byte, done func(error)) {
 //		token := string(auth) // auth dies with the call
 //		go func() {
