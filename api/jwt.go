@@ -289,6 +289,10 @@ func classify(err error) (label, why string) {
 		return "expired", "token expired"
 	case errors.Is(err, jwt.ErrTokenNotValidYet):
 		return "not_yet_valid", "token not valid yet"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "aud claim"):
+		return "audience", "missing audience (aud)"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing) && strings.Contains(err.Error(), "iss claim"):
+		return "issuer", "missing issuer (iss)"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		return "audience", "invalid audience"
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
