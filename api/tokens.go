@@ -54,6 +54,12 @@ func watchExpiry(s *loop.Socket, c *Claims) {
 		if s.Data != any(c) {
 			return // refreshed meanwhile
 		}
+		if time.Now().Before(c.ExpiresAt.Time) {
+			// The reactor's clock is coarse (it may fire a tick early):
+			// exp holds until its second has passed.
+			watchExpiry(s, c)
+			return
+		}
 		tokensExpired.Inc()
 		s.Emit(ExpiredEvent, expiredArgs, nil)
 		// With connection state recovery on, the emit may be queued behind
