@@ -69,6 +69,7 @@ type serverConfig struct {
 	pingTimeout  time.Duration // zero: the target's default
 	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
 	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
+	jwksURL      string        // JWT_JWKS_URL (sioloop only); empty: none
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -127,6 +128,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.recovery > 0 {
 			env = append(env, "CONNECTION_STATE_RECOVERY="+cfg.recovery.String())
 		}
+		if cfg.jwksURL != "" {
+			env = append(env, "JWT_JWKS_URL="+cfg.jwksURL)
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -140,6 +144,7 @@ func scrubbedEnv() []string {
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
 		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
+		"JWT_JWKS_URL": true, "JWT_JWKS_REFRESH": true, "JWT_AUDIENCE": true, "JWT_ISSUER": true, "JWT_PUBLIC_KEY": true, "TOKEN_URL": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -549,6 +554,17 @@ func TestSocketIO(t *testing.T) {
 	t.Run("auth", func(t *testing.T) {
 		authSrv := h.startServer(t, "sio-jwt", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret})
 		h.run(t, authSrv, scenario{tool: "sio", name: "auth", env: []string{"JWT_SECRET=" + jwtSecret}, timeout: 60 * time.Second})
+	})
+	t.Run("tokens", func(t *testing.T) {
+		if h.target != targetSioloop {
+			t.Skip("token expiry, refresh and JWKS are sioloop's (the Node peer has none)")
+		}
+		issuer := newTokenIssuer(t)
+		ts := h.startServer(t, "sio-jwks", serverConfig{app: appSocketIO, namespaces: namespaces, jwksURL: issuer.url + "/jwks"})
+		h.run(t, ts, scenario{tool: "sio", name: "tokens", env: []string{"TOKEN_URL=" + issuer.url}, timeout: 60 * time.Second})
+		if n := issuer.fetches.Load(); n < 2 {
+			t.Errorf("the JWKS was fetched %d times, want the start and at least one on-demand fetch after the rotation", n)
+		}
 	})
 	t.Run("recovery", func(t *testing.T) {
 		const window = 2 * time.Second
