@@ -658,6 +658,7 @@ const scenarios = {
         const s = client(r, url, "/", Object.assign({ auth: { token } }, WS));
         await connected(s);
         await echo(s, ["before exp"]);
+        // As in the README: remember the event, reconnect on the disconnect that follows.
         const expired = once(s, "token_expired", 6000);
         const gone = once(s, "disconnect", 6000);
         const [info] = await expired;
