@@ -48,7 +48,11 @@ type Config struct {
 	ReusePort       bool          // REUSE_PORT, --reuse-port: one SO_REUSEPORT listener per reactor. Default false.
 	IOURing         bool          // IO_URING, --io-uring: auto (send broadcasts through io_uring where the kernel allows it) or off. Default auto.
 	JWTSecret       string        // JWT_SECRET, --jwt-secret: HS256 secret; enables CONNECT auth. Default none.
-	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256 public key, PEM text or a file path. Default none.
+	JWTPublicKey    string        // JWT_PUBLIC_KEY, --jwt-public-key: RS256/ES256/EdDSA public key, PEM text or a file path. Default none.
+	JWTJWKSURL      string        // JWT_JWKS_URL, --jwt-jwks-url: JWKS endpoint whose keys (by kid) verify tokens. Default none.
+	JWTJWKSRefresh  time.Duration // JWT_JWKS_REFRESH, --jwt-jwks-refresh: how often the JWKS is fetched again. Default 5m.
+	JWTAudience     string        // JWT_AUDIENCE, --jwt-audience: aud a token must carry. Default none (not checked).
+	JWTIssuer       string        // JWT_ISSUER, --jwt-issuer: iss a token must carry. Default none (not checked).
 	LogLevel        slog.Level    // LOG_LEVEL, --log-level: debug, info, warn or error. Default info.
 	LogFormat       string        // LOG_FORMAT, --log-format: text or json. Default text.
 	ShutdownTimeout time.Duration // SHUTDOWN_TIMEOUT, --shutdown-timeout: graceful shutdown bound. Default 10s.
@@ -123,7 +127,11 @@ func Settings() []Setting {
 		{"REUSE_PORT", "reuse-port", "false", "give every reactor its own SO_REUSEPORT listener", func(c *Config, v string) error { return parseBool(v, &c.ReusePort) }},
 		{"IO_URING", "io-uring", "auto", "send broadcasts through io_uring where the kernel allows it (auto) or with write(2) (off)", func(c *Config, v string) error { return parseAutoOff(v, &c.IOURing) }},
 		{"JWT_SECRET", "jwt-secret", "", "HS256 secret: CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTSecret = v; return nil }},
-		{"JWT_PUBLIC_KEY", "jwt-public-key", "", "RS256/ES256 public key (PEM text or file path): CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTPublicKey = v; return nil }},
+		{"JWT_PUBLIC_KEY", "jwt-public-key", "", "RSA (RS256), EC P-256 (ES256) or Ed25519 (EdDSA) public key, PEM text or file path: CONNECT must carry a valid auth.token", func(c *Config, v string) error { c.JWTPublicKey = v; return nil }},
+		{"JWT_JWKS_URL", "jwt-jwks-url", "", "JWKS endpoint (http:// or https://) whose RS256, ES256 and EdDSA keys verify auth.token, chosen by kid; fetched at start (the server exits if that fails), every JWT_JWKS_REFRESH, and when a token names an unknown kid (at most once per 10s)", func(c *Config, v string) error { return parseHTTPURL(v, &c.JWTJWKSURL) }},
+		{"JWT_JWKS_REFRESH", "jwt-jwks-refresh", "5m", "how often the JWKS is fetched again; a failed fetch keeps the last key set", func(c *Config, v string) error { return parseDuration(v, &c.JWTJWKSRefresh) }},
+		{"JWT_AUDIENCE", "jwt-audience", "", "aud a token must carry (empty: not checked)", func(c *Config, v string) error { c.JWTAudience = v; return nil }},
+		{"JWT_ISSUER", "jwt-issuer", "", "iss a token must carry (empty: not checked)", func(c *Config, v string) error { c.JWTIssuer = v; return nil }},
 		{"LOG_LEVEL", "log-level", "info", "debug, info, warn or error", func(c *Config, v string) error { return parseLevel(v, &c.LogLevel) }},
 		{"LOG_FORMAT", "log-format", "text", "text or json", func(c *Config, v string) error { return parseFormat(v, &c.LogFormat) }},
 		{"SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", "how long a graceful shutdown may take", func(c *Config, v string) error { return parseDuration(v, &c.ShutdownTimeout) }},
@@ -193,8 +201,8 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if ferr != nil {
 		return c, ferr
 	}
-	if c.JWTSecret != "" && c.JWTPublicKey != "" {
-		return c, errors.New("invalid JWT_SECRET and JWT_PUBLIC_KEY: set one of them, not both")
+	if err := checkJWT(c); err != nil {
+		return c, err
 	}
 	if err := checkRedisURL(c.RedisURL); err != nil {
 		return c, err
@@ -203,6 +211,43 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		return c, fmt.Errorf("invalid DRAIN_DURATION %s: must be shorter than SHUTDOWN_TIMEOUT (%s), which bounds the whole shutdown", c.DrainDuration, c.ShutdownTimeout)
 	}
 	return c, nil
+}
+
+// checkJWT refuses several JWT key settings at once, and an audience or
+// issuer to check without a key to check tokens with.
+func checkJWT(c Config) error {
+	var keys []string
+	for _, k := range []struct{ env, v string }{{"JWT_SECRET", c.JWTSecret}, {"JWT_PUBLIC_KEY", c.JWTPublicKey}, {"JWT_JWKS_URL", c.JWTJWKSURL}} {
+		if k.v != "" {
+			keys = append(keys, k.env)
+		}
+	}
+	if len(keys) > 1 {
+		return fmt.Errorf("invalid %s: set one of JWT_SECRET, JWT_PUBLIC_KEY and JWT_JWKS_URL, not several", strings.Join(keys, " and "))
+	}
+	if len(keys) == 0 {
+		if c.JWTAudience != "" {
+			return fmt.Errorf("invalid JWT_AUDIENCE %q: it needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to check tokens with", c.JWTAudience)
+		}
+		if c.JWTIssuer != "" {
+			return fmt.Errorf("invalid JWT_ISSUER %q: it needs JWT_SECRET, JWT_PUBLIC_KEY or JWT_JWKS_URL to check tokens with", c.JWTIssuer)
+		}
+	}
+	return nil
+}
+
+// parseHTTPURL parses an http:// or https:// URL with a host.
+func parseHTTPURL(v string, dst *string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL like https://idp.example.com/.well-known/jwks.json")
+	}
+	*dst = v
+	return nil
 }
 
 // checkRedisURL checks the form of REDIS_URL; the error names the URL with

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -26,6 +27,7 @@ type Service struct {
 	// of a cluster, or nil when REDIS_URL is not set.
 	Cluster *cluster.Adapter
 
+	auth      *api.JWTAuth // nil without JWT settings
 	admin     *http.Server
 	adminLn   net.Listener
 	adminHTTP api.Handlers
@@ -42,9 +44,17 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth, err := api.NewJWTAuth(cfg.JWTSecret, pem)
+	auth, err := api.NewJWTAuth(api.JWTConfig{
+		Secret:       cfg.JWTSecret,
+		PublicKeyPEM: pem,
+		JWKSURL:      cfg.JWTJWKSURL,
+		JWKSRefresh:  cfg.JWTJWKSRefresh,
+		Audience:     cfg.JWTAudience,
+		Issuer:       cfg.JWTIssuer,
+		Log:          log,
+	})
 	if err != nil {
-		return nil, err
+		return nil, jwtError(cfg, err)
 	}
 	srv := loop.New(cfg.LoopConfig(), log)
 	io := loop.NewSocketIO(srv)
@@ -62,7 +72,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	}
 	api.Install(nss, auth, cfg.Limits())
 	srv.Handle(cfg.SocketIOPath, io)
-	s := &Service{Config: cfg, Log: log, Server: srv, IO: io}
+	s := &Service{Config: cfg, Log: log, Server: srv, IO: io, auth: auth}
 	if cfg.RedisURL != "" {
 		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
 			return nil, err
@@ -107,6 +117,10 @@ func (s *Service) Run(ctx context.Context) error {
 				s.Log.Error("admin listener", "err", err)
 			}
 		}()
+	}
+	if s.auth != nil {
+		s.auth.Start()
+		defer s.auth.Close()
 	}
 	if s.Cluster != nil {
 		s.Cluster.Start()
@@ -176,6 +190,23 @@ func (s *Service) closeAdmin() {
 		defer cancel()
 		_ = s.admin.Shutdown(ctx)
 	}
+}
+
+// jwtError names the setting a JWT error at start comes from.
+func jwtError(cfg Config, err error) error {
+	msg := strings.TrimPrefix(err.Error(), "api: ")
+	switch {
+	case cfg.JWTJWKSURL != "":
+		return fmt.Errorf("invalid JWT_JWKS_URL %q: %s", cfg.JWTJWKSURL, msg)
+	case cfg.JWTPublicKey != "":
+		v := cfg.JWTPublicKey
+		if strings.Contains(v, "-----BEGIN") {
+			v, _, _ = strings.Cut(strings.TrimSpace(v), "\n")
+			v += "…"
+		}
+		return fmt.Errorf("invalid JWT_PUBLIC_KEY %q: %s", v, msg)
+	}
+	return err
 }
 
 // newCluster creates the Redis adapter and makes it the SocketIO's

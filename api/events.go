@@ -55,12 +55,23 @@ var (
 )
 
 // Install declares the service's event handlers on each namespace. auth, when not
-// nil, checks every CONNECT; lim bounds subscriptions.
+// nil, checks every CONNECT (with a JWKS as UseAsync, since a new kid
+// waits for a fetch) and keeps the token's exp for the life of the socket
+// (tokens.go); lim bounds subscriptions.
 func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
 	ch := &channels{lim: lim.resolve()}
 	for _, ns := range nss {
-		if auth != nil {
+		switch {
+		case auth == nil:
+			ns.On(RefreshEvent, onRefreshOff)
+		case auth.jwks != nil:
+			ns.UseAsync = auth.MiddlewareAsync
+		default:
 			ns.Use = auth.Middleware
+		}
+		if auth != nil {
+			ns.OnConnect = onConnect
+			ns.On(RefreshEvent, auth.onRefresh)
 		}
 		ns.On("message", onMessage)
 		ns.On("subscribe", ch.onSubscribe)

@@ -74,7 +74,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	for _, n := range strings.Split(*namespaces, ",") {
 		nss = append(nss, sio.Of(n))
 	}
-	auth, err := NewJWTAuth(*jwtSecret, nil)
+	auth, err := NewJWTAuth(JWTConfig{Secret: *jwtSecret})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@
 // # Goroutine contract
 //
 // "On the reactor" means from a callback the reactor runs: a Handler
-// method, a namespace hook (Use, OnConnect, OnDisconnect), an event
+// method, a namespace hook (Use, UseAsync, OnConnect, OnDisconnect), an event
 // handler, an EmitWithAck or After callback, or a function passed to
 // Socket.Do.
 //
@@ -49,6 +49,7 @@
 //	EmitWithAck, Ack, Join, Leave, Rooms,
 //	Disconnect, After, ...)
 //	Socket.Do, Socket.ID                      any goroutine                never
+//	the done of UseAsync (once per CONNECT)   any goroutine                never
 //	SocketIO.Broadcast                        any goroutine, reactors      on a reactor never; elsewhere
 //	                                          included                     for delivery or a queue slot
 //	SocketIO.Join, Leave, Disconnect          any goroutine, reactors      on a reactor never; elsewhere
@@ -117,6 +118,40 @@
 //			})
 //		}()
 //	})
+//
+// # Middleware that waits
+//
+// Namespace.Use runs on the reactor and answers at once. A check that
+// waits (a JWKS fetch for a key id not seen yet, an HTTP call to the
+// application) goes in Namespace.UseAsync instead: it starts the work,
+// returns, and calls done(err) when it knows, from whatever goroutine. A
+// done called before UseAsync returns (a cached key) finishes the CONNECT
+// inline, as Use would; a later one posts the rest of the CONNECT to the
+// socket's reactor: the user check, the recovery bookkeeping, adding the
+// socket, the CONNECT reply, OnConnect. Meanwhile the CONNECT is pending:
+//
+//   - a duplicate CONNECT to the same namespace is not answered on its
+//     own; the pending one's answer serves both;
+//   - if the session closes, the CONNECT is dropped (its namespace hold
+//     and the kept session it would recover are given back) and done does
+//     nothing;
+//   - if done is not called within ConnectTimeout, the client gets
+//     CONNECT_ERROR "connect timeout: …" (and a session that joined no
+//     namespace is closed by its own ConnectTimeout, counted from the
+//     handshake, as without middleware).
+//
+// For example, a check the application answers over the network:
+//
+//	ns.UseAsync = func(so *loop.Socket, auth []byte, done func(error)) {
+//		token := string(auth) // auth dies with the call
+//		go func() {
+//			user, err := askTheApp(token) // may take a while
+//			if err == nil {
+//				so.UserID = user // before done: the socket is not live yet
+//			}
+//			done(err)
+//		}()
+//	}
 //
 // Socket.After(d, fn) runs fn on the reactor later, from the reactor's
 // timer heap. Data handed to a handler (Event, the data of OnMessage)

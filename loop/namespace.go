@@ -26,9 +26,24 @@ type Namespace struct {
 	ctr []*nsCounters
 
 	// Use is the CONNECT middleware: auth is the raw JSON of the CONNECT
-	// payload (nil when absent). A non-nil error refuses the connection;
-	// a *ConnectError chooses the message and data the client sees.
+	// payload (nil when absent), valid only during the call. A non-nil
+	// error refuses the connection; a *ConnectError chooses the message
+	// and data the client sees. It runs on the reactor and must not block.
 	Use func(s *Socket, auth []byte) error
+	// UseAsync is the asynchronous CONNECT middleware, for a check that
+	// waits on something (a key fetch, an HTTP call): it runs after Use,
+	// on the reactor, and must not block; it answers by calling done,
+	// exactly once (a second call is ignored), from any goroutine, at once
+	// or later. done(nil) admits the socket, done(err) refuses it as Use's
+	// error does. Until done is called the socket is not in its namespace:
+	// s may only be read, or given fields (UserID, Data) from the
+	// goroutine that calls done, before it calls it; auth is valid only
+	// during the call, like Use's. A CONNECT not answered within the
+	// SocketIO's ConnectTimeout is refused ("connect timeout"); one whose
+	// session closes meanwhile is dropped, and its done does nothing. A
+	// second CONNECT to the namespace while the first waits gets the
+	// first one's answer.
+	UseAsync func(s *Socket, auth []byte, done func(error))
 	// OnConnect runs after the socket joined.
 	OnConnect func(s *Socket)
 	// OnDisconnect runs when the socket leaves, with Node's reason

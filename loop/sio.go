@@ -160,7 +160,7 @@ func (io *SocketIO) newNamespace(name string, parent *Namespace) *Namespace {
 		n.ctr[i] = new(nsCounters)
 	}
 	if parent != nil {
-		n.Use, n.OnConnect, n.OnDisconnect, n.events, n.OnAny = parent.Use, parent.OnConnect, parent.OnDisconnect, parent.events, parent.OnAny
+		n.Use, n.UseAsync, n.OnConnect, n.OnDisconnect, n.events, n.OnAny = parent.Use, parent.UseAsync, parent.OnConnect, parent.OnDisconnect, parent.events, parent.OnAny
 	}
 	return n
 }
@@ -321,6 +321,8 @@ type client struct {
 	io      *SocketIO
 	s       *Session
 	sockets []*Socket // one per connected namespace; usually one
+	// pending are the CONNECTs whose UseAsync has not answered yet.
+	pending []*joining
 	// bin is a BINARY_EVENT/BINARY_ACK waiting for its attachments.
 	bin          *binPacket
 	connectTimer timer
@@ -357,6 +359,7 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 		return
 	}
 	s.r.timers.stop(&c.connectTimer)
+	c.abandonPending()
 	for len(c.sockets) > 0 {
 		c.sockets[len(c.sockets)-1].remove(reason)
 	}
@@ -458,7 +461,9 @@ func (c *client) dispatch(h *socketio.Header, atts [][]byte) {
 	}
 }
 
-// onConnect joins a namespace (socket.io client.ts connect / namespace.ts _add).
+// onConnect joins a namespace (socket.io client.ts connect / namespace.ts
+// _add): find the namespace, restore a kept session, run the middleware
+// (Use, then UseAsync, which may answer later) and admit the socket.
 func (c *client) onConnect(h *socketio.Header) {
 	r := c.s.r
 	var ns *Namespace
@@ -488,53 +493,201 @@ func (c *client) onConnect(h *socketio.Header) {
 		c.s.Send(r.enc, false)
 		return
 	}
-	so := newSocket(ns, c)
-	rc := c.io.recovery()
-	var ks *keptSession
-	var missed []*encodedBroadcast
-	if rc != nil {
-		ks, missed = c.restore(rc, so, h.Data)
+	if c.pendingFor(ns) != nil {
+		// A second CONNECT while the middleware of the first still runs:
+		// the first one's answer (CONNECT or CONNECT_ERROR) answers both.
+		c.io.release(ns)
+		return
+	}
+	p := &joining{c: c, so: newSocket(ns, c)}
+	if rc := c.io.recovery(); rc != nil {
+		p.rc = rc
+		p.ks, p.missed = c.restore(rc, p.so, h.Data)
 	}
 	if ns.Use != nil {
-		if err := ns.Use(so, h.Data); err != nil {
-			ce, ok := err.(*ConnectError)
-			if !ok {
-				ce = &ConnectError{Message: err.Error()}
-			}
-			so.ctr().errors.Add(1)
-			if ks != nil {
-				rc.giveBack(ks)
-			}
-			c.io.release(ns)
-			r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, ce.Message, ce.Data)
-			c.s.Send(r.enc, false)
+		if err := ns.Use(p.so, h.Data); err != nil {
+			c.refuse(p, err)
 			return
 		}
 	}
+	if ns.UseAsync == nil {
+		c.admit(p)
+		return
+	}
+	c.runAsync(p, h.Data)
+}
+
+// joining is a CONNECT between its namespace lookup and its answer: the
+// socket it would add, and the kept session it recovers (given back if
+// the CONNECT is refused). Reactor only, but for the state of UseAsync's
+// done, which may be called from any goroutine.
+type joining struct {
+	c      *client
+	so     *Socket
+	rc     *recovery
+	ks     *keptSession
+	missed []*encodedBroadcast
+
+	// Set while UseAsync has not answered (client.pending holds it).
+	timer     timer // CONNECT_TIMEOUT of the pending middleware
+	abandoned bool  // the session closed or the timer fired: done is ignored
+
+	// state is asyncCalling until UseAsync returns or done is called,
+	// whichever comes first; called guards done against a second call.
+	state  atomic.Int32
+	called atomic.Bool
+	err    error // done's argument, published by state or by the posted job
+}
+
+// States of joining.state.
+const (
+	asyncCalling  int32 = iota // UseAsync is running and done was not called
+	asyncReturned              // UseAsync returned first: done will post the rest
+	asyncAnswered              // done was called before UseAsync returned: the rest runs inline
+)
+
+// runAsync calls UseAsync and admits or refuses the socket when it calls
+// done. A done called before UseAsync returns (a cached answer) costs
+// nothing more than Use; a later one posts the rest of the CONNECT to the
+// socket's reactor. Meanwhile the CONNECT is pending (client.pending): a
+// duplicate CONNECT waits for its answer, a closing session abandons it,
+// and it is refused after ConnectTimeout.
+func (c *client) runAsync(p *joining, auth []byte) {
+	r := c.s.r
+	done := func(err error) {
+		if !p.called.CompareAndSwap(false, true) {
+			return // a second call: ignored
+		}
+		p.err = err
+		if p.state.CompareAndSwap(asyncCalling, asyncAnswered) {
+			return // runAsync continues inline once UseAsync returns
+		}
+		r.post(func(*reactor) { c.finishAsync(p) })
+	}
+	p.so.ns.UseAsync(p.so, auth, done)
+	if p.state.CompareAndSwap(asyncCalling, asyncReturned) {
+		// Pending: done will come from elsewhere.
+		c.pending = append(c.pending, p)
+		p.timer = timer{index: -1, fire: func(int64) { c.timeoutAsync(p) }}
+		r.timers.set(&p.timer, r.now()+int64(c.io.ConnectTimeout))
+		return
+	}
+	if p.err != nil {
+		c.refuse(p, p.err)
+		return
+	}
+	c.admit(p)
+}
+
+// finishAsync completes a CONNECT whose UseAsync answered after returning.
+// Reactor only.
+func (c *client) finishAsync(p *joining) {
+	if p.abandoned {
+		return
+	}
+	c.unpend(p)
+	if p.err != nil {
+		c.refuse(p, p.err)
+		return
+	}
+	c.admit(p)
+}
+
+// timeoutAsync refuses a CONNECT whose UseAsync did not answer within
+// ConnectTimeout. Reactor only.
+func (c *client) timeoutAsync(p *joining) {
+	if p.abandoned {
+		return
+	}
+	c.unpend(p)
+	p.abandoned = true
+	c.refuse(p, &ConnectError{Message: "connect timeout: the middleware did not answer within " + c.io.ConnectTimeout.String()})
+}
+
+// unpend takes p out of c.pending and stops its timer. Reactor only.
+func (c *client) unpend(p *joining) {
+	c.s.r.timers.stop(&p.timer)
+	for i, q := range c.pending {
+		if q == p {
+			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+			break
+		}
+	}
+}
+
+// pendingFor returns the pending CONNECT of c to ns, or nil.
+func (c *client) pendingFor(ns *Namespace) *joining {
+	for _, p := range c.pending {
+		if p.so.ns == ns {
+			return p
+		}
+	}
+	return nil
+}
+
+// abandonPending drops the pending CONNECTs of a closing session: their
+// holds and kept sessions are given back, and a later done is ignored.
+func (c *client) abandonPending() {
+	for len(c.pending) > 0 {
+		p := c.pending[len(c.pending)-1]
+		c.unpend(p)
+		p.abandoned = true
+		c.drop(p)
+	}
+}
+
+// drop gives back what a CONNECT that adds no socket holds: the kept
+// session it took, the namespace. The socket is marked gone, so that an
+// After or Do its middleware queued does nothing.
+func (c *client) drop(p *joining) {
+	p.so.gone = true
+	if p.ks != nil {
+		p.rc.giveBack(p.ks)
+		p.ks = nil
+	}
+	c.io.release(p.so.ns)
+}
+
+// refuse answers a CONNECT with CONNECT_ERROR for a middleware's error: a
+// *ConnectError chooses the message and data, another error's text is the
+// message.
+func (c *client) refuse(p *joining, err error) {
+	ce, ok := err.(*ConnectError)
+	if !ok {
+		ce = &ConnectError{Message: err.Error()}
+	}
+	p.so.ctr().errors.Add(1)
+	c.drop(p)
+	if c.s.Closed() {
+		return
+	}
+	r := c.s.r
+	r.enc = socketio.AppendConnectError(r.enc[:0], nsBytes(p.so.ns), ce.Message, ce.Data)
+	c.s.Send(r.enc, false)
+}
+
+// admit adds the socket of a CONNECT its middleware accepted: the whole
+// tail of a successful CONNECT, in one place whether the middleware
+// answered at once or later. Reactor only.
+func (c *client) admit(p *joining) {
+	r, so, rc, ks, missed := c.s.r, p.so, p.rc, p.ks, p.missed
 	if ks != nil && ks.userID != "" && so.UserID != ks.userID {
 		// The token is another user's: this pid is not theirs to take.
 		rc.giveBack(ks)
 		rc.refused[recoverUnknownPID].Add(1)
-		ks, missed = nil, nil
+		ks, missed, p.ks = nil, nil, nil
 		so.id, so.UserID, so.Data = r.newID(), "", nil
 		so.rec = &socketRec{pid: r.newID(), since: rc.last()}
 	}
 	if c.s.Closed() {
-		if ks != nil {
-			rc.giveBack(ks)
-		}
-		c.io.release(ns)
+		c.drop(p)
 		return
 	}
 	if ce := c.io.admitUser(so); ce != nil {
-		if ks != nil {
-			rc.giveBack(ks)
-		}
-		c.io.release(ns)
-		r.enc = socketio.AppendConnectError(r.enc[:0], h.Namespace, ce.Message, ce.Data)
-		c.s.Send(r.enc, false)
+		c.refuse(p, ce)
 		return
 	}
+	name := nsBytes(so.ns)
 	r.timers.stop(&c.connectTimer)
 	c.sockets = append(c.sockets, so)
 	so.add()
@@ -551,13 +704,13 @@ func (c *client) onConnect(h *socketio.Header) {
 		}
 	}
 	if so.rec != nil {
-		r.enc = socketio.AppendConnectPID(r.enc[:0], h.Namespace, so.id, so.rec.pid)
+		r.enc = socketio.AppendConnectPID(r.enc[:0], name, so.id, so.rec.pid)
 	} else {
-		r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
+		r.enc = socketio.AppendConnect(r.enc[:0], name, so.id)
 	}
 	c.s.Send(r.enc, false)
-	if ns.OnConnect != nil {
-		ns.OnConnect(so)
+	if so.ns.OnConnect != nil {
+		so.ns.OnConnect(so)
 	}
 }
 

@@ -381,6 +381,9 @@ func (so *Socket) takeAck(id uint64) *pendingAck {
 
 // Ack answers an event that asked for an acknowledgement. args and
 // attachments are as for Emit. A second Ack for the same event is ignored.
+// To answer later (after work on another goroutine, back through Do),
+// keep a copy of the handler's Event: its Name, Args and Attachments die
+// with the call, but the copy still acks, once.
 func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
 	if !ev.HasAck || so.gone {
 		return
@@ -395,13 +398,22 @@ func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
 // Disconnect makes the socket leave its namespace: the client gets a
 // DISCONNECT packet. With close, the whole Engine.IO connection closes too.
 func (so *Socket) Disconnect(close bool) {
+	so.DisconnectFor("server namespace disconnect", close)
+}
+
+// DisconnectFor is Disconnect with the reason OnDisconnect sees instead
+// of "server namespace disconnect", e.g. "token expired". The client sees
+// the same DISCONNECT packet (socket.io-client's reason "io server
+// disconnect"); a reason that is not one of the recoverable ones keeps no
+// session for connection state recovery.
+func (so *Socket) DisconnectFor(reason string, close bool) {
 	if so.gone {
 		return
 	}
 	r := so.c.s.r
 	r.enc = socketio.AppendDisconnect(r.enc[:0], nsBytes(so.ns))
 	so.c.s.Send(r.enc, false)
-	so.remove("server namespace disconnect")
+	so.remove(reason)
 	if close {
 		so.c.s.Close()
 	}

@@ -70,6 +70,7 @@ type serverConfig struct {
 	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
 	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
 	maxUserConns int           // MAX_USER_CONNECTIONS (sioloop only); zero: off
+	jwksURL      string        // JWT_JWKS_URL (sioloop only); empty: none
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -131,6 +132,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.maxUserConns > 0 {
 			env = append(env, "MAX_USER_CONNECTIONS="+strconv.Itoa(cfg.maxUserConns))
 		}
+		if cfg.jwksURL != "" {
+			env = append(env, "JWT_JWKS_URL="+cfg.jwksURL)
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -145,6 +149,7 @@ func scrubbedEnv() []string {
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
 		"MAX_USER_CONNECTIONS": true, "SECOND_URL": true, "NODE_URL": true,
 		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
+		"JWT_JWKS_URL": true, "JWT_JWKS_REFRESH": true, "JWT_AUDIENCE": true, "JWT_ISSUER": true, "JWT_PUBLIC_KEY": true, "TOKEN_URL": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
@@ -562,6 +567,17 @@ func TestSocketIO(t *testing.T) {
 		const max = 3
 		us := h.startServer(t, "sio-users", serverConfig{app: appSocketIO, namespaces: namespaces, jwtSecret: jwtSecret, maxUserConns: max})
 		h.run(t, us, scenario{tool: "sio", name: "users", env: []string{"JWT_SECRET=" + jwtSecret, "MAX_USER_CONNECTIONS=" + strconv.Itoa(max)}, timeout: 60 * time.Second})
+	})
+	t.Run("tokens", func(t *testing.T) {
+		if h.target != targetSioloop {
+			t.Skip("token expiry, refresh and JWKS are sioloop's (the Node peer has none)")
+		}
+		issuer := newTokenIssuer(t)
+		ts := h.startServer(t, "sio-jwks", serverConfig{app: appSocketIO, namespaces: namespaces, jwksURL: issuer.url + "/jwks"})
+		h.run(t, ts, scenario{tool: "sio", name: "tokens", env: []string{"TOKEN_URL=" + issuer.url}, timeout: 60 * time.Second})
+		if n := issuer.fetches.Load(); n < 2 {
+			t.Errorf("the JWKS was fetched %d times, want the start and at least one on-demand fetch after the rotation", n)
+		}
 	})
 	t.Run("recovery", func(t *testing.T) {
 		const window = 2 * time.Second

@@ -3,8 +3,9 @@
 // the sioloop application behaviour at /socket.io/ (sioloop itself, or tools/peers/node).
 //
 // usage: node sio.js [--url http://127.0.0.1:3000] [--timeout seconds] [scenario ...]
-// Scenarios: connect namespaces echo binary rooms admin many auth reconnect. With no name,
-// all run except reconnect (it needs a driver, see below) and auth (only when JWT_SECRET is set).
+// Scenarios: connect namespaces echo binary rooms admin many auth tokens reconnect. With no name,
+// all run except reconnect (it needs a driver, see below), tokens (it needs TOKEN_URL) and auth
+// (only when JWT_SECRET is set).
 // Each check prints one line ("ok ..." or "FAIL ..."); the exit status is 1 on any failure.
 //
 // What the scenarios expect from the server:
@@ -788,6 +789,72 @@ const scenarios = {
       } finally {
         for (const s of socks) s.close();
       }
+    },
+  },
+
+  // tokens needs a server with JWT_JWKS_URL on the test's issuer, whose base URL is TOKEN_URL
+  // (GET /token?sub=&ttl=, POST /rotate): a token expiring mid-connection without and with a
+  // refresh, and a key rotation picked up without a restart.
+  tokens: {
+    standalone: false,
+    async run(r, { url }) {
+      const base = process.env.TOKEN_URL;
+      if (!base) throw new Error("the tokens scenario needs TOKEN_URL (the test's token issuer)");
+      const getToken = async (sub, ttl, key) => {
+        const res = await fetch(`${base}/token?sub=${encodeURIComponent(sub)}&ttl=${ttl}` + (key ? `&key=${key}` : ""));
+        assert(res.status === 200, `GET /token: ${res.status}`);
+        return (await res.json()).token;
+      };
+      await r.check("expires-without-refresh", 15000, async () => {
+        const token = await getToken("alice", 2);
+        const s = client(r, url, "/", Object.assign({ auth: { token } }, WS));
+        await connected(s);
+        await echo(s, ["before exp"]);
+        // As in the README: remember the event, reconnect on the disconnect that follows.
+        const expired = once(s, "token_expired", 6000);
+        const gone = once(s, "disconnect", 6000);
+        const [info] = await expired;
+        assert(info && info.reason === "token expired", `token_expired ${describe(info)}`);
+        const [reason] = await gone;
+        assert(reason === "io server disconnect", `disconnect reason ${describe(reason)}, want "io server disconnect"`);
+        // The README's reconnect: a fresh token from the auth function, then connect().
+        s.auth = (cb) => getToken("alice", 60).then((t) => cb({ token: t }));
+        s.connect();
+        await connected(s);
+        await echo(s, ["after reconnect"]);
+      });
+      await r.check("refresh-keeps-the-socket", 15000, async () => {
+        const s = client(r, url, "/", Object.assign({ auth: { token: await getToken("bob", 2) } }, WS));
+        await connected(s);
+        let expired = false;
+        s.on("token_expired", () => (expired = true));
+        const ack = await s.timeout(5000).emitWithAck("refresh", { token: await getToken("bob", 60) });
+        assert(ack && typeof ack.exp === "number" && ack.exp > nowSec() + 30, `refresh ack ${describe(ack)}`);
+        const other = await s.timeout(5000).emitWithAck("refresh", { token: await getToken("mallory", 60) });
+        assert(other && typeof other.error === "string", `refresh with another sub: ack ${describe(other)}, want {error}`);
+        await sleep(3500); // past the first token's exp
+        assert(s.connected && !expired, `connected ${s.connected}, token_expired ${expired}`);
+        await echo(s, ["past the first exp"]);
+      });
+      await r.check("jwks-rotation", 25000, async () => {
+        const old = client(r, url, "/", Object.assign({ auth: { token: await getToken("carol", 60) } }, WS));
+        await connected(old);
+        const res = await fetch(`${base}/rotate`, { method: "POST" });
+        assert(res.status === 200, `POST /rotate: ${res.status}`);
+        const { kid } = await res.json();
+        // The server fetches the set again for an unknown kid at most once per 10 s: wait
+        // until the last fetch (at its start) is that old.
+        const since = (await (await fetch(`${base}/since-fetch`)).json()).ms;
+        if (since < 10500) await sleep(10500 - since);
+        // The new kid is not in the server's key set yet: the CONNECT waits for a fetch.
+        const s = client(r, url, "/", Object.assign({ auth: { token: await getToken("dave", 60) } }, POLLING));
+        await connected(s);
+        await echo(s, ["signed by " + kid]);
+        // The old key is still in the set: its tokens still connect.
+        const again = client(r, url, "/", Object.assign({ auth: { token: await getToken("carol", 60, "first") } }, WS));
+        await connected(again);
+        await echo(old, ["old socket unharmed"]);
+      });
     },
   },
 
