@@ -304,10 +304,11 @@ func (s *Session) Close() {
 		return
 	}
 	// Polling: the close packet goes out with the next GET, after what is
-	// already queued (Node waits for the write buffer to drain).
+	// already queued (Node waits for the write buffer to drain). So the
+	// sid stays in the table until a GET collects them (flushPoll) or
+	// pingTimeout passes (onHeartbeat); finish forgets it.
 	s.sendPacket(engineio.Close, nil)
 	s.closing = true
-	s.r.srv.sessions.del(s)
 	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingTimeout))
 	s.h.OnClose(s, "forced close")
 	s.flushPoll()
