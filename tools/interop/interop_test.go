@@ -69,6 +69,10 @@ type serverConfig struct {
 	pingTimeout  time.Duration // zero: the target's default
 	corsOrigins  string        // CORS_ORIGINS (sioloop only); empty: CORS off
 	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
+	// settings are more NAME=value settings, sioloop only (the limits of limits_test.go, which
+	// the Node peer does not have). With any, readiness is GET /health: a handshake would
+	// take a slot of the limit under test.
+	settings []string
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -127,6 +131,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.recovery > 0 {
 			env = append(env, "CONNECTION_STATE_RECOVERY="+cfg.recovery.String())
 		}
+		if len(cfg.settings) > 0 {
+			return h.binary(t, "sioloop"), nil, append(env, cfg.settings...), "/health"
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -140,6 +147,8 @@ func scrubbedEnv() []string {
 		"PORT": true, "HOST": true, "ADMIN_ADDR": true, "NAMESPACES": true, "JWT_SECRET": true,
 		"PING_INTERVAL": true, "PING_TIMEOUT": true, "MAX_PAYLOAD": true, "ADMIN_MAX_BODY": true,
 		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
+		"MAX_CONNECTIONS": true, "MAX_CONNECTIONS_PER_IP": true, "TRUSTED_PROXIES": true, "CONNECT_RATE": true, "CONNECT_BURST": true,
+		"MAX_ROOMS_PER_SOCKET": true, "MAX_EVENTS_PER_SECOND": true, "EVENT_BURST": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
