@@ -87,6 +87,9 @@ type Config struct {
 	// CONNECT_ERROR. Default 0: off.
 	MaxUserConnections int
 
+	MaxEventsPerSecond float64 // MAX_EVENTS_PER_SECOND, --max-events-per-second: events one socket may send a second; past it refused, and a flood disconnected. Default 0: off.
+	EventBurst         int     // EVENT_BURST, --event-burst: events MAX_EVENTS_PER_SECOND lets through at once, and the refused ones past which a socket is disconnected. Default 0: MAX_EVENTS_PER_SECOND rounded up.
+
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
 	RedisRequestTimeout time.Duration // REDIS_REQUEST_TIMEOUT, --redis-request-timeout: bound of a cluster-wide request. Default 5s.
@@ -145,6 +148,8 @@ func Settings() []Setting {
 		{"MAX_SUBSCRIBE_NAMES", "max-subscribe-names", "100", "channel names one subscribe or unsubscribe may list; a longer list is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxSubscribeNames) }},
 		{"MAX_ROOMS_PER_SOCKET", "max-rooms-per-socket", "128", "channels one socket may be subscribed to; a subscribe that would pass it is refused as a whole", func(c *Config, v string) error { return parseLimit(v, &c.MaxRoomsPerSocket) }},
 		{"MAX_USER_CONNECTIONS", "max-user-connections", "0", `sockets one authenticated user (the JWT "sub") may hold in the process, all namespaces together; one more CONNECT gets connect_error {"message":"too many connections for this user: MAX_USER_CONNECTIONS (n)","data":{"limit":"MAX_USER_CONNECTIONS","max":n}} (0: no bound)`, func(c *Config, v string) error { return parseLimitOrOff(v, &c.MaxUserConnections) }},
+		{"MAX_EVENTS_PER_SECOND", "max-events-per-second", "0", `events one socket may send a second (a token bucket of EVENT_BURST per socket; the client's acks are not counted); past it an event is refused, acked with {"error":"event refused: over MAX_EVENTS_PER_SECOND ..."} when the client asked for an ack and dropped otherwise; a socket that sends EVENT_BURST events more than the bucket allows is disconnected (0: no bound)`, func(c *Config, v string) error { return parseEventRate(v, &c.MaxEventsPerSecond) }},
+		{"EVENT_BURST", "event-burst", "0", "events MAX_EVENTS_PER_SECOND lets through at once, and how many refused events past the rate disconnect the socket (0: MAX_EVENTS_PER_SECOND rounded up)", func(c *Config, v string) error { return parseEventBurst(v, &c.EventBurst) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
@@ -406,6 +411,33 @@ func parseRate(v string, dst *float64) error {
 		return errors.New("want a number per second like 100 or 0.5, or 0 for off")
 	}
 	*dst = f
+	return nil
+}
+
+// parseEventRate parses MAX_EVENTS_PER_SECOND: a rate, at most
+// loop.MaxEventRate.
+func parseEventRate(v string, dst *float64) error {
+	var f float64
+	if err := parseRate(v, &f); err != nil {
+		return err
+	}
+	if f > loop.MaxEventRate {
+		return errors.New("want at most 1000000 events per second, or 0 for off")
+	}
+	*dst = f
+	return nil
+}
+
+// parseEventBurst parses EVENT_BURST: at most loop.MaxEventBurst.
+func parseEventBurst(v string, dst *int) error {
+	var n int
+	if err := parseLimitOrOff(v, &n); err != nil {
+		return err
+	}
+	if n > loop.MaxEventBurst {
+		return errors.New("want at most 1000000, or 0 for MAX_EVENTS_PER_SECOND rounded up")
+	}
+	*dst = n
 	return nil
 }
 

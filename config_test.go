@@ -71,7 +71,12 @@ func TestLoadConfigLimits(t *testing.T) {
 	if b := lc.Resolve().ConnectBurst; b != 3 {
 		t.Errorf("CONNECT_BURST resolves to %d, want CONNECT_RATE rounded up, 3", b)
 	}
-	if d, _ := LoadConfig(nil, env(nil), io.Discard); d.MaxConnections != 0 || d.MaxConnectionsPerIP != 0 || d.ConnectRate != 0 || d.TrustedProxies != nil {
+	c, err = LoadConfig([]string{"--event-burst", "20"}, env(map[string]string{"MAX_EVENTS_PER_SECOND": "7.5"}), io.Discard)
+	if err != nil || c.MaxEventsPerSecond != 7.5 || c.EventBurst != 20 {
+		t.Errorf("MAX_EVENTS_PER_SECOND 7.5, --event-burst 20: %v %+v", err, c)
+	}
+	if d, _ := LoadConfig(nil, env(nil), io.Discard); d.MaxConnections != 0 || d.MaxConnectionsPerIP != 0 || d.ConnectRate != 0 || d.TrustedProxies != nil ||
+		d.MaxEventsPerSecond != 0 || d.EventBurst != 0 {
 		t.Errorf("limits must default to off: %+v", d)
 	}
 }
@@ -107,6 +112,10 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f(nil, map[string]string{"CONNECTION_STATE_RECOVERY": "2"}, `invalid CONNECTION_STATE_RECOVERY "2": want a duration like 30s, or 0 for off`)
 	f(nil, map[string]string{"MAX_CONNECTIONS": "-1"}, `invalid MAX_CONNECTIONS "-1": want a whole number, or 0 for off`)
 	f(nil, map[string]string{"CONNECT_RATE": "fast"}, `invalid CONNECT_RATE "fast": want a number per second`)
+	f(nil, map[string]string{"MAX_EVENTS_PER_SECOND": "-5"}, `invalid MAX_EVENTS_PER_SECOND "-5": want a number per second`)
+	f(nil, map[string]string{"MAX_EVENTS_PER_SECOND": "2e6"}, `invalid MAX_EVENTS_PER_SECOND "2e6": want at most 1000000 events per second`)
+	f([]string{"--event-burst", "1.5"}, nil, `invalid --event-burst "1.5": want a whole number`)
+	f(nil, map[string]string{"EVENT_BURST": "1000001"}, `invalid EVENT_BURST "1000001": want at most 1000000`)
 	f(nil, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, `invalid TRUSTED_PROXIES "10.0.0.0/8,10.0.0.0/33": "10.0.0.0/33" is not a CIDR`)
 	f([]string{"--nope"}, nil, "flag provided but not defined")
 }

@@ -64,6 +64,8 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	io.Recovery = cfg.ConnectionStateRecovery
 	io.RecoveryBufferBytes = cfg.RecoveryBufferBytes
 	io.MaxUserConnections = cfg.MaxUserConnections
+	io.MaxEventsPerSecond = cfg.MaxEventsPerSecond
+	io.EventBurst = cfg.EventBurst
 	nss := []*loop.Namespace{io.Of("/")}
 	for _, n := range cfg.Namespaces {
 		if n != "/" {

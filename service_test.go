@@ -220,3 +220,19 @@ func TestOpenAdminWarning(t *testing.T) {
 	f(0, "--admin-token", "x")
 	f(0, "--admin-on-main-port=false")
 }
+
+// TestServiceEventLimit: MAX_EVENTS_PER_SECOND and EVENT_BURST reach the
+// Socket.IO server (limits.js in tools/interop drives them end to end).
+func TestServiceEventLimit(t *testing.T) {
+	cfg, err := LoadConfig([]string{"--max-events-per-second", "7.5", "--event-burst", "9"}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if svc.IO.MaxEventsPerSecond != 7.5 || svc.IO.EventBurst != 9 {
+		t.Errorf("SocketIO MaxEventsPerSecond %v, EventBurst %d; want 7.5 and 9", svc.IO.MaxEventsPerSecond, svc.IO.EventBurst)
+	}
+}

@@ -104,3 +104,41 @@ func TestEchoAllocs(t *testing.T) {
 		t.Fatalf("echo round: %.1f allocs, want 0", allocs)
 	}
 }
+
+// TestEchoAllocsEventRate is TestEchoAllocs with MaxEventsPerSecond on:
+// accepted events, and refused ones answered with the error ack, charge
+// the socket's bucket without allocating.
+func TestEchoAllocsEventRate(t *testing.T) {
+	srv, r := testReactor(Config{})
+	io := NewSocketIO(srv)
+	io.MaxEventsPerSecond, io.EventBurst = 1000, 1000
+	io.Of("/").On("message", func(s *Socket, ev *Event) {
+		s.Emit("message", ev.Args, ev.Attachments)
+		s.Ack(ev, ev.Args, nil)
+	})
+	s, c := wsSession(r, io)
+	cl := &sioClient{r: r, s: s, c: c, cs: c.ctx.(*connState)}
+	c.in = maskedFrame(1, "40")
+	cl.cs.serve(c, c.in, false)
+	frame := maskedFrame(1, `421["message",{"user":"alice","text":"hello world","seq":12345}]`)
+	buf := make([]byte, len(frame))
+	run := func() {
+		cl.c.in = buf[:copy(buf, frame)]
+		cl.r.srv.OnTraffic(cl.c)
+	}
+	run()
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Fatalf("echo round under the event limit: %.1f allocs, want 0", allocs)
+	}
+	// The clock stands still: the bucket is spent and the rest are refused.
+	for range 1000 {
+		run()
+	}
+	refused := srv.Snapshot().EventsRefused
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 || refused == 0 {
+		t.Fatalf("refused event acked: %.1f allocs (%d refused), want 0", allocs, refused)
+	}
+	if s.Closed() {
+		t.Fatal("the session was closed as a flood")
+	}
+}

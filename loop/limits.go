@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"math"
 	"net"
 	"net/netip"
 	"strconv"
@@ -255,4 +256,113 @@ func (srv *Server) refusalAnswer(r Refusal) limitRefusal {
 	// escape alike.
 	return limitRefusal{status: status, retryAfter: r == RefusedConnectRate,
 		body: []byte(`{"code":4,"message":` + strconv.Quote(msg) + `}`)}
+}
+
+// The event limit: MaxEventsPerSecond and EventBurst of a SocketIO, a token
+// bucket per socket. Unlike the handshake limits it runs on the hot path,
+// once per EVENT, on the socket's reactor: no lock, no allocation, and 8
+// bytes of state in each Socket (eventBucket), consulted only when the
+// limit is on.
+
+// eventLimit is the event limit of a SocketIO, worked out once from its
+// settings (SocketIO.eventLimit) in the float32 the buckets use.
+type eventLimit struct {
+	// perStamp is the tokens a bucket gains per stamp unit (2^stampShift
+	// ns of the coarse clock); 0 when the limit is off.
+	perStamp float32
+	// burst is the bucket's size, and also the debt past which a socket
+	// is disconnected as a flood.
+	burst float32
+	// refusal is the ack of a refused event, one argument:
+	// {"error":"… MAX_EVENTS_PER_SECOND (N/s, EVENT_BURST B) …"}.
+	refusal []byte
+}
+
+// Bounds of MaxEventsPerSecond and EventBurst: a float32 holds every whole
+// number up to 2^24 exactly, so tokens count events exactly far beyond
+// these; a million events a second from one socket is no limit anyway.
+const (
+	MaxEventRate  = 1e6
+	MaxEventBurst = 1_000_000
+)
+
+// stampShift turns the coarse clock (Unix ns) into a bucket's uint32 stamp:
+// units of 2^20 ns (about 1.05 ms, finer than the clock's 10 ms tick), by a
+// shift rather than a division. A stamp wraps after about 52 days.
+const stampShift = 20
+
+func stampOf(now int64) uint32 { return uint32(uint64(now) >> stampShift) }
+
+// eventBucket is a socket's token bucket for MaxEventsPerSecond: tokens and
+// the stamp of its last refill. It holds up to burst tokens, gains rate a
+// second, and each EVENT takes one. An event that finds less than a whole
+// token is refused, but takes its token all the same: the bucket goes into
+// debt, and a client must slow down below the rate to pay it back. An event
+// that would put the bucket more than burst tokens in debt is a flood: the
+// socket is disconnected (so with the default burst, a client that sends a
+// second's worth of events more than the limit lets through). 8 bytes, so
+// that Socket keeps its size class (see TestSocketSize).
+type eventBucket struct {
+	tokens float32
+	stamp  uint32
+}
+
+// eventVerdict is what the bucket says of one event.
+type eventVerdict uint8
+
+const (
+	eventAccepted eventVerdict = iota
+	eventRefused               // over the rate: refused, acked with the error if asked
+	eventFlood                 // more than burst refused beyond the rate: disconnect
+)
+
+// fill starts a bucket full at now (a new socket).
+func (b *eventBucket) fill(now int64, l *eventLimit) {
+	*b = eventBucket{tokens: l.burst, stamp: stampOf(now)}
+}
+
+// take charges one event at now (the coarse clock), refilling first, and
+// says whether it is accepted, refused or a flood. A stamp behind the last
+// one by the int32 measure (the wall clock stepped back, or a socket silent
+// for more than ~26 days) refills the bucket whole; a socket silent for
+// more than ~52 days may find less than it is owed, never more than burst.
+func (b *eventBucket) take(now int64, l *eventLimit) eventVerdict {
+	st := stampOf(now)
+	switch d := int32(st - b.stamp); {
+	case d < 0:
+		b.tokens = l.burst
+	case d > 0:
+		b.tokens = min(l.burst, b.tokens+float32(d)*l.perStamp)
+	}
+	b.stamp = st
+	b.tokens--
+	switch {
+	case b.tokens >= 0:
+		return eventAccepted
+	case b.tokens >= -l.burst:
+		return eventRefused
+	}
+	return eventFlood
+}
+
+// newEventLimit works out the limit of rate events a second with burst
+// (0: rate rounded up, at least 1); rate 0 turns it off.
+func newEventLimit(rate float64, burst int) eventLimit {
+	if rate <= 0 {
+		return eventLimit{}
+	}
+	rate = min(rate, MaxEventRate)
+	if burst <= 0 {
+		burst = max(1, int(math.Ceil(rate)))
+	}
+	burst = min(burst, MaxEventBurst)
+	msg := "event refused: over MAX_EVENTS_PER_SECOND (" + strconv.FormatFloat(rate, 'g', -1, 64) +
+		"/s, EVENT_BURST " + strconv.Itoa(burst) + ")"
+	return eventLimit{
+		perStamp: float32(rate * (1 << stampShift) / 1e9),
+		burst:    float32(burst),
+		// The message is printable ASCII, which strconv.Quote and JSON
+		// escape alike.
+		refusal: []byte(`{"error":` + strconv.Quote(msg) + `}`),
+	}
 }

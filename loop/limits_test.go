@@ -6,6 +6,9 @@ package loop_test
 
 import (
 	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +155,58 @@ func TestConnectRate(t *testing.T) {
 		t.Errorf("%d sessions, want 5", n)
 	}
 	canary.check(t)
+}
+
+// TestMaxEventsPerSecondPolling floods over polling: one POST carries the
+// burst, the refused events and the flood. The client's next GET gets the
+// answers and the DISCONNECT, the GET after it the close packet (in one
+// response, socket.io-client would see the close first); the packets
+// after the flood in the same POST are dropped, not taken as a protocol
+// error that would lose them. Another client keeps its round trip.
+func TestMaxEventsPerSecondPolling(t *testing.T) {
+	var reasons []string
+	var mu sync.Mutex
+	ts := startServerWith(t, loop.Config{}, func(srv *loop.Server) {
+		io := loop.NewSocketIO(srv)
+		io.MaxEventsPerSecond, io.EventBurst = 1, 2
+		root := io.Of("/")
+		root.On("message", func(so *loop.Socket, ev *loop.Event) { so.Ack(ev, ev.Args, nil) })
+		root.OnDisconnect = func(_ *loop.Socket, reason string) { mu.Lock(); reasons = append(reasons, reason); mu.Unlock() }
+		srv.Handle(enginePath, io)
+	})
+	other := ts.handshake(t)
+	ts.post(t, other, "40")
+	if got := ts.poll(t, other); !strings.HasPrefix(got, `40{"sid":`) {
+		t.Fatalf("CONNECT reply %q", got)
+	}
+	sid := ts.handshake(t)
+	ts.post(t, sid, "40")
+	ts.poll(t, sid)
+	var pkts []string
+	for i := range 8 { // 2 accepted, 2 refused, the flood, 3 dropped
+		pkts = append(pkts, `42`+strconv.Itoa(i)+`["message",`+strconv.Itoa(i)+`]`)
+	}
+	ts.post(t, sid, strings.Join(pkts, "\x1e"))
+	const refusal = `[{"error":"event refused: over MAX_EVENTS_PER_SECOND (1/s, EVENT_BURST 2)"}]`
+	want := strings.Join([]string{`430[0]`, `431[1]`, `432` + refusal, `433` + refusal, `41`}, "\x1e")
+	if got := ts.poll(t, sid); got != want {
+		t.Fatalf("GET after the flood\n got %q\nwant %q", got, want)
+	}
+	if got := ts.poll(t, sid); got != "1" {
+		t.Fatalf("second GET after the flood: %q, want the close packet", got)
+	}
+	expectEngineError(t, ts.do(t, reqGET(sidQuery(sid))), 1) // the session is gone
+	ts.post(t, other, `427["message","still here"]`)
+	if got := ts.poll(t, other); got != `437["still here"]` {
+		t.Fatalf("the other client got %q", got)
+	}
+	st := ts.srv.Snapshot()
+	if st.EventsRefused != 3 || st.Refusals[loop.RefusedEventFlood] != 1 {
+		t.Errorf("refused %d, floods %d; want 3 and 1", st.EventsRefused, st.Refusals[loop.RefusedEventFlood])
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Join(reasons, ",") != loop.ReasonEventFlood {
+		t.Errorf("disconnect reasons %q, want %q", reasons, loop.ReasonEventFlood)
+	}
 }

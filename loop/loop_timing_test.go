@@ -30,9 +30,15 @@ func fanoutSetupRecovery(n int, window time.Duration) (*SocketIO, *reactor, []*m
 }
 
 // echoSetup connects one client to "/" with the echo app.
-func echoSetup(t testing.TB) (*sioClient, []byte) {
+func echoSetup(t testing.TB) (*sioClient, []byte) { return echoSetupWith(t, nil) }
+
+// echoSetupWith is echoSetup with configure applied to the SocketIO first.
+func echoSetupWith(t testing.TB, configure func(io *SocketIO)) (*sioClient, []byte) {
 	srv, r := testReactor(Config{})
 	io := NewSocketIO(srv)
+	if configure != nil {
+		configure(io)
+	}
 	io.Of("/").On("message", func(s *Socket, ev *Event) {
 		s.Emit("message", ev.Args, ev.Attachments)
 	})
@@ -56,6 +62,26 @@ func BenchmarkEchoMessage(b *testing.B) {
 		cl.c.in = buf[:copy(buf, frame)]
 		cl.cs.serve(cl.c, cl.c.in, false)
 		cl.r.endBatch()
+	}
+}
+
+// BenchmarkEchoMessageEventRate is BenchmarkEchoMessage with
+// MAX_EVENTS_PER_SECOND on: the cost of charging each event to the
+// socket's bucket. The clock moves 1 µs a round, so the bucket never runs
+// out.
+func BenchmarkEchoMessageEventRate(b *testing.B) {
+	cl, frame := echoSetupWith(b, func(io *SocketIO) { io.MaxEventsPerSecond = MaxEventRate })
+	buf := make([]byte, len(frame))
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		cl.r.srv.clock.Add(int64(time.Microsecond))
+		cl.c.in = buf[:copy(buf, frame)]
+		cl.cs.serve(cl.c, cl.c.in, false)
+		cl.r.endBatch()
+	}
+	if n := cl.r.srv.Snapshot().EventsRefused; n != 0 {
+		b.Fatalf("%d events refused", n)
 	}
 }
 

@@ -46,6 +46,7 @@ type Session struct {
 	probing      bool // the probe sent 2probe; noops go to the parked GET
 	dirty        bool
 	closing      bool // polling: a close (or, after closeFromPOST, a noop) is queued for the next GET
+	closeNext    bool // polling, closing: the close packet waits for the GET after the one that takes the queue
 	closed       bool
 
 	liveIdx int // position in reactor.live
@@ -203,7 +204,11 @@ func (s *Session) flushPoll() {
 	cs.parked = nil
 	cs.writePollResponse(c, s.queue)
 	s.queue = s.queue[:0]
-	if s.closing {
+	switch {
+	case s.closeNext:
+		s.closeNext = false
+		s.sendPacket(engineio.Close, nil)
+	case s.closing:
 		s.finish()
 	}
 }
@@ -303,11 +308,21 @@ func (s *Session) Close() {
 		closeWS(s.ws, wsframe.CloseNormal, "")
 		return
 	}
-	// Polling: the close packet goes out with the next GET, after what is
-	// already queued (Node waits for the write buffer to drain).
-	s.sendPacket(engineio.Close, nil)
+	// Polling: what is queued goes out with the next GET, and the close
+	// packet with the GET after it, as from Node (its socket waits for the
+	// write buffer to drain before it closes the transport). Not in one
+	// response: socket.io-client acts on a close packet at once but on the
+	// Socket.IO packets before it a tick later, so a DISCONNECT in the same
+	// response would reach it as "transport close" (and it would
+	// reconnect). The sid stays in the table until a GET collects the
+	// close packet (flushPoll) or pingTimeout passes (onHeartbeat); finish
+	// forgets it.
 	s.closing = true
-	s.r.srv.sessions.del(s)
+	if len(s.queue) > 0 {
+		s.closeNext = true
+	} else {
+		s.sendPacket(engineio.Close, nil)
+	}
 	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingTimeout))
 	s.h.OnClose(s, "forced close")
 	s.flushPoll()

@@ -60,6 +60,22 @@ type SocketIO struct {
 	// MAX_USER_CONNECTIONS (n)" (see admitUser). Sockets without a UserID
 	// do not count. Default 0: no bound. Set it before Serve.
 	MaxUserConnections int
+	// MaxEventsPerSecond bounds the EVENTs each socket may send, with a
+	// token bucket of EventBurst per socket (eventBucket in limits.go,
+	// refilled from the coarse clock). An event past it is refused: acked
+	// with {"error":"event refused: over MAX_EVENTS_PER_SECOND (N/s,
+	// EVENT_BURST B)"} when the client asked for an ack, dropped
+	// otherwise. Refused events are charged too; a socket whose bucket
+	// would go more than EventBurst events into debt is disconnected with
+	// reason ReasonEventFlood (DISCONNECT, then the connection closes).
+	// The client's ACKs are not charged. At most MaxEventRate. Default 0:
+	// off (env MAX_EVENTS_PER_SECOND). Set it before Serve.
+	MaxEventsPerSecond float64
+	// EventBurst is how many events a socket may send at once under
+	// MaxEventsPerSecond, and the debt past which it is disconnected. At
+	// most MaxEventBurst. Default MaxEventsPerSecond rounded up, at least
+	// 1 (env EVENT_BURST).
+	EventBurst int
 
 	mu       sync.RWMutex // guards nsps and dynamic children of patterns
 	nsps     map[string]*Namespace
@@ -77,7 +93,17 @@ type SocketIO struct {
 
 	recOnce sync.Once
 	rec     *recovery // nil when Recovery is off
+
+	evOnce sync.Once
+	ev     eventLimit // MaxEventsPerSecond, worked out by eventLimit
+	// floodLogged is when a flood disconnect was last logged (Unix ns of
+	// the coarse clock), so that floods log once a minute.
+	floodLogged atomic.Int64
 }
+
+// ReasonEventFlood is the disconnect reason (OnDisconnect) of a socket
+// that kept sending events past MaxEventsPerSecond.
+const ReasonEventFlood = "event flood"
 
 // Adapter connects a SocketIO to the other servers of a cluster.
 type Adapter interface {
@@ -369,7 +395,12 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 // OnMessage implements Handler: decode one Socket.IO packet.
 func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
 	c, _ := s.Context().(*client)
-	if c == nil {
+	if c == nil || s.Closed() {
+		// A closing polling session still hands over the rest of the POST
+		// that closed it (a flood disconnect); Node's engine.io drops
+		// packets once its socket is not "open". The packets after it
+		// would only find no socket and fail the session, and with it
+		// the DISCONNECT still queued for the client's next GET.
 		return
 	}
 	if binary {
@@ -404,6 +435,28 @@ func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
 	default:
 		c.dispatch(&h, nil)
 	}
+}
+
+// eventLimit returns the event limit worked out from MaxEventsPerSecond
+// and EventBurst on first use (perStamp 0: off). Any goroutine.
+func (io *SocketIO) eventLimit() *eventLimit {
+	io.evOnce.Do(func() { io.ev = newEventLimit(io.MaxEventsPerSecond, io.EventBurst) })
+	return &io.ev
+}
+
+// onFlood disconnects so, which kept sending events past
+// MaxEventsPerSecond, counts it, and logs it at most once a minute.
+// On so's reactor.
+func (io *SocketIO) onFlood(so *Socket) {
+	srv := io.srv
+	srv.countRefusal(RefusedEventFlood)
+	now := so.c.s.r.now()
+	if last := io.floodLogged.Load(); now-last >= int64(limitLogEvery) && io.floodLogged.CompareAndSwap(last, now) {
+		srv.log.Warn("event flood: a socket sent events past MAX_EVENTS_PER_SECOND and was disconnected",
+			"max_events_per_second", io.MaxEventsPerSecond, "event_burst", io.ev.burst, "sid", so.c.s.id,
+			"remote", so.c.s.remote, "disconnected_total", srv.stats.Refusals[RefusedEventFlood].Load())
+	}
+	so.DisconnectFor(ReasonEventFlood, true)
 }
 
 // onAttachment collects one binary attachment of c.bin.

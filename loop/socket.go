@@ -60,6 +60,10 @@ type Socket struct {
 	// holes counts the left rooms still in rooms. It sits next to gone
 	// so the struct keeps its size class.
 	holes int32
+	// ev is the socket's MaxEventsPerSecond bucket, untouched while the
+	// limit is off. Its 8 bytes fill the struct to 176, the size class it
+	// was already in (see TestSocketSize).
+	ev eventBucket
 }
 
 // roomRef is one room of a socket: the room's set on the reactor and the
@@ -93,7 +97,11 @@ type pendingAck struct {
 }
 
 func newSocket(ns *Namespace, c *client) *Socket {
-	return &Socket{id: c.s.r.newID(), ns: ns, c: c}
+	so := &Socket{id: c.s.r.newID(), ns: ns, c: c}
+	if l := ns.io.eventLimit(); l.perStamp > 0 {
+		so.ev.fill(c.s.r.now(), l)
+	}
+	return so
 }
 
 // Do runs fn on the socket's reactor, after whatever that reactor is
@@ -429,6 +437,11 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	c := so.ctr()
 	c.eventsIn.Add(1)
 	c.bytesIn.Add(uint64(len(h.Data)))
+	// io.ev is read without its sync.Once: newSocket ran it on this
+	// reactor before the socket could receive anything.
+	if l := &so.ns.io.ev; l.perStamp > 0 && !so.admitEvent(h, l) {
+		return
+	}
 	hd := so.ns.events[string(name)]
 	if hd == nil {
 		hd = so.ns.OnAny
@@ -443,6 +456,31 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	*ev = Event{Name: name, Args: args, Attachments: atts, HasAck: h.HasAck, ackID: h.AckID}
 	hd(so, ev)
 	*ev = Event{}
+}
+
+// admitEvent charges an EVENT to the socket's MaxEventsPerSecond bucket
+// and reports whether it may go to its handler. A refused event is acked
+// with l.refusal when the client asked for an ack, dropped otherwise; a
+// flood disconnects the socket (DISCONNECT, then the Engine.IO connection
+// closes: socket.io-client reports "io server disconnect" and does not
+// reconnect by itself). Both are counted; ACKs from the client (answers to
+// EmitWithAck) are not charged: their number is the server's doing.
+func (so *Socket) admitEvent(h *socketio.Header, l *eventLimit) bool {
+	r := so.c.s.r
+	switch so.ev.take(r.now(), l) {
+	case eventAccepted:
+		return true
+	case eventRefused:
+		r.ctr.eventsRefused.Add(1)
+		if h.HasAck {
+			r.enc = socketio.AppendAck(r.enc[:0], nsBytes(so.ns), 0, h.AckID, l.refusal)
+			so.c.s.Send(r.enc, false)
+		}
+		return false
+	}
+	r.ctr.eventsRefused.Add(1)
+	so.ns.io.onFlood(so)
+	return false
 }
 
 // onAck completes a pending EmitWithAck.

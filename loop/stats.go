@@ -37,11 +37,12 @@ const (
 	RefusedMaxConnectionsPerIP                // "max_connections_per_ip": a handshake past MaxConnectionsPerIP sessions of its address, 429
 	RefusedConnectRate                        // "connect_rate": a handshake past ConnectRate (after ConnectBurst), 503 with Retry-After
 	RefusedMaxUserConnections                 // "max_user_connections": a CONNECT past SocketIO.MaxUserConnections sockets of its user, CONNECT_ERROR
+	RefusedEventFlood                         // "event_flood": a socket disconnected for events past SocketIO.MaxEventsPerSecond (EventBurst in debt)
 	NumRefusals
 )
 
 var refusalNames = [NumRefusals]string{"body_too_large", "head_timeout", "body_timeout", "idle_timeout", "outbound_full",
-	"max_connections", "max_connections_per_ip", "connect_rate", "max_user_connections"}
+	"max_connections", "max_connections_per_ip", "connect_rate", "max_user_connections", "event_flood"}
 
 // String returns the metric label of r.
 func (r Refusal) String() string {
@@ -64,6 +65,7 @@ type loopCounters struct {
 	volatileDropped       atomic.Uint64
 	slowConsumers         atomic.Uint64
 	ringSends             atomic.Uint64 // broadcast sends through io_uring
+	eventsRefused         atomic.Uint64 // client EVENTs refused by SocketIO.MaxEventsPerSecond
 	polling, websocket    atomic.Int64  // sessions by current transport
 }
 
@@ -86,6 +88,7 @@ type Snapshot struct {
 	VolatileDropped   uint64  // volatile packets dropped for clients that could not take them
 	SlowConsumers     uint64  // clients disconnected for exceeding the outbound cap
 	IOURingSends      uint64  // broadcast sends submitted through io_uring (the rest used write(2))
+	EventsRefused     uint64  // client events refused by MaxEventsPerSecond (flood disconnects are in Refusals)
 	LoopConnections   []int64 // open connections per reactor
 }
 
@@ -116,6 +119,7 @@ func (srv *Server) Snapshot() Snapshot {
 		s.VolatileDropped += r.ctr.volatileDropped.Load()
 		s.SlowConsumers += r.ctr.slowConsumers.Load()
 		s.IOURingSends += r.ctr.ringSends.Load()
+		s.EventsRefused += r.ctr.eventsRefused.Load()
 	}
 	return s
 }

@@ -172,12 +172,15 @@ var families = []family{
 		"Content-Length over MAX_PAYLOAD), head_timeout (HANDSHAKE_TIMEOUT), body_timeout (BODY_READ_TIMEOUT), idle_timeout (KEEP_ALIVE_TIMEOUT), " +
 		"outbound_full (HTTP answers left unread past MAX_OUTBOUND_BYTES), max_connections (503 to a handshake past MAX_CONNECTIONS), " +
 		"max_connections_per_ip (429 past MAX_CONNECTIONS_PER_IP), connect_rate (503 past CONNECT_RATE and CONNECT_BURST), " +
-		"max_user_connections (CONNECT_ERROR to a CONNECT past MAX_USER_CONNECTIONS sockets of its user).",
+		"max_user_connections (CONNECT_ERROR to a CONNECT past MAX_USER_CONNECTIONS sockets of its user), " +
+		"event_flood (a socket that kept sending events past MAX_EVENTS_PER_SECOND, EVENT_BURST of them beyond it, disconnected).",
 		func(a *appender, r *reading) {
 			for i, n := range r.snap.Refusals {
 				a.uint(`reason="`+loop.Refusal(i).String()+`"`, n)
 			}
 		}},
+	{"sioloop_events_refused_total", "counter", "Client events refused, by reason: rate (past MAX_EVENTS_PER_SECOND and EVENT_BURST; acked with {\"error\":…} when the client asked for an ack, dropped otherwise).",
+		func(a *appender, r *reading) { a.uint(`reason="rate"`, r.snap.EventsRefused) }},
 	{"sioloop_accept_errors_total", "counter", "Failed accepts of new client connections (out of file descriptors, out of memory); the server keeps running and retries.",
 		func(a *appender, r *reading) { a.uint("", r.snap.AcceptErrors) }},
 	{"sioloop_panics_total", "counter", "Panics recovered while serving one connection or job; the connection was closed and the server kept running.",

@@ -71,6 +71,10 @@ type serverConfig struct {
 	recovery     time.Duration // CONNECTION_STATE_RECOVERY; zero: off
 	maxUserConns int           // MAX_USER_CONNECTIONS (sioloop only); zero: off
 	jwksURL      string        // JWT_JWKS_URL (sioloop only); empty: none
+	// settings are more NAME=value settings, sioloop only (the limits of limits_test.go, which
+	// the Node peer does not have). With any, readiness is GET /health: a handshake would
+	// take a slot of the limit under test.
+	settings []string
 }
 
 // command returns the program, arguments, environment additions and readiness path of cfg
@@ -135,6 +139,9 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.jwksURL != "" {
 			env = append(env, "JWT_JWKS_URL="+cfg.jwksURL)
 		}
+		if len(cfg.settings) > 0 {
+			return h.binary(t, "sioloop"), nil, append(env, cfg.settings...), "/health"
+		}
 		return h.binary(t, "sioloop"), nil, env, "/socket.io/?EIO=4&transport=polling"
 	}
 	t.Fatalf("BUG: unknown target %q", h.target)
@@ -150,6 +157,8 @@ func scrubbedEnv() []string {
 		"MAX_USER_CONNECTIONS": true, "SECOND_URL": true, "NODE_URL": true,
 		"TARGET_URL": true, "CONNECTION_STATE_RECOVERY": true, "RECOVERY_WINDOW_MS": true, "SIO_MANY_CLIENTS": true, "ADMIN_URL": true, "CORS_ORIGINS": true,
 		"JWT_JWKS_URL": true, "JWT_JWKS_REFRESH": true, "JWT_AUDIENCE": true, "JWT_ISSUER": true, "JWT_PUBLIC_KEY": true, "TOKEN_URL": true,
+		"MAX_CONNECTIONS": true, "MAX_CONNECTIONS_PER_IP": true, "TRUSTED_PROXIES": true, "CONNECT_RATE": true, "CONNECT_BURST": true,
+		"MAX_ROOMS_PER_SOCKET": true, "MAX_EVENTS_PER_SECOND": true, "EVENT_BURST": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
