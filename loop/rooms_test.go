@@ -41,8 +41,8 @@ func checkRooms(t *testing.T, l *nsLocal) {
 
 // TestRoomsJoinLeaveMany: 100k rooms joined and left in random order by
 // one socket, while two others share some of them (so leaving moves other
-// members and fixes their positions), takes well under a second: each step
-// is O(1). Before rooms were a set this took minutes.
+// members and fixes their positions), takes about a second: each step is
+// O(1). Before rooms were a set this took minutes.
 func TestRoomsJoinLeaveMany(t *testing.T) {
 	io, r := testIO(t)
 	var socks []*Socket
@@ -97,8 +97,10 @@ func TestRoomsJoinLeaveMany(t *testing.T) {
 	if len(l.rooms) != n/10+n/7+1-n/70-1 { // rooms still held by the others
 		t.Fatalf("%d rooms left on the reactor", len(l.rooms))
 	}
-	if took > 2*time.Second {
-		t.Fatalf("joining and leaving %d rooms took %v, want well under a second", n, took)
+	// A guard against quadratic steps (minutes), not a speed goal: the
+	// bound leaves room for -race on a loaded 2-core machine.
+	if took > 30*time.Second {
+		t.Fatalf("joining and leaving %d rooms took %v: a step is no longer O(1)", n, took)
 	}
 	t.Logf("%d rooms joined and left in %v", n, took)
 }

@@ -146,7 +146,7 @@ func TestReading(t *testing.T) {
 			HandshakeErrors: [6]uint64{1, 2, 3, 4, 5, 6},
 			Broadcasts:      9, Deliveries: 90, VolatileDropped: 4, SlowConsumers: 1, IOURingSends: 80,
 			LoopConnections: []int64{3, 4},
-			Refusals:        [loop.NumRefusals]uint64{21, 22, 23, 24, 25, 26, 27, 28, 29},
+			Refusals:        [loop.NumRefusals]uint64{21, 22, 23, 24, 25, 26, 27, 28, 29, 30},
 			EventsRefused:   40,
 			AcceptErrors:    26, Panics: 27,
 		},
@@ -211,7 +211,8 @@ func TestReading(t *testing.T) {
 	f("sioloop_connection_refusals_total", 26, "reason", "max_connections")
 	f("sioloop_connection_refusals_total", 27, "reason", "max_connections_per_ip")
 	f("sioloop_connection_refusals_total", 28, "reason", "connect_rate")
-	f("sioloop_connection_refusals_total", 29, "reason", "event_flood")
+	f("sioloop_connection_refusals_total", 29, "reason", "max_user_connections")
+	f("sioloop_connection_refusals_total", 30, "reason", "event_flood")
 	f("sioloop_events_refused_total", 40, "reason", "rate")
 	f("sioloop_accept_errors_total", 26)
 	f("sioloop_panics_total", 27)
