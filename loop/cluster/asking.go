@@ -372,6 +372,9 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, nsp, event string, 
 // first argument it acknowledged with, as Node's broadcast ack callback
 // receives it (JSON, binary values as placeholders for Attachments).
 type AckResult struct {
+	// ID is the socket id for a socket of this server; the protocols do
+	// not carry it for the others' ("").
+	ID          string
 	Value       json.RawMessage
 	Attachments [][]byte
 }
@@ -445,7 +448,7 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, b *loop.Broadcast, timeo
 	}
 	clients += len(l.resps) + l.missing
 	for _, r := range l.resps {
-		acks = append(acks, AckResult{Value: firstArg(r.Args)})
+		acks = append(acks, AckResult{ID: r.ID, Value: firstArg(r.Args)})
 	}
 	return acks, clients, reach, err
 }
