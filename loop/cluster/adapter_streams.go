@@ -18,10 +18,11 @@ import (
 const (
 	streamsReadCount = 100             // XREAD COUNT (readCount)
 	streamsBlock     = 5 * time.Second // XREAD BLOCK (blockTimeInMs)
-	// streamsLagEvery is how often the reader asks XINFO STREAM how far
-	// behind it is.
-	streamsLagEvery = 5 * time.Second
 )
+
+// streamsLagEvery is how often the reader asks XINFO STREAM how far
+// behind it is (a variable for the tests).
+var streamsLagEvery = 5 * time.Second
 
 // streams is the state of an Adapter that speaks the protocol of
 // @socket.io/redis-streams-adapter 0.3.1 (dist/adapter.js), which extends

@@ -87,6 +87,25 @@ func TestStreamsBroadcast(t *testing.T) {
 	}
 }
 
+// TestStreamsLag: the reader measures how far behind the stream's end it
+// is, 0 once it has read everything.
+func TestStreamsLag(t *testing.T) {
+	defer func(d time.Duration) { streamsLagEvery = d }(streamsLagEvery)
+	streamsLagEvery = 0
+	rs := redistest.Start(t)
+	fb := newFakeLocal("b1")
+	a := startAdapter(t, rs.URL, newFakeLocal("a1"), streamsCfg("s6"))
+	b := startAdapter(t, rs.URL, fb, streamsCfg("s6"))
+	waitReading(t, b)
+	for range 3 {
+		a.Publish(&loop.Broadcast{Event: "x"})
+		recv(t, fb)
+	}
+	a.Publish(&loop.Broadcast{Event: "y"}) // the reader wakes up and measures again
+	recv(t, fb)
+	waitFor(t, "lag 0", 5*time.Second, func() bool { return b.Stats().StreamLag == 0 })
+}
+
 // TestStreamsEntries XADDs what a Node server would, and garbage: the
 // good ones are applied, the bad ones counted and skipped.
 func TestStreamsEntries(t *testing.T) {
