@@ -190,6 +190,15 @@ async function run(r) {
     }
   });
 
+  await r.check("a POST with \"ack\":true to sioloop waits for the acknowledgements of every server's clients", 15000, async () => {
+    for (const c of clients) c.s.on("ask", (n, cb) => cb({ from: c.name, n }));
+    const res = await postJSON(SIOLOOP[0], "/SendWebsocketEvent", { event: "ask", data: 7, ack: true, timeout: "3s" });
+    const from = res.responses.map((x) => x.args[0] && x.args[0].from).sort();
+    const want = clients.map((c) => c.name).sort();
+    assert(res.recipients === clients.length && res.timeouts === 0 && JSON.stringify(from) === JSON.stringify(want),
+      `ack answer ${describe(res)}`);
+  });
+
   await r.check("fetchSockets() on the Node server lists the sioloop sockets", 15000, async () => {
     const res = await getJSON(NODE + "/sockets");
     const ids = res.sockets.map((s) => s.id).sort();
