@@ -112,8 +112,9 @@ const clusterAdminToken = "interop-admin-token"
 func TestCluster(t *testing.T) { runCluster(t, "pubsub", 3, true) }
 
 // TestClusterStreams runs cluster.js with REDIS_ADAPTER=streams: two sioloop servers and one
-// Node socket.io server with @socket.io/redis-streams-adapter 0.3.1 on one stream.
-func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, false) }
+// Node socket.io server with @socket.io/redis-streams-adapter 0.3.1 on one stream, Redis
+// killed for 5 s in the middle as in TestCluster.
+func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, true) }
 
 // runCluster runs cluster.js against n sioloop servers and the Node peer, all with
 // REDIS_ADAPTER=adapter, killing Redis for 5 s in the middle when outage is set.
