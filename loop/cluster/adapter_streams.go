@@ -21,7 +21,8 @@ const (
 )
 
 // streamsLagEvery is how often the reader asks XINFO STREAM how far
-// behind it is (a variable for the tests).
+// behind it is (a variable for the tests; each adapter copies it when it
+// is made).
 var streamsLagEvery = 5 * time.Second
 
 // streams is the state of an Adapter that speaks the protocol of
@@ -57,12 +58,13 @@ type streams struct {
 	anchor   int64         // entries-added - read when last caught up (reader only)
 	anchored bool
 	lagAt    time.Time
+	lagEvery time.Duration
 }
 
 func newStreams(a *Adapter, opt *redis.Options) *streams {
 	ro := *opt
 	ro.PoolSize = 1
-	s := &streams{a: a, rdb: redis.NewClient(&ro), name: a.cfg.Stream, key: a.cfg.Key}
+	s := &streams{a: a, rdb: redis.NewClient(&ro), name: a.cfg.Stream, key: a.cfg.Key, lagEvery: streamsLagEvery}
 	s.lag.Store(-1)
 	return s
 }
@@ -138,7 +140,7 @@ func (s *streams) readLoop() {
 				s.onEntry(&st.Messages[i])
 			}
 		}
-		if time.Since(s.lagAt) >= streamsLagEvery {
+		if time.Since(s.lagAt) >= s.lagEvery {
 			s.measureLag(ctx)
 		}
 	}
