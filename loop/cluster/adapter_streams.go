@@ -439,15 +439,10 @@ func (s *streams) serverSideEmit(nsp, id string, data []byte) (outMsg, error) {
 
 // broadcastRequest returns the BROADCAST with requestId of a broadcast
 // with acks.
-func (s *streams) broadcastRequest(_ *Codec, nsp, id string, b *loop.Broadcast, timeoutMS int64) (outMsg, error) {
-	data, err := eventData(b.Event, b.Args)
+func (s *streams) broadcastRequest(c *Codec, nsp, id string, b *loop.Broadcast, timeoutMS int64) (outMsg, error) {
+	data, err := c.appendBroadcastData(nil, b, id, timeoutMS)
 	if err != nil {
 		return outMsg{}, err
 	}
-	v := broadcastData{
-		Packet:    packet{Type: packetEvent, Data: data, Nsp: nsp},
-		RequestID: id,
-		Opts:      streamsOpts{Rooms: b.Rooms, Except: b.Except, Flags: streamsFlags{Volatile: b.Volatile, Timeout: timeoutMS}},
-	}
-	return s.ephemeral(nsp, MsgBroadcast, marshal(&v), b.Attachments)
+	return s.ephemeral(nsp, MsgBroadcast, data, b.Attachments)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sioloop/loop"
+	"sioloop/protocol/socketio"
 )
 
 // ---------------------------------------------------------------- the Streams protocol
@@ -146,13 +147,6 @@ func (c *Codec) parseClusterMessage(payload []byte, m *clusterMessage) ([][]byte
 	return atts, nil
 }
 
-// broadcastData is the data of a BROADCAST message.
-type broadcastData struct {
-	Packet    packet      `json:"packet"`
-	RequestID string      `json:"requestId,omitempty"`
-	Opts      streamsOpts `json:"opts"`
-}
-
 // streamsOpts is encodeOptions' {rooms, except, flags}.
 type streamsOpts struct {
 	Rooms  roomList     `json:"rooms"`
@@ -182,16 +176,65 @@ func marshal(v any) []byte {
 // ClusterAdapter.broadcast publishes it): JSON, or base64 msgpack when b
 // has attachments.
 func (c *Codec) AppendEntryData(b *loop.Broadcast) (string, error) {
-	data, err := eventData(b.Event, b.Args)
+	js, err := c.appendBroadcastData(nil, b, "", 0)
 	if err != nil {
 		return "", err
 	}
-	nsp := nsName(b.Namespace)
-	v := broadcastData{
-		Packet: packet{Type: packetEvent, Data: data, Nsp: nsp},
-		Opts:   streamsOpts{Rooms: b.Rooms, Except: b.Except, Flags: streamsFlags{Volatile: b.Volatile}},
+	return c.entryData(js, b.Attachments)
+}
+
+// appendBroadcastData appends the JSON data of a BROADCAST message,
+// {"packet":{"type":2,"data":[event,...args],"nsp":…},"requestId":…,
+// "opts":{"rooms":[…],"except":[…],"flags":{…}}}, written by hand as
+// JSON.stringify would: it is made on the broadcasting goroutine, maybe
+// a reactor. requestId is left out when "", flags.timeout when 0.
+func (c *Codec) appendBroadcastData(dst []byte, b *loop.Broadcast, requestID string, timeoutMS int64) ([]byte, error) {
+	if _, err := c.scanList(b.Args, len(b.Attachments)); err != nil {
+		return dst, err
 	}
-	return c.entryData(marshal(&v), b.Attachments)
+	if dst == nil {
+		dst = make([]byte, 0, 128+len(b.Event)+len(b.Args))
+	}
+	dst = append(dst, `{"packet":{"type":2,"data":[`...)
+	dst = socketio.AppendJSONStringOf(dst, b.Event)
+	if len(b.Args) > 0 {
+		dst = append(append(dst, ','), b.Args...)
+	}
+	dst = append(dst, `],"nsp":`...)
+	dst = socketio.AppendJSONStringOf(dst, nsName(b.Namespace))
+	dst = append(dst, '}')
+	if requestID != "" {
+		dst = append(dst, `,"requestId":`...)
+		dst = socketio.AppendJSONStringOf(dst, requestID)
+	}
+	dst = append(dst, `,"opts":{"rooms":`...)
+	dst = appendJSONStrings(dst, b.Rooms)
+	dst = append(dst, `,"except":`...)
+	dst = appendJSONStrings(dst, b.Except)
+	dst = append(dst, `,"flags":{`...)
+	if b.Volatile {
+		dst = append(dst, `"volatile":true`...)
+	}
+	if timeoutMS > 0 {
+		if b.Volatile {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `"timeout":`...)
+		dst = strconv.AppendInt(dst, timeoutMS, 10)
+	}
+	return append(dst, "}}}"...), nil
+}
+
+// appendJSONStrings appends list as a JSON array of strings.
+func appendJSONStrings(dst []byte, list []string) []byte {
+	dst = append(dst, '[')
+	for i, s := range list {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = socketio.AppendJSONStringOf(dst, s)
+	}
+	return append(dst, ']')
 }
 
 // entryData returns js as the data of a stream entry: itself without
