@@ -95,6 +95,9 @@ type Config struct {
 	RedisRequestTimeout time.Duration // REDIS_REQUEST_TIMEOUT, --redis-request-timeout: bound of a cluster-wide request. Default 5s.
 	RedisPublishRetry   time.Duration // REDIS_PUBLISH_RETRY, --redis-publish-retry: how long a publish waits for Redis before it is dropped. Default 10s.
 	RedisReadiness      bool          // REDIS_READINESS, --redis-readiness: /health answers 503 while Redis is unreachable. Default false.
+	RedisAdapter        string        // REDIS_ADAPTER, --redis-adapter: pubsub (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter). Default "pubsub".
+	RedisStreamName     string        // REDIS_STREAM_NAME, --redis-stream-name: the stream of REDIS_ADAPTER=streams. Default "socket.io".
+	RedisStreamMaxLen   int           // REDIS_STREAM_MAXLEN, --redis-stream-maxlen: approximate length the stream is trimmed to. Default 10000.
 }
 
 // Setting describes one configuration variable.
@@ -154,6 +157,9 @@ func Settings() []Setting {
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
 		{"REDIS_PUBLISH_RETRY", "redis-publish-retry", "10s", "how long a message for the other servers is retried while Redis is unreachable before it is dropped (and counted)", func(c *Config, v string) error { return parseDuration(v, &c.RedisPublishRetry) }},
+		{"REDIS_ADAPTER", "redis-adapter", "pubsub", "protocol of the cluster: pubsub (@socket.io/redis-adapter 8, lost messages while Redis is unreachable) or streams (@socket.io/redis-streams-adapter 0.3: broadcasts go through a Redis stream, and a replica that loses Redis reads what it missed when it is back)", func(c *Config, v string) error { return parseRedisAdapter(v, &c.RedisAdapter) }},
+		{"REDIS_STREAM_NAME", "redis-stream-name", "socket.io", "Redis stream of REDIS_ADAPTER=streams (the streamName option of the Node adapter)", func(c *Config, v string) error { return parseStreamName(v, &c.RedisStreamName) }},
+		{"REDIS_STREAM_MAXLEN", "redis-stream-maxlen", "10000", "entries the stream of REDIS_ADAPTER=streams keeps, trimmed approximately (XADD MAXLEN ~, the maxLen option of the Node adapter)", func(c *Config, v string) error { return parseLimit(v, &c.RedisStreamMaxLen) }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
 	}
 }
@@ -282,6 +288,24 @@ func checkRedisURL(v string) error {
 func parseRedisKey(v string, dst *string) error {
 	if v == "" || strings.ContainsAny(v, "*?[]\\ ") {
 		return errors.New(`want a non-empty prefix without spaces or * ? [ ] \ like socket.io`)
+	}
+	*dst = v
+	return nil
+}
+
+// parseRedisAdapter reads REDIS_ADAPTER.
+func parseRedisAdapter(v string, dst *string) error {
+	if v != "pubsub" && v != "streams" {
+		return errors.New("want pubsub or streams")
+	}
+	*dst = v
+	return nil
+}
+
+// parseStreamName refuses an empty name and one with spaces.
+func parseStreamName(v string, dst *string) error {
+	if v == "" || strings.ContainsAny(v, " \t\r\n") {
+		return errors.New("want a Redis key without spaces like socket.io")
 	}
 	*dst = v
 	return nil

@@ -42,6 +42,37 @@ func TestRedisSettings(t *testing.T) {
 	f(map[string]string{"REDIS_KEY": "a*b"}, `invalid REDIS_KEY "a*b"`)
 	f(map[string]string{"REDIS_REQUEST_TIMEOUT": "0s"}, `invalid REDIS_REQUEST_TIMEOUT "0s"`)
 	f(map[string]string{"REDIS_READINESS": "sometimes"}, `invalid REDIS_READINESS "sometimes": want true or false`)
+	f(map[string]string{"REDIS_ADAPTER": "sharded"}, `invalid REDIS_ADAPTER "sharded": want pubsub or streams`)
+	f(map[string]string{"REDIS_STREAM_NAME": "a b"}, `invalid REDIS_STREAM_NAME "a b"`)
+	f(map[string]string{"REDIS_STREAM_MAXLEN": "-5"}, `invalid REDIS_STREAM_MAXLEN "-5": want a positive whole number`)
+	f(map[string]string{"REDIS_STREAM_MAXLEN": "1e9x"}, `invalid REDIS_STREAM_MAXLEN "1e9x"`)
+}
+
+// TestRedisStreamsSettings checks REDIS_ADAPTER and the stream settings:
+// defaults, env and flags, and their way to the adapter.
+func TestRedisStreamsSettings(t *testing.T) {
+	c, err := LoadConfig(nil, env(nil), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisAdapter != "pubsub" || c.RedisStreamName != "socket.io" || c.RedisStreamMaxLen != 10000 {
+		t.Errorf("defaults: adapter %q stream %q maxlen %d", c.RedisAdapter, c.RedisStreamName, c.RedisStreamMaxLen)
+	}
+	c, err = LoadConfig([]string{"--redis-stream-maxlen", "500", "--redis-url", "redis://127.0.0.1:1"},
+		env(map[string]string{"REDIS_ADAPTER": "streams", "REDIS_STREAM_NAME": "app-stream", "REDIS_STREAM_MAXLEN": "7"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RedisAdapter != "streams" || c.RedisStreamName != "app-stream" || c.RedisStreamMaxLen != 500 {
+		t.Errorf("settings: adapter %q stream %q maxlen %d", c.RedisAdapter, c.RedisStreamName, c.RedisStreamMaxLen)
+	}
+	s, err := New(c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ac := s.Cluster.Config(); !ac.Streams || ac.Stream != "app-stream" || ac.StreamMaxLen != 500 || s.Cluster.Stats().Adapter != "streams" {
+		t.Errorf("adapter config %+v", ac)
+	}
 }
 
 // TestNewWithRedis builds a service with REDIS_URL: the adapter is set on

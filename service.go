@@ -222,6 +222,9 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		Key:            cfg.RedisKey,
 		RequestTimeout: cfg.RedisRequestTimeout,
 		PublishRetry:   cfg.RedisPublishRetry,
+		Streams:        cfg.RedisAdapter == "streams",
+		Stream:         cfg.RedisStreamName,
+		StreamMaxLen:   int64(cfg.RedisStreamMaxLen),
 	}, io, log)
 	if err != nil {
 		return nil, err
@@ -234,6 +237,10 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 	io.OnNamespace = ad.AddNamespace
 	io.OnNamespaceRemoved = ad.RemoveNamespace
 	io.Adapter = ad
-	log.Info("redis adapter enabled", "uid", ad.UID(), "key", ad.Config().Key)
+	if c := ad.Config(); c.Streams {
+		log.Info("redis streams adapter enabled", "uid", ad.UID(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
+	} else {
+		log.Info("redis adapter enabled", "uid", ad.UID(), "key", c.Key)
+	}
 	return ad, nil
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"sioloop/metrics/metricstest"
 	"slices"
@@ -41,11 +42,16 @@ func postJSON(t *testing.T, url, body string) map[string]any {
 // TestCluster runs three services on one Redis: broadcasts and socket
 // management reach every server, "local" stays on one, and a Redis outage
 // only pauses the cross-server part.
-func TestCluster(t *testing.T) {
+func TestCluster(t *testing.T) { testCluster(t, "pubsub") }
+
+// TestClusterStreams is TestCluster with REDIS_ADAPTER=streams.
+func TestClusterStreams(t *testing.T) { testCluster(t, "streams") }
+
+func testCluster(t *testing.T, adapter string) {
 	rs := redistest.Start(t)
-	s1 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s")
-	s2 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s")
-	s3 := startService(t, "--redis-url", rs.URL, "--redis-readiness", "true")
+	s1 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s", "--redis-adapter", adapter)
+	s2 := startService(t, "--redis-url", rs.URL, "--redis-request-timeout", "2s", "--redis-adapter", adapter)
+	s3 := startService(t, "--redis-url", rs.URL, "--redis-adapter", adapter, "--redis-readiness", "true")
 	for _, s := range []*testService{s1, s2, s3} {
 		keys(t, waitHealth(t, s, "up", http.StatusOK), "status", "timestamp", "uptime", "memory", "connections", "redis")
 	}
@@ -104,6 +110,31 @@ func TestCluster(t *testing.T) {
 	expect(c1, `42["sentinel"]`)
 	expect(c2, `42["sentinel"]`)
 	postJSON(t, s1.admin+"/sockets/leave", `{"rooms":"vip","room":"vip"}`)
+
+	// A broadcast with acks posted to one server waits for the clients of
+	// every server.
+	answer := func(c *sioClient, v string) {
+		p := c.read()
+		id, _, ok := strings.Cut(strings.TrimPrefix(p, "42"), "[")
+		if !strings.HasPrefix(p, "42") || !ok || id == "" {
+			t.Errorf("socket %s got %q, want an EVENT with an ack id", c.sid, p)
+			return
+		}
+		c.send("43" + id + `[` + v + `]`)
+	}
+	acked := make(chan map[string]any, 1)
+	go func() {
+		r := do(t, http.MethodPost, s3.admin+"/SendWebsocketEvent", strings.NewReader(`{"event":"q","ack":true,"timeout":"3s"}`),
+			"Content-Type", "application/json")
+		acked <- r.object(t)
+	}()
+	answer(c1, `"one"`)
+	answer(c2, `"two"`)
+	m = <-acked
+	if number(t, m["recipients"]) != 2 || number(t, m["timeouts"]) != 0 ||
+		!strings.Contains(fmt.Sprint(m["responses"]), "one") || !strings.Contains(fmt.Sprint(m["responses"]), "two") {
+		t.Errorf("POST /SendWebsocketEvent with ack: %v", m)
+	}
 
 	// Redis down: liveness stays 200, readiness follows REDIS_READINESS,
 	// local delivery goes on.
@@ -275,4 +306,49 @@ func TestClusterUsers(t *testing.T) {
 	}
 	waitCount(s1, "user=42&count=true", 0)
 	waitCount(s1, "user=7&count=true", 1)
+}
+
+// TestClusterStreamsOutage kills Redis for 3s while one service posts
+// steadily: a client of the other service gets every event, in order,
+// once. What s1 posted during the outage waited in its publish queue and
+// reached the stream when Redis was back; what reached the stream before
+// the kill was read by s2 from its last entry.
+func TestClusterStreamsOutage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills redis-server for 3s")
+	}
+	rs := redistest.Start(t)
+	s1 := startService(t, "--redis-url", rs.URL, "--redis-adapter", "streams")
+	s2 := startService(t, "--redis-url", rs.URL, "--redis-adapter", "streams")
+	for _, s := range []*testService{s1, s2} {
+		waitHealth(t, s, "up", http.StatusOK)
+	}
+	c2 := dialSIO(t, s2, "/")
+	const total = 250
+	posted := make(chan error, 1)
+	go func() {
+		for i := range total {
+			r, err := http.Post(s1.admin+"/SendWebsocketEvent", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"event":"tick","data":%d}`, i)))
+			if err != nil {
+				posted <- err
+				return
+			}
+			r.Body.Close()
+			time.Sleep(20 * time.Millisecond) // 5s of posts
+		}
+		posted <- nil
+	}()
+	time.Sleep(time.Second)
+	rs.Kill()
+	time.Sleep(3 * time.Second)
+	rs.Restart(t)
+	for i := range total {
+		if got, want := c2.read(), fmt.Sprintf(`42["tick",%d]`, i); got != want {
+			t.Fatalf("event %d: got %q, want %q (lost, duplicated or out of order)", i, got, want)
+		}
+	}
+	if err := <-posted; err != nil {
+		t.Fatal(err)
+	}
 }

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"sioloop/loop"
+	"sioloop/loop/cluster"
 	"sioloop/protocol/socketio"
 )
 
@@ -130,6 +132,17 @@ func (h *handler) serveSend(w http.ResponseWriter, r *http.Request, start time.T
 	for _, ev := range p.events {
 		b := p.target
 		b.Event, b.Args = ev.name, ev.args
+		if p.ack && h.s.Cluster != nil && !b.Local {
+			answers, clients, err := h.clusterAck(r.Context(), &b, p.ackTimeout)
+			if err != nil {
+				return broadcastError(err, &b)
+			}
+			resp.EventsSent++
+			resp.Recipients = max(resp.Recipients, clients)
+			resp.Responses = append(resp.Responses, answers...)
+			*resp.Timeouts += clients - len(answers)
+			continue
+		}
 		if p.ack {
 			answers, timeouts, err := h.s.IO.BroadcastWithAck(&b, p.ackTimeout)
 			if err != nil {
@@ -151,6 +164,28 @@ func (h *handler) serveSend(w http.ResponseWriter, r *http.Request, start time.T
 	resp.Duration = formatMillis(time.Since(start))
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// clusterAck broadcasts b with acks on every server of the cluster. Each
+// answer holds the first argument of the acknowledgement (all the
+// protocols carry) and, for a socket of this server, its id.
+func (h *handler) clusterAck(ctx context.Context, b *loop.Broadcast, timeout time.Duration) ([]loop.AckResponse, int, error) {
+	acks, clients, _, err := h.s.Cluster.BroadcastWithAck(ctx, b, timeout)
+	switch {
+	case errors.Is(err, cluster.ErrClosed):
+		return nil, 0, ErrShuttingDown
+	case err != nil && !errors.Is(err, cluster.ErrRedisDown):
+		return nil, 0, err
+	}
+	out := make([]loop.AckResponse, len(acks))
+	for i, a := range acks {
+		v := a.Value
+		if len(v) == 0 {
+			v = json.RawMessage("null")
+		}
+		out[i] = loop.AckResponse{ID: a.ID, Args: append(append(json.RawMessage{'['}, v...), ']')}
+	}
+	return out, max(clients, len(out)), nil
 }
 
 // formatMillis formats d as milliseconds with three decimals, "0.134ms",

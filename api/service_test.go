@@ -61,6 +61,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	redisTimeout := fs.Duration("redis-request-timeout", 5*time.Second, "")
 	jwtSecret := fs.String("jwt-secret", "", "")
 	maxUserConns := fs.Int("max-user-connections", 0, "")
+	redisAdapter := fs.String("redis-adapter", "pubsub", "")
 	if err := fs.Parse(extra); err != nil {
 		t.Fatalf("startService(%q): %v", extra, err)
 	}
@@ -84,7 +85,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	var ad *cluster.Adapter
 	if *redisURL != "" {
 		var err error
-		if ad, err = cluster.New(cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout}, sio, log); err != nil {
+		if ad, err = cluster.New(cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout, Streams: *redisAdapter == "streams"}, sio, log); err != nil {
 			t.Fatal(err)
 		}
 		for _, ns := range nss {

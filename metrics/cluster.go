@@ -68,6 +68,30 @@ var clusterFamilies = []clusterFamily{
 		func(a *appender, s *cluster.Stats) { a.int("", int64(s.Queued)) }},
 	{"sioloop_cluster_malformed_total", "counter", "Messages from Redis ignored because they could not be read or applied.",
 		func(a *appender, s *cluster.Stats) { a.uint("", s.Malformed) }},
+	{"sioloop_cluster_adapter_info", "gauge", "1, labelled with the protocol of the cluster (REDIS_ADAPTER): pubsub or streams.",
+		func(a *appender, s *cluster.Stats) {
+			if s.Adapter != "" {
+				a.int(`adapter="`+s.Adapter+`"`, 1)
+			}
+		}},
+	{"sioloop_redis_stream_entries_read_total", "counter", "Entries read from the Redis stream (REDIS_ADAPTER=streams), this server's own included.",
+		func(a *appender, s *cluster.Stats) {
+			if s.Adapter == "streams" {
+				a.uint("", s.StreamRead)
+			}
+		}},
+	{"sioloop_redis_stream_read_errors_total", "counter", "Reads of the Redis stream that failed (REDIS_ADAPTER=streams); each is retried from the last entry read.",
+		func(a *appender, s *cluster.Stats) {
+			if s.Adapter == "streams" {
+				a.uint("", s.StreamReadErrors)
+			}
+		}},
+	{"sioloop_redis_stream_lag_entries", "gauge", "Entries of the Redis stream not read yet (REDIS_ADAPTER=streams), measured every 5s from XINFO STREAM (Redis 7 or later); absent while unknown.",
+		func(a *appender, s *cluster.Stats) {
+			if s.Adapter == "streams" && s.StreamLag >= 0 {
+				a.int("", s.StreamLag)
+			}
+		}},
 	{"sioloop_cluster_request_timeouts_total", "counter", "Cluster-wide requests (fetch sockets, all rooms, acks) that some server did not answer within REDIS_REQUEST_TIMEOUT.",
 		func(a *appender, s *cluster.Stats) { a.uint("", s.Timeouts) }},
 }

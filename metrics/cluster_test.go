@@ -43,6 +43,15 @@ func TestClusterFamilies(t *testing.T) {
 	f("sioloop_cluster_malformed_total", 2)
 	f("sioloop_cluster_request_timeouts_total", 4)
 
+	src.s.Adapter, src.s.StreamRead, src.s.StreamReadErrors, src.s.StreamLag = "streams", 40, 2, 17
+	b.Reset()
+	s.WritePrometheus(&b)
+	mfs = metricstest.Parse(t, b.Bytes())
+	f("sioloop_cluster_adapter_info", 1, "adapter", "streams")
+	f("sioloop_redis_stream_entries_read_total", 40)
+	f("sioloop_redis_stream_read_errors_total", 2)
+	f("sioloop_redis_stream_lag_entries", 17)
+
 	src.s.Up = false
 	b.Reset()
 	s.WritePrometheus(&b)

@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -23,6 +24,8 @@ const (
 	DefaultRequestTimeout = 5 * time.Second
 	DefaultPublishRetry   = 10 * time.Second
 	DefaultQueueSize      = 10000
+	DefaultStream         = "socket.io"
+	DefaultStreamMaxLen   = 10000
 )
 
 // Config configures an Adapter. The zero value of every field but URL
@@ -44,6 +47,16 @@ type Config struct {
 	// QueueSize is how many messages may wait to be published; a message
 	// that finds the queue full is dropped and counted. Default 10000.
 	QueueSize int
+	// Streams selects the protocol of @socket.io/redis-streams-adapter
+	// 0.3.x instead of @socket.io/redis-adapter's (env REDIS_ADAPTER=streams):
+	// see adapter_streams.go. Default false: pub/sub.
+	Streams bool
+	// Stream is the Redis stream of the Streams protocol (its streamName
+	// option). Default "socket.io" (env REDIS_STREAM_NAME).
+	Stream string
+	// StreamMaxLen bounds the stream, trimmed approximately (XADD MAXLEN ~)
+	// as its maxLen option. Default 10000 (env REDIS_STREAM_MAXLEN).
+	StreamMaxLen int64
 }
 
 // Resolve returns c with every zero field set to its default.
@@ -59,6 +72,12 @@ func (c Config) Resolve() Config {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.Stream == "" {
+		c.Stream = DefaultStream
+	}
+	if c.StreamMaxLen <= 0 {
+		c.StreamMaxLen = DefaultStreamMaxLen
 	}
 	return c
 }
@@ -84,9 +103,12 @@ type Local interface {
 type ServerSideEmitFunc func(nsp, event string, args []byte, atts [][]byte, ack func(value []byte))
 
 // Adapter connects a loop.SocketIO to the other servers of a cluster
-// through Redis pub/sub, speaking the protocol of @socket.io/redis-adapter
-// 8.x (classic pub/sub): Node socket.io servers, @socket.io/redis-emitter
-// and other sioloop servers can share one Redis with it.
+// through Redis. It speaks one of two protocols, chosen by Config.Streams:
+// that of @socket.io/redis-adapter 8.x (classic pub/sub), where Node
+// socket.io servers, @socket.io/redis-emitter and other sioloop servers
+// can share one Redis with it; or that of @socket.io/redis-streams-adapter
+// 0.3.x (adapter_streams.go). Both offer the same methods; only the
+// messages and the channels differ.
 //
 // Create it with New, declare its namespaces with AddNamespace, set it as
 // the SocketIO's Adapter, then Start it; Close it on shutdown.
@@ -124,6 +146,9 @@ type Adapter struct {
 	// subbed are the namespaces whose channels are subscribed. Only the
 	// goroutine that subscribes touches it (Start, then subscribeLoop).
 	subbed map[string]struct{}
+
+	// st is the state of the Streams protocol, nil with pub/sub.
+	st *streams
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -169,13 +194,18 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 		pending:    make(map[string]*pending),
 		subbed:     make(map[string]struct{}),
 	}
+	if cfg.Streams {
+		a.uid = newHexID()
+		a.st = newStreams(a, opt)
+	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
 	a.pubOK.Store(true)
 	return a, nil
 }
 
-// UID returns the adapter's server id, 6 characters as uid2(6) makes.
+// UID returns the adapter's server id: 6 characters as uid2(6) makes with
+// pub/sub, 16 hex digits as socket.io-adapter's randomId with Streams.
 func (a *Adapter) UID() string { return a.uid }
 
 // Config returns the resolved configuration.
@@ -243,6 +273,10 @@ func (a *Adapter) Start() {
 	go a.dispatchLoop()
 	go a.subscribeLoop()
 	go a.publishLoop()
+	if a.st != nil {
+		a.wg.Add(1)
+		go a.st.readLoop()
+	}
 }
 
 // Close stops the adapter: what waits to be published gets up to a second
@@ -263,6 +297,9 @@ func (a *Adapter) Close() error {
 	if a.ps != nil {
 		_ = a.ps.Close()
 	}
+	if a.st != nil {
+		_ = a.st.rdb.Close() // ends a blocked XREAD
+	}
 	// The dispatcher may be inside a local operation that a stopping
 	// server never finishes: do not hang the shutdown on it.
 	done := make(chan struct{})
@@ -282,8 +319,11 @@ func (a *Adapter) Close() error {
 }
 
 // Up reports whether Redis is reachable: the subscriptions are confirmed
-// and the last publish succeeded.
-func (a *Adapter) Up() bool { return a.subUp.Load() && a.pubOK.Load() }
+// and the last publish succeeded (and, with Streams, the last read of the
+// stream).
+func (a *Adapter) Up() bool {
+	return a.subUp.Load() && a.pubOK.Load() && (a.st == nil || a.st.up.Load())
+}
 
 // ---------------------------------------------------------------- subscriptions
 
@@ -326,15 +366,20 @@ func (a *Adapter) subscribePending() {
 		if _, on := a.subbed[op.nsp]; on == add {
 			continue
 		}
-		resp := ResponseChannel(a.cfg.Key, op.nsp)
-		chans := []string{RequestChannel(a.cfg.Key, op.nsp), resp, resp + a.uid + "#"}
-		pat := broadcastPattern(a.cfg.Key, op.nsp)
+		var chans, pats []string
+		if a.st != nil {
+			chans = a.st.channels(op.nsp)
+		} else {
+			resp := ResponseChannel(a.cfg.Key, op.nsp)
+			chans = []string{RequestChannel(a.cfg.Key, op.nsp), resp, resp + a.uid + "#"}
+			pats = []string{broadcastPattern(a.cfg.Key, op.nsp)}
+		}
 		if add {
 			a.subbed[op.nsp] = struct{}{}
-			subChans, subPats = append(subChans, chans...), append(subPats, pat)
+			subChans, subPats = append(subChans, chans...), append(subPats, pats...)
 		} else {
 			delete(a.subbed, op.nsp)
-			unChans, unPats = append(unChans, chans...), append(unPats, pat)
+			unChans, unPats = append(unChans, chans...), append(unPats, pats...)
 		}
 	}
 	ctx, cancel := context.WithTimeout(a.ctx, a.cfg.RequestTimeout)
@@ -349,10 +394,14 @@ func (a *Adapter) subscribePending() {
 	// subscription.
 	if len(subPats) > 0 {
 		note(a.ps.PSubscribe(ctx, subPats...))
+	}
+	if len(subChans) > 0 {
 		note(a.ps.Subscribe(ctx, subChans...))
 	}
 	if len(unPats) > 0 {
 		note(a.ps.PUnsubscribe(ctx, unPats...))
+	}
+	if len(unChans) > 0 {
 		note(a.ps.Unsubscribe(ctx, unChans...))
 	}
 	if err != nil && a.ctx.Err() == nil {
@@ -439,6 +488,10 @@ func (a *Adapter) dispatchLoop() {
 	for msg := range a.in {
 		ch := msg.Channel
 		payload := []byte(msg.Payload)
+		if a.st != nil {
+			a.st.onPubSub(ch, payload)
+			continue
+		}
 		switch {
 		case strings.HasPrefix(ch, a.reqPrefix):
 			a.ctr.received[kindRequest].Add(1)
@@ -488,6 +541,10 @@ func (a *Adapter) Publish(b *loop.Broadcast) {
 	if a.closed.Load() {
 		return
 	}
+	if a.st != nil {
+		a.st.publish(b)
+		return
+	}
 	// One allocation, usually: the message is kept by the queue, and
 	// msgpack is rarely larger than its JSON source (a short fraction such
 	// as 0.5 is; append then grows the buffer).
@@ -515,20 +572,28 @@ func (a *Adapter) Publish(b *loop.Broadcast) {
 	a.enqueue(BroadcastChannel(a.cfg.Key, nsp, b.Rooms), msg, kindBroadcast)
 }
 
-// outMsg is a message waiting to be published.
+// outMsg is a message waiting to be published: PUBLISH payload on
+// channel, or with entry set XADD it to the stream named channel.
 type outMsg struct {
 	channel string
 	payload []byte
+	entry   *entry
 	at      time.Time
 	kind    kind
 }
 
 func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
+	a.enqueueMsg(outMsg{channel: ch, payload: payload, kind: k})
+}
+
+func (a *Adapter) enqueueMsg(m outMsg) {
 	if a.closed.Load() {
 		return
 	}
+	m.at = time.Now()
+	ch := m.channel
 	select {
-	case a.out <- outMsg{channel: ch, payload: payload, at: time.Now(), kind: k}:
+	case a.out <- m:
 	default:
 		a.ctr.dropped.Add(1)
 		a.log.Debug("redis adapter: publish dropped", "err", ErrQueueFull, "channel", ch)
@@ -580,7 +645,11 @@ func (a *Adapter) flush(batch []outMsg) {
 		ctx, cancel := context.WithTimeout(a.ctx, 5*time.Second)
 		cmds, err := a.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for _, m := range batch {
-				p.Publish(ctx, m.channel, m.payload)
+				if m.entry != nil {
+					p.XAdd(ctx, m.entry.args(m.channel, a.cfg.StreamMaxLen))
+				} else {
+					p.Publish(ctx, m.channel, m.payload)
+				}
 			}
 			return nil
 		})
@@ -639,6 +708,15 @@ func newID() string {
 		b[i] = idChars[int(b[i])%len(idChars)]
 	}
 	return string(b[:])
+}
+
+// newHexID returns 16 random hex digits, as socket.io-adapter's randomId
+// (randomBytes(8).toString("hex")) makes the uid and request ids of the
+// cluster adapter protocol.
+func newHexID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // redactURL hides the password of a Redis URL for error messages.

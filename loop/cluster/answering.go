@@ -58,20 +58,26 @@ func (a *Adapter) onRequest(nsp string, payload []byte) {
 		if r.RequestID == "" {
 			return
 		}
-		list, _ := a.local.FetchSockets(target)
-		out := make([]remoteSocket, len(list))
-		for i := range list {
-			out[i] = toRemote(&list[i])
-		}
 		a.respond(nsp, struct {
 			RequestID string         `json:"requestId"`
 			Sockets   []remoteSocket `json:"sockets"`
-		}{r.RequestID, out})
+		}{r.RequestID, a.localSockets(target)})
 	case ServerSideEmit:
 		a.onServerSideEmit(nsp, &r, atts)
 	case BroadcastRequest:
 		a.onBroadcastRequest(nsp, &r, atts)
 	}
+}
+
+// localSockets describes this server's sockets selected by t as a
+// REMOTE_FETCH (or FETCH_SOCKETS_RESPONSE) lists them.
+func (a *Adapter) localSockets(t loop.Target) []remoteSocket {
+	list, _ := a.local.FetchSockets(t)
+	out := make([]remoteSocket, len(list))
+	for i := range list {
+		out[i] = toRemote(&list[i])
+	}
+	return out
 }
 
 // onRemoteOp applies REMOTE_JOIN, REMOTE_LEAVE and REMOTE_DISCONNECT. With
@@ -106,29 +112,42 @@ func (a *Adapter) onRemoteOp(nsp string, r *request, target loop.Target) {
 // onServerSideEmit hands the event to OnServerSideEmit with an ack that
 // answers {type: 6, requestId, data} once, when the sender asked for one.
 func (a *Adapter) onServerSideEmit(nsp string, r *request, atts [][]byte) {
+	var answer func(v []byte)
+	if r.RequestID != "" {
+		id := r.RequestID
+		answer = func(v []byte) {
+			a.respond(nsp, struct {
+				Type      RequestType     `json:"type"`
+				RequestID string          `json:"requestId"`
+				Data      json.RawMessage `json:"data"`
+			}{ServerSideEmit, id, v})
+		}
+	}
+	a.serverSideEmitLocal(nsp, r.Data, atts, answer)
+}
+
+// serverSideEmitLocal hands the event data ([event, ...args]) to
+// OnServerSideEmit, with an ack that calls answer once with a valid JSON
+// value when answer is not nil (the sender waits for one).
+func (a *Adapter) serverSideEmitLocal(nsp string, data []byte, atts [][]byte, answer func(v []byte)) {
 	h := a.OnServerSideEmit
 	if h == nil {
 		return
 	}
-	ev, args, err := splitData(r.Data)
+	ev, args, err := splitData(data)
 	if err != nil {
 		a.malformed("server-side emit", nsp, err)
 		return
 	}
 	var ack func([]byte)
-	if r.RequestID != "" {
+	if answer != nil {
 		var once sync.Once
-		id := r.RequestID
 		ack = func(v []byte) {
 			once.Do(func() {
 				if !json.Valid(v) {
 					v = []byte("null")
 				}
-				a.respond(nsp, struct {
-					Type      RequestType     `json:"type"`
-					RequestID string          `json:"requestId"`
-					Data      json.RawMessage `json:"data"`
-				}{ServerSideEmit, id, v})
+				answer(v)
 			})
 		}
 	}
@@ -147,8 +166,36 @@ func (a *Adapter) onBroadcastRequest(nsp string, r *request, atts [][]byte) {
 	if r.RequestID == "" || a.ownRequest(r.RequestID) {
 		return
 	}
+	id := r.RequestID
+	a.broadcastWithAckLocal(nsp, r.Packet, r.Opts, atts, func(c *Codec, resps []loop.AckResponse, missing int) {
+		for _, ar := range resps {
+			msg, err := c.appendBroadcastAck(nil, id, firstArg(ar.Args))
+			if err != nil {
+				msg, _ = c.appendBroadcastAck(nil, id, nil)
+			}
+			a.enqueue(ResponseChannel(a.cfg.Key, nsp), msg, kindResponse)
+		}
+		a.respond(nsp, struct {
+			Type        RequestType `json:"type"`
+			RequestID   string      `json:"requestId"`
+			ClientCount int         `json:"clientCount"`
+		}{BroadcastClientCount, id, len(resps) + missing})
+	})
+}
+
+// broadcastWithAckLocal runs another server's broadcast with acks (pkt:
+// the packet {type, data, nsp}, binary values as placeholders for atts)
+// on this server's sockets, on a goroutine of its own, and hands the
+// acknowledgements and the number of clients that did not answer to
+// answer, with a Codec to encode them.
+//
+// loop.SocketIO.BroadcastWithAck returns once every client answered or the
+// timeout passed, so the answers go out together at the end. The local
+// wait is cut short of the requester's timeout so that they arrive before
+// it gives up.
+func (a *Adapter) broadcastWithAckLocal(nsp string, pkt []byte, opts *requestOpts, atts [][]byte, answer func(c *Codec, resps []loop.AckResponse, missing int)) {
 	var p packet
-	if err := json.Unmarshal(r.Packet, &p); err != nil {
+	if err := json.Unmarshal(pkt, &p); err != nil {
 		a.malformed("broadcast request", nsp, err)
 		return
 	}
@@ -159,9 +206,9 @@ func (a *Adapter) onBroadcastRequest(nsp string, r *request, atts [][]byte) {
 	}
 	b := &loop.Broadcast{Namespace: nsp, Local: true, Event: ev, Args: args, Attachments: atts}
 	timeout := a.cfg.RequestTimeout
-	if r.Opts != nil {
-		b.Rooms, b.Except = r.Opts.Rooms, r.Opts.Except
-		if f := r.Opts.Flags; f != nil {
+	if opts != nil {
+		b.Rooms, b.Except = opts.Rooms, opts.Except
+		if f := opts.Flags; f != nil {
 			b.Volatile = f.Volatile
 			if f.Timeout > 0 {
 				timeout = time.Duration(f.Timeout * float64(time.Millisecond))
@@ -170,26 +217,14 @@ func (a *Adapter) onBroadcastRequest(nsp string, r *request, atts [][]byte) {
 	}
 	// Leave the answers time to travel: a tenth of the timeout, at most 200ms.
 	timeout -= min(timeout/10, 200*time.Millisecond)
-	id := r.RequestID
 	go func() {
 		resps, missing, err := a.local.BroadcastWithAck(b, timeout)
 		if err != nil {
 			return
 		}
 		c := a.codecs.Get().(*Codec)
-		for _, ar := range resps {
-			msg, err := c.appendBroadcastAck(nil, id, firstArg(ar.Args))
-			if err != nil {
-				msg, _ = c.appendBroadcastAck(nil, id, nil)
-			}
-			a.enqueue(ResponseChannel(a.cfg.Key, nsp), msg, kindResponse)
-		}
+		answer(c, resps, missing)
 		a.codecs.Put(c)
-		a.respond(nsp, struct {
-			Type        RequestType `json:"type"`
-			RequestID   string      `json:"requestId"`
-			ClientCount int         `json:"clientCount"`
-		}{BroadcastClientCount, id, len(resps) + missing})
 	}()
 }
 

@@ -52,6 +52,11 @@ func (a *Adapter) onResponse(payload []byte) {
 		a.malformed("response", "", err)
 		return
 	}
+	a.deliver(r)
+}
+
+// deliver hands r to the request of ours that waits for it, if any.
+func (a *Adapter) deliver(r response) {
 	a.mu.Lock()
 	p := a.pending[r.RequestID]
 	a.mu.Unlock()
@@ -68,9 +73,13 @@ func (a *Adapter) ownRequest(id string) bool {
 }
 
 // ServerCount returns the number of servers of namespace nsp, this one
-// included: PUBSUB NUMSUB of its request channel, as RedisAdapter.serverCount.
+// included: PUBSUB NUMSUB of its request channel, as RedisAdapter.serverCount,
+// or with Streams of its public channel, as RedisStreamsAdapter.serverCount.
 func (a *Adapter) ServerCount(ctx context.Context, nsp string) (int, error) {
 	ch := RequestChannel(a.cfg.Key, nsp)
+	if a.st != nil {
+		ch = publicChannel(a.cfg.Key, nsp)
+	}
 	res, err := a.rdb.PubSubNumSub(ctx, ch).Result()
 	if err != nil {
 		a.noteError("numsub", err)
@@ -82,14 +91,28 @@ func (a *Adapter) ServerCount(ctx context.Context, nsp string) (int, error) {
 // ask publishes a request with a fresh requestId (set by body) and
 // collects responses until done says so, timeout passes or ctx ends. It
 // returns the responses gathered and ErrTimeout if done never said so.
+// body returns the message on the request channel of nsp (pub/sub); with
+// Streams, ask is askMsg.
 func (a *Adapter) ask(ctx context.Context, nsp string, timeout time.Duration, body func(id string) ([]byte, error), done func([]response) bool) ([]response, error) {
+	return a.askMsg(ctx, timeout, func(id string) (outMsg, error) {
+		b, err := body(id)
+		return outMsg{channel: RequestChannel(a.cfg.Key, nsp), payload: b, kind: kindRequest}, err
+	}, done)
+}
+
+// askMsg is ask for a body that makes the whole message.
+func (a *Adapter) askMsg(ctx context.Context, timeout time.Duration, body func(id string) (outMsg, error), done func([]response) bool) ([]response, error) {
 	if a.closed.Load() {
 		return nil, ErrClosed
 	}
 	p := &pending{kick: make(chan struct{}, 1)}
+	newReqID := newID
+	if a.st != nil {
+		newReqID = newHexID
+	}
 	var id string
 	a.mu.Lock()
-	for id = newID(); a.pending[id] != nil; id = newID() {
+	for id = newReqID(); a.pending[id] != nil; id = newReqID() {
 	}
 	a.pending[id] = p
 	a.mu.Unlock()
@@ -102,7 +125,7 @@ func (a *Adapter) ask(ctx context.Context, nsp string, timeout time.Duration, bo
 	if err != nil {
 		return nil, err
 	}
-	a.enqueue(RequestChannel(a.cfg.Key, nsp), msg, kindRequest)
+	a.enqueueMsg(msg)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
 	for {
@@ -159,14 +182,21 @@ func (a *Adapter) FetchSockets(ctx context.Context, t loop.Target) ([]loop.Socke
 	if err != nil || n == 0 {
 		return local, reach, err
 	}
-	req := struct {
-		UID       string      `json:"uid"`
-		RequestID string      `json:"requestId"`
-		Type      RequestType `json:"type"`
-		Opts      requestOpts `json:"opts"`
-	}{UID: a.uid, Type: RemoteFetch, Opts: requestOpts{Rooms: t.Rooms, Except: t.Except}}
-	resps, err := a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
-		func(r []response) bool { return len(r) >= n })
+	var resps []response
+	if a.st != nil {
+		resps, err = a.askMsg(ctx, a.cfg.RequestTimeout, func(id string) (outMsg, error) {
+			return a.st.fetchRequest(nsp, id, t)
+		}, func(r []response) bool { return len(r) >= n })
+	} else {
+		req := struct {
+			UID       string      `json:"uid"`
+			RequestID string      `json:"requestId"`
+			Type      RequestType `json:"type"`
+			Opts      requestOpts `json:"opts"`
+		}{UID: a.uid, Type: RemoteFetch, Opts: requestOpts{Rooms: t.Rooms, Except: t.Except}}
+		resps, err = a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
+			func(r []response) bool { return len(r) >= n })
+	}
 	out := local
 	for _, r := range resps {
 		var list []remoteSocket
@@ -183,11 +213,16 @@ func (a *Adapter) FetchSockets(ctx context.Context, t loop.Target) ([]loop.Socke
 
 // AllRooms lists the rooms of namespace nsp on every server (ALL_ROOMS),
 // socket id rooms included, without duplicates, in no particular order.
+// The Streams protocol has no such request: there it returns this
+// server's rooms with ErrUnsupported.
 func (a *Adapter) AllRooms(ctx context.Context, nsp string) ([]string, Reach, error) {
 	nsp = nsName(nsp)
 	local, err := a.local.AllRooms(nsp)
 	if err != nil {
 		return nil, Reach{}, err
+	}
+	if a.st != nil {
+		return local, Reach{Answered: 1}, ErrUnsupported
 	}
 	n, reach, err := a.others(ctx, nsp)
 	if err != nil || n == 0 {
@@ -253,6 +288,10 @@ func (a *Adapter) Disconnect(t loop.Target, close bool) (int, error) {
 // publishOp publishes a fire-and-forget REMOTE_JOIN, REMOTE_LEAVE or
 // REMOTE_DISCONNECT in RedisAdapter's JSON shape.
 func (a *Adapter) publishOp(typ RequestType, t loop.Target, rooms []string, close bool) {
+	if a.st != nil {
+		a.st.publishOp(typ, t, rooms, close)
+		return
+	}
 	req := struct {
 		UID   string      `json:"uid"`
 		Type  RequestType `json:"type"`
@@ -277,6 +316,13 @@ func (a *Adapter) ServerSideEmit(nsp, event string, args []byte) error {
 	if err != nil {
 		return err
 	}
+	if a.st != nil {
+		m, err := a.st.serverSideEmit(nsName(nsp), "", data)
+		if err == nil {
+			a.enqueueMsg(m)
+		}
+		return err
+	}
 	b, _ := json.Marshal(struct {
 		UID  string          `json:"uid"`
 		Type RequestType     `json:"type"`
@@ -299,14 +345,21 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, nsp, event string, 
 	if err != nil || n == 0 {
 		return nil, reach, err
 	}
-	req := struct {
-		UID       string          `json:"uid"`
-		RequestID string          `json:"requestId"`
-		Type      RequestType     `json:"type"`
-		Data      json.RawMessage `json:"data"`
-	}{UID: a.uid, Type: ServerSideEmit, Data: data}
-	resps, err := a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
-		func(r []response) bool { return len(r) >= n })
+	var resps []response
+	if a.st != nil {
+		resps, err = a.askMsg(ctx, a.cfg.RequestTimeout, func(id string) (outMsg, error) {
+			return a.st.serverSideEmit(nsp, id, data)
+		}, func(r []response) bool { return len(r) >= n })
+	} else {
+		req := struct {
+			UID       string          `json:"uid"`
+			RequestID string          `json:"requestId"`
+			Type      RequestType     `json:"type"`
+			Data      json.RawMessage `json:"data"`
+		}{UID: a.uid, Type: ServerSideEmit, Data: data}
+		resps, err = a.ask(ctx, nsp, a.cfg.RequestTimeout, jsonRequest(&req, func(id string) { req.RequestID = id }),
+			func(r []response) bool { return len(r) >= n })
+	}
 	out := make([]json.RawMessage, 0, len(resps))
 	for _, r := range resps {
 		reach.Answered++
@@ -319,6 +372,9 @@ func (a *Adapter) ServerSideEmitWithAck(ctx context.Context, nsp, event string, 
 // first argument it acknowledged with, as Node's broadcast ack callback
 // receives it (JSON, binary values as placeholders for Attachments).
 type AckResult struct {
+	// ID is the socket id for a socket of this server; the protocols do
+	// not carry it for the others' ("").
+	ID          string
 	Value       json.RawMessage
 	Attachments [][]byte
 }
@@ -348,8 +404,12 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, b *loop.Broadcast, timeo
 	n, reach, err := a.others(ctx, nsp)
 	if err == nil && n > 0 {
 		c := a.codecs.Get().(*Codec)
-		body := func(id string) ([]byte, error) {
-			return c.appendBroadcastRequest(nil, a.uid, id, b, timeout.Milliseconds())
+		body := func(id string) (outMsg, error) {
+			if a.st != nil {
+				return a.st.broadcastRequest(c, nsp, id, b, timeout.Milliseconds())
+			}
+			msg, err := c.appendBroadcastRequest(nil, a.uid, id, b, timeout.Milliseconds())
+			return outMsg{channel: RequestChannel(a.cfg.Key, nsp), payload: msg, kind: kindRequest}, err
 		}
 		counts := func(rs []response) (servers, expected, got int) {
 			for _, r := range rs {
@@ -365,7 +425,7 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, b *loop.Broadcast, timeo
 		}
 		// The other servers answer a little before timeout (see
 		// onBroadcastRequest); a Node server answers right at it.
-		resps, e := a.ask(ctx, nsp, timeout+min(timeout/10, 200*time.Millisecond), body, func(rs []response) bool {
+		resps, e := a.askMsg(ctx, timeout+min(timeout/10, 200*time.Millisecond), body, func(rs []response) bool {
 			servers, expected, got := counts(rs)
 			return servers >= n && got >= expected
 		})
@@ -388,7 +448,7 @@ func (a *Adapter) BroadcastWithAck(ctx context.Context, b *loop.Broadcast, timeo
 	}
 	clients += len(l.resps) + l.missing
 	for _, r := range l.resps {
-		acks = append(acks, AckResult{Value: firstArg(r.Args)})
+		acks = append(acks, AckResult{ID: r.ID, Value: firstArg(r.Args)})
 	}
 	return acks, clients, reach, err
 }

@@ -46,3 +46,30 @@ func BenchmarkParseBroadcastBinary(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendEntryData encodes the data field of the stream entry of
+// a broadcast (REDIS_ADAPTER=streams): JSON through encoding/json.
+func BenchmarkAppendEntryData(b *testing.B) {
+	var c Codec
+	b.ReportAllocs()
+	b.SetBytes(int64(len(benchBroadcast.Args)))
+	for b.Loop() {
+		if _, err := c.AppendEntryData(&benchBroadcast); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseEntry reads the entry back as the stream reader does.
+func BenchmarkParseEntry(b *testing.B) {
+	var c Codec
+	data, _ := c.AppendEntryData(&benchBroadcast)
+	var m clusterMessage
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := c.ParseEntry("0123456789abcdef", "/", "3", data, &m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,9 +1,11 @@
 // Package cluster joins a sioloop server to other Socket.IO servers through
-// Redis pub/sub, speaking the protocol of @socket.io/redis-adapter 8.x
-// (classic pub/sub, not the sharded adapter) byte for byte, so that sioloop
-// servers, Node socket.io servers with that adapter and
-// @socket.io/redis-emitter 5.x can share one Redis. It is off unless
-// REDIS_URL is set (see service.go beside main.go).
+// Redis, speaking byte for byte one of two protocols (Config.Streams,
+// REDIS_ADAPTER): that of @socket.io/redis-adapter 8.x (classic pub/sub,
+// not the sharded adapter), so that sioloop servers, Node socket.io servers
+// with that adapter and @socket.io/redis-emitter 5.x can share one Redis;
+// or that of @socket.io/redis-streams-adapter 0.3.1 (see "The Streams
+// protocol" below). It is off unless REDIS_URL is set (see service.go
+// beside main.go).
 //
 // # Wire format (lib/index.ts of @socket.io/redis-adapter 8.3.0)
 //
@@ -20,6 +22,30 @@
 // {uid, requestId, type, ...}, except the broadcast with acks (type 7) and
 // its acks (type 9), which are msgpack. The request types are the
 // RequestType constants.
+//
+// # The Streams protocol (dist/adapter.js of @socket.io/redis-streams-adapter 0.3.1)
+//
+// It extends socket.io-adapter 2.5's ClusterAdapter (cluster-adapter.ts):
+// messages {uid, nsp, type, data} of the MessageType constants, uid and
+// request ids 16 hex digits. Broadcasts without acks (type 3) and
+// socketsJoin, socketsLeave, disconnectSockets (4, 5, 6) are XADDed, MAXLEN
+// ~ 10000, to the stream "socket.io" with the fields uid, nsp, type
+// (decimal) and data (JSON, or base64 msgpack when it holds binary). The
+// ephemeral messages (broadcast with acks, fetch sockets, server-side emit)
+// are msgpack maps PUBLISHed on "socket.io#<nsp>#", their responses on the
+// requester's "socket.io#<nsp>#<uid>#"; every server SUBSCRIBEs both, and
+// PUBSUB NUMSUB of the first is the server count (0.3.x sends no
+// heartbeats). Every server reads the stream with XREAD BLOCK 5000 COUNT
+// 100.
+//
+// Here one reader goroutine (adapter_streams.go) starts after the
+// stream's last entry when Redis first answers and then always reads from
+// the last ID it read, never "$": a failed read is retried, with backoff,
+// from the same ID, so entries added while this server could not read are
+// delivered when it can, in order, once. Its own entries are skipped by
+// uid. It applies each entry itself, in stream order. The publish queue is
+// the pub/sub protocol's: XADDs and PUBLISHes leave in the order they were
+// made, retried while Redis is unreachable for up to PublishRetry.
 //
 // # The two halves
 //
@@ -52,13 +78,16 @@
 //
 // # Limitations
 //
-//   - Connection state recovery across servers is not supported (neither
-//     is it by the Node adapter).
+//   - Connection state recovery across servers is not supported: with
+//     pub/sub neither is it by the Node adapter; with Streams the sessions
+//     (sio:session:<pid>) and the replay from the stream are not done yet.
+//   - Streams: one stream (no streamCount), no sharded pub/sub, and no
+//     cluster-wide AllRooms (the protocol has no such request).
 //   - A broadcast with acks that another server asks of this one answers
 //     all at once, when every client has acknowledged or the (slightly
 //     shortened) timeout passed; Node answers ack by ack.
 //   - Sentinel and Redis Cluster are not supported; the sharded adapter
-//     (SSUBSCRIBE) and the Streams adapter speak other protocols.
+//     (SSUBSCRIBE) speaks another protocol.
 //   - The handshake of a sioloop socket, as another server's
 //     fetchSockets() sees it, holds only address, the initial transport (in
 //     query) and empty headers and auth; socket.data holds userId.

@@ -44,6 +44,11 @@ var (
 	// (REDIS_REQUEST_TIMEOUT).
 	ErrTimeout = errors.New("cluster: timeout waiting for other servers")
 
+	// ErrUnsupported is returned with this server's part of the answer by
+	// the operations that the Streams protocol has no message for
+	// (AllRooms).
+	ErrUnsupported = errors.New("cluster: not supported by the streams adapter protocol")
+
 	// ErrQueueFull is counted (not returned: Publish never fails) when a
 	// message is dropped because the publish queue is full.
 	ErrQueueFull = errors.New("cluster: publish queue full")

@@ -34,6 +34,16 @@ type Stats struct {
 	Malformed      uint64 // received messages ignored because they could not be read or applied
 	Timeouts       uint64 // cluster-wide requests that some server did not answer in time
 	Queued         int    // messages waiting to be published now
+
+	// Adapter is the protocol: "pubsub" or "streams" (REDIS_ADAPTER).
+	Adapter string
+	// With streams: StreamRead counts the entries read from the stream
+	// (this server's own included), StreamReadErrors the XREAD failures,
+	// and StreamLag is how many entries the reader is behind the stream's
+	// end, measured every 5s (-1 while unknown: Redis < 7, or never
+	// caught up yet).
+	StreamRead, StreamReadErrors uint64
+	StreamLag                    int64
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -46,6 +56,11 @@ func (a *Adapter) Stats() Stats {
 		Malformed:  a.ctr.malformed.Load(),
 		Timeouts:   a.ctr.timeouts.Load(),
 		Queued:     len(a.out),
+		Adapter:    "pubsub",
+	}
+	if st := a.st; st != nil {
+		s.Adapter = "streams"
+		s.StreamRead, s.StreamReadErrors, s.StreamLag = st.read.Load(), st.errors.Load(), st.lag.Load()
 	}
 	for k := range numKinds {
 		s.Sent[k] = a.ctr.sent[k].Load()

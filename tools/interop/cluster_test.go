@@ -109,13 +109,22 @@ func clusterEnv() []string {
 // a token.
 const clusterAdminToken = "interop-admin-token"
 
-func TestCluster(t *testing.T) {
+func TestCluster(t *testing.T) { runCluster(t, "pubsub", 3, true) }
+
+// TestClusterStreams runs cluster.js with REDIS_ADAPTER=streams: two sioloop servers and one
+// Node socket.io server with @socket.io/redis-streams-adapter 0.3.1 on one stream, Redis
+// killed for 5 s in the middle as in TestCluster.
+func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, true) }
+
+// runCluster runs cluster.js against n sioloop servers and the Node peer, all with
+// REDIS_ADAPTER=adapter, killing Redis for 5 s in the middle when outage is set.
+func runCluster(t *testing.T, adapter string, n int, outage bool) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
 	}
 	peer := filepath.Join(h.root, "tools", "peers", "node")
-	for _, m := range []string{"@socket.io/redis-adapter", "@socket.io/redis-emitter", "redis"} {
+	for _, m := range []string{"@socket.io/redis-adapter", "@socket.io/redis-emitter", "@socket.io/redis-streams-adapter", "redis"} {
 		if _, err := os.Stat(filepath.Join(peer, "node_modules", m, "package.json")); err != nil {
 			t.Fatalf("%s is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)", m)
 		}
@@ -125,28 +134,32 @@ func TestCluster(t *testing.T) {
 	bin := h.binary(t, "sioloop")
 	var sioloop []string
 	var procs []*clusterProc
-	for i := 0; i < 3; i++ {
+	for i := 0; i < n; i++ {
 		port, admin := testnet.FreePort(t), testnet.FreePort(t)
 		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
 			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
-			"REDIS_URL=" + rs.URL, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
+			"REDIS_URL=" + rs.URL, "REDIS_ADAPTER=" + adapter, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
 		}, port)
 		procs = append(procs, p)
 		sioloop = append(sioloop, p.url)
 	}
 	nodePort := testnet.FreePort(t)
 	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
-		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL,
+		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL, "REDIS_ADAPTER=" + adapter,
 	}, nodePort)
 	procs = append(procs, np)
-	t.Logf("redis-server, 3 sioloop and 1 Node server ready in %v", time.Since(start).Round(time.Millisecond))
+	t.Logf("redis-server, %d sioloop and 1 Node server (%s) ready in %v", n, adapter, time.Since(start).Round(time.Millisecond))
 
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "cluster.js"), "--timeout", "110")
 	cmd.Dir = h.dir
 	cmd.Env = append(clusterEnv(),
-		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL, "CLUSTER_OUTAGE=1")
+		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL,
+		"CLUSTER_ADAPTER="+adapter)
+	if outage {
+		cmd.Env = append(cmd.Env, "CLUSTER_OUTAGE=1")
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 2 * time.Second

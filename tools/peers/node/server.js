@@ -32,6 +32,9 @@
 //                   sioloop's REDIS_URL speaks to; GET /sockets then lists the sockets of every
 //                   server (fetchSockets()). REDIS_KEY is the channel prefix (default "socket.io"),
 //                   REDIS_REQUEST_TIMEOUT the adapter's requestsTimeout in ms (default 5000).
+//                   With REDIS_ADAPTER=streams it uses @socket.io/redis-streams-adapter 0.3
+//                   instead (stream REDIS_STREAM_NAME, default "socket.io"; REDIS_KEY is its
+//                   channelPrefix), as sioloop's REDIS_ADAPTER=streams.
 //
 // This file is the behavioural reference the Go server is tested against
 // (tools/interop). Keep it small and obvious.
@@ -67,6 +70,8 @@ const REDIS_URL = process.env.REDIS_URL || "";
 const CONNECTION_STATE_RECOVERY = intEnv("CONNECTION_STATE_RECOVERY", 0);
 const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
 const REDIS_REQUEST_TIMEOUT = intEnv("REDIS_REQUEST_TIMEOUT", 5000);
+const REDIS_ADAPTER = process.env.REDIS_ADAPTER || "pubsub";
+const REDIS_STREAM_NAME = process.env.REDIS_STREAM_NAME || "socket.io";
 const NAMESPACES = (process.env.NAMESPACES || "")
   .split(",")
   .map((s) => s.trim())
@@ -491,6 +496,7 @@ let redisClients = null;
 // mode) and makes every namespace, existing and future, use the adapter.
 async function useRedis() {
   const { createClient } = require("redis");
+  if (REDIS_ADAPTER === "streams") return useRedisStreams(createClient);
   const { createAdapter } = require("@socket.io/redis-adapter");
   const pub = createClient({ url: REDIS_URL });
   const sub = pub.duplicate();
@@ -509,6 +515,25 @@ async function useRedis() {
   redisClients = [pub, sub];
   io.adapter(createAdapter(pub, sub, { key: REDIS_KEY, requestsTimeout: REDIS_REQUEST_TIMEOUT }));
   console.error(`node-peer: redis adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (key ${REDIS_KEY})`);
+}
+
+// useRedisStreams is useRedis for @socket.io/redis-streams-adapter: one client, which the
+// adapter duplicates for its stream reader and its subscriptions.
+async function useRedisStreams(createClient) {
+  const { createAdapter } = require("@socket.io/redis-streams-adapter");
+  const client = createClient({ url: REDIS_URL });
+  let lastError = "";
+  client.on("error", (err) => {
+    if (String(err) !== lastError) console.error(`node-peer: redis: ${err}`);
+    lastError = String(err);
+  });
+  client.on("ready", () => {
+    lastError = "";
+  });
+  await client.connect();
+  redisClients = [client];
+  io.adapter(createAdapter(client, { streamName: REDIS_STREAM_NAME, channelPrefix: REDIS_KEY }));
+  console.error(`node-peer: redis streams adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (stream ${REDIS_STREAM_NAME})`);
 }
 
 // ---------------------------------------------------------------- lifecycle
