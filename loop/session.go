@@ -243,14 +243,18 @@ func (s *Session) onHeartbeat(now int64) {
 // suites poll at exactly pingInterval + pingTimeout after the handshake and
 // expect the session gone. Requests that name a sid are not the hot path:
 // one clock read each is cheap. Loop goroutine only.
+//
+// Each due step fires at the time it was due, as a punctual server would
+// have fired it: a ping overdue by more than pingTimeout (the ticker
+// starved on a saturated machine) closes the session here, as it would
+// have been closed then, rather than being sent now with a fresh
+// deadline. With the default heartbeat that needs a ticker 20 s late.
 func (s *Session) catchUp() {
 	t := &s.heartbeat
-	if !t.armed() {
-		return
-	}
-	if now := time.Now().UnixNano(); t.when <= now {
+	now := time.Now().UnixNano()
+	for t.armed() && t.when <= now && !s.closed {
 		s.r.timers.stop(t)
-		t.fire(now)
+		t.fire(t.when)
 	}
 }
 
