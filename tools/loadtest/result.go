@@ -113,8 +113,11 @@ type FanoutResult struct {
 }
 
 // ServerResult is what /proc says about the server process.
+// With several --pid, memory and CPU are the sums over the processes (VmHWM
+// the sum of their peaks).
 type ServerResult struct {
-	PID           int     `json:"pid"`
+	PID           int     `json:"pid"`            // the first --pid
+	PIDs          []int   `json:"pids,omitempty"` // every --pid, when there are several
 	Error         string  `json:"error,omitempty"`
 	RSSBaseKiB    uint64  `json:"rss_baseline_kib"` // before the first client
 	RSSEndKiB     uint64  `json:"rss_end_kib"`      // at the end, clients still open
@@ -272,8 +275,11 @@ func (r *Result) finish(eng engine, m *monitor) {
 	if wall > 0 {
 		r.Self.CPUPercent = round1(r.Self.CPUSeconds / wall * 100)
 	}
-	if cfg.PID > 0 {
-		s := &ServerResult{PID: cfg.PID, RSSBaseKiB: m.rssBase, RSSEndKiB: m.rssEnd, RSSPeakKiB: m.rssPeak, HWMKiB: m.hwm}
+	if len(cfg.PIDs) > 0 {
+		s := &ServerResult{PID: cfg.PIDs[0], RSSBaseKiB: m.rssBase, RSSEndKiB: m.rssEnd, RSSPeakKiB: m.rssPeak, HWMKiB: m.hwm}
+		if len(cfg.PIDs) > 1 {
+			s.PIDs = cfg.PIDs
+		}
 		if m.cpuStart > 0 && m.cpuEnd >= m.cpuStart {
 			s.CPUSeconds = round3(m.cpuEnd - m.cpuStart)
 		}
@@ -452,8 +458,12 @@ func (r *Result) PrintSummary(w io.Writer) {
 		}
 	}
 	if sv := r.Server; sv != nil {
-		fmt.Fprintf(w, "server         pid %d: RSS %s at the end (baseline %s, peak %s, VmHWM %s), %.1f KiB per connection; CPU %.2fs (%.0f%% of a core)\n",
-			sv.PID, fmtKiB(sv.RSSEndKiB), fmtKiB(sv.RSSBaseKiB), fmtKiB(sv.RSSPeakKiB), fmtKiB(sv.HWMKiB), sv.RSSPerConnKiB, sv.CPUSeconds, sv.CPUPercent)
+		pid := fmt.Sprint(sv.PID)
+		if len(sv.PIDs) > 1 {
+			pid = fmt.Sprintf("%d processes (%s), summed", len(sv.PIDs), strings.Trim(fmt.Sprint(sv.PIDs), "[]"))
+		}
+		fmt.Fprintf(w, "server         pid %s: RSS %s at the end (baseline %s, peak %s, VmHWM %s), %.1f KiB per connection; CPU %.2fs (%.0f%% of a core)\n",
+			pid, fmtKiB(sv.RSSEndKiB), fmtKiB(sv.RSSBaseKiB), fmtKiB(sv.RSSPeakKiB), fmtKiB(sv.HWMKiB), sv.RSSPerConnKiB, sv.CPUSeconds, sv.CPUPercent)
 		if sv.Error != "" {
 			fmt.Fprintf(w, "               %s\n", sv.Error)
 		}

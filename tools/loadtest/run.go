@@ -195,13 +195,13 @@ func (m *monitor) begin() {
 	m.selfStart = selfCPU()
 	m.prevSelf = m.selfStart
 	m.series = append(m.series, Sample{Phase: phaseNames[phaseConnect]}) // the origin of the charts
-	if pid := m.rs.cfg.PID; pid > 0 {
-		if s, err := readProcStatus(pid); err == nil {
+	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
+		if s, err := readProcsStatus(pids); err == nil {
 			m.rssBase, m.rssPeak = s.RSS, s.RSS
 		} else {
 			m.serverErr = err
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			m.cpuStart, m.prevServer = c, c
 		}
 	}
@@ -260,12 +260,12 @@ func (m *monitor) sample(now int64) {
 	self := selfCPU()
 	s.ToolCPU = round1((self - m.prevSelf) / dt * 100)
 	m.prevSelf = self
-	if pid := cfg.PID; pid > 0 {
-		if st, err := readProcStatus(pid); err == nil {
+	if pids := cfg.PIDs; len(pids) > 0 {
+		if st, err := readProcsStatus(pids); err == nil {
 			s.ServerRSS = st.RSS
 			m.rssPeak = max(m.rssPeak, st.RSS)
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			s.ServerCPU = round1((c - m.prevServer) / dt * 100)
 			m.prevServer = c
 		}
@@ -306,7 +306,7 @@ func (m *monitor) line(s *Sample, t *totals) string {
 		}
 	}
 	fmt.Fprintf(&b, "  cpu %.0f%%", s.ToolCPU)
-	if cfg.PID > 0 {
+	if len(cfg.PIDs) > 0 {
 		fmt.Fprintf(&b, "  server cpu %.0f%% rss %s", s.ServerCPU, fmtKiB(s.ServerRSS))
 	}
 	return b.String()
@@ -319,15 +319,15 @@ func (m *monitor) end() {
 	m.ended = now
 	m.openAtEnd = m.rs.sum().open
 	m.selfEnd = selfCPU()
-	if pid := m.rs.cfg.PID; pid > 0 {
-		if s, err := readProcStatus(pid); err == nil {
+	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
+		if s, err := readProcsStatus(pids); err == nil {
 			m.rssEnd = s.RSS
 			m.hwm = s.HWM
 			m.rssPeak = max(m.rssPeak, s.RSS)
 		} else if m.serverErr == nil {
 			m.serverErr = err
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			m.cpuEnd = c
 		}
 	}
