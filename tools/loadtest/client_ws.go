@@ -146,6 +146,9 @@ func (e *wsEngine) closeEpolls() {
 	}
 }
 
+// enter moves the clients to phase p: each worker sees it within 50 ms.
+func (e *wsEngine) enter(p int32) { e.rs.phase.Store(p) }
+
 // start launches the workers; they run until the phase becomes phaseStop.
 func (e *wsEngine) start() {
 	t0 := e.rs.clk.now()

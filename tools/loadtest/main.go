@@ -42,6 +42,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

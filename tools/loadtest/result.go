@@ -64,6 +64,7 @@ type Setup struct {
 	Ramp        float64 `json:"ramp_per_second"`
 	Inflight    int     `json:"inflight"`
 	Workers     int     `json:"workers"`
+	Procs       int     `json:"procs"`
 	Sources     int     `json:"sources"`
 }
 
@@ -132,8 +133,9 @@ type ServerResult struct {
 type SelfResult struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUPercent float64 `json:"cpu_percent"` // of one core, over the run
-	MaxRSSKiB  uint64  `json:"max_rss_kib"`
-	Workers    int     `json:"workers"`
+	MaxRSSKiB  uint64  `json:"max_rss_kib"` // summed over the processes with --procs
+	Workers    int     `json:"workers"`     // epoll workers per process
+	Procs      int     `json:"procs"`       // processes holding clients (--procs), 1 without
 }
 
 // Percentiles summarises a distribution in milliseconds.
@@ -178,7 +180,7 @@ func newResult(cfg *Config, rs *runState) *Result {
 			Scenario: cfg.Scenario, Transport: cfg.Transport, Server: cfg.Server, Namespace: cfg.Namespace,
 			Connections: cfg.Connections, DurationSec: cfg.Duration.Seconds(),
 			IntervalMS: float64(cfg.Interval) / 1e6, Payload: cfg.Payload, Ramp: cfg.Ramp,
-			Inflight: cfg.Inflight, Workers: cfg.Workers, Sources: cfg.Sources,
+			Inflight: cfg.Inflight, Workers: cfg.Workers, Procs: cfg.Procs, Sources: cfg.Sources,
 		},
 	}
 	if cfg.Scenario == ScenarioFanout {
@@ -271,7 +273,10 @@ func (r *Result) finish(eng engine, m *monitor) {
 	rs.errMu.Unlock()
 
 	wall := float64(m.ended-m.started) / 1e9
-	r.Self = SelfResult{CPUSeconds: round3(m.selfEnd - m.selfStart), MaxRSSKiB: selfMaxRSS(), Workers: r.Setup.Workers}
+	r.Self = SelfResult{CPUSeconds: round3(m.selfEnd - m.selfStart), MaxRSSKiB: selfMaxRSS(), Workers: r.Setup.Workers, Procs: cfg.Procs}
+	if m.children != nil {
+		r.Self.MaxRSSKiB += m.children.childMaxRSS()
+	}
 	if wall > 0 {
 		r.Self.CPUPercent = round1(r.Self.CPUSeconds / wall * 100)
 	}
@@ -469,8 +474,14 @@ func (r *Result) PrintSummary(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "loadtest       CPU %.2fs (%.0f%% of a core), max RSS %s", r.Self.CPUSeconds, r.Self.CPUPercent, fmtKiB(r.Self.MaxRSSKiB))
+	if r.Self.Procs > 1 {
+		fmt.Fprintf(w, ", %d processes", r.Self.Procs)
+	}
 	if r.Self.Workers > 0 {
 		fmt.Fprintf(w, ", %d epoll workers", r.Self.Workers)
+		if r.Self.Procs > 1 {
+			fmt.Fprint(w, " each")
+		}
 	}
 	fmt.Fprintln(w)
 	if r.Pass {
