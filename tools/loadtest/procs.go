@@ -342,7 +342,9 @@ const stopWait = 30 * time.Second
 func (e *procEngine) wait() {
 	e.mu.Lock()
 	for _, c := range e.children {
-		c.stdin.Close()
+		if c.stdin != nil {
+			c.stdin.Close()
+		}
 	}
 	e.mu.Unlock()
 	timeout := time.After(stopWait)
