@@ -174,7 +174,6 @@ func newProcEngine(rs *runState) (*procEngine, error) {
 		sc := *cfg
 		sc.Connections, sc.Procs, sc.Quiet = share, 1, true
 		sc.PIDs, sc.JSONFile, sc.ReportFile, sc.CPUProfile = nil, "", "", ""
-		sc.ConnectWait = cfg.ConnectWait
 		// The ramp is the whole run's: each child takes its share.
 		sc.Ramp = cfg.Ramp * float64(share) / float64(cfg.Connections)
 		sc.Inflight = max(1, cfg.Inflight/cfg.Procs)
@@ -242,6 +241,12 @@ func (e *procEngine) follow(c *child) {
 	}
 	if c.exitErr != nil {
 		e.rs.noteErr(st, errChild, c.exitErr)
+		// Its clients that never connected will not: the connect phase
+		// need not wait for them.
+		if left := int64(c.spec.Config.Connections) - st.connected.Load(); left > 0 {
+			st.failed.Store(left)
+		}
+		st.open.Store(0)
 	}
 }
 
@@ -401,19 +406,32 @@ func mergeDeliveries(tab *bcastTable, f *childFinal) {
 	}
 }
 
-// loss sums the children's losses and measured clients. Call it after wait.
+// loss sums the children's losses and measured clients. A child that died
+// before its final report counts with what it last reported: its measured
+// clients (in fanout, nothing they received is credited, since which
+// broadcasts reached them is in the final report only) and, in echo, its
+// sent and received messages. Call it after wait.
 func (e *procEngine) loss() (l LossCounts, measured int64) {
 	for _, c := range e.children {
-		if f := c.final; f != nil {
-			l.Expected += f.Loss.Expected
-			l.Received += f.Loss.Received
-			l.Lost += f.Loss.Lost
-			l.Duplicates += f.Loss.Duplicates
-			l.Reordered += f.Loss.Reordered
-			l.Late += f.Loss.Late
-			l.Unexpected += f.Loss.Unexpected
-			measured += f.Measured
+		f := c.final
+		if f == nil {
+			// Echo: its last report's sent and received.
+			st := e.rs.stats[c.idx]
+			sent, fresh := st.sent.Load(), st.fresh.Load()
+			l.Expected += sent
+			l.Received += min(fresh, sent)
+			l.Lost += sent - min(fresh, sent)
+			measured += st.measured.Load()
+			continue
 		}
+		l.Expected += f.Loss.Expected
+		l.Received += f.Loss.Received
+		l.Lost += f.Loss.Lost
+		l.Duplicates += f.Loss.Duplicates
+		l.Reordered += f.Loss.Reordered
+		l.Late += f.Loss.Late
+		l.Unexpected += f.Loss.Unexpected
+		measured += f.Measured
 	}
 	return l, measured
 }

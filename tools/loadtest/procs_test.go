@@ -107,7 +107,7 @@ func (f *fakeChild) trackers(fn func(t *SeqTracker)) { fn(&f.trk) }
 // the slowest over both children.
 func TestProcMerge(t *testing.T) {
 	cfg := Config{Scenario: ScenarioFanout, Rate: 10, Duration: time.Second, Connections: 5, Procs: 2}
-	parent := newRunState(&cfg, 2)
+	parent := newRunState(&cfg, 3) // the third child dies before its final report
 	tab := parent.bcast
 	for seq := uint64(1); seq <= 3; seq++ {
 		tab.slots[seq].ok.Store(true)
@@ -194,5 +194,18 @@ func TestProcMerge(t *testing.T) {
 	}
 	if got := parent.errSamples["closed"]; got != "" {
 		t.Errorf("error sample %q from a nil error", got)
+	}
+
+	// A child that reported 4 measured clients, then died: they count as
+	// expected, none of their deliveries is credited.
+	dead := &child{idx: 2, done: make(chan struct{})}
+	pe.children = append(pe.children, dead)
+	if err := pe.apply(dead, &childReport{Phase: phaseMeasure, Counters: counterValues{Connected: 4, Open: 4, Measured: 4, Fresh: 6}}); err != nil {
+		t.Fatal(err)
+	}
+	_, measured = pe.loss()
+	f, loss = fanoutResult(parent, pe, measured, 1)
+	if measured != 9 || f.Expected != 27 || f.Delivered != 14 || loss.Lost != 13 || f.Complete != 0 {
+		t.Errorf("with a dead child: measured %d expected %d delivered %d lost %d complete %d, want 9 27 14 13 0", measured, f.Expected, f.Delivered, loss.Lost, f.Complete)
 	}
 }

@@ -436,6 +436,9 @@ func (r *Result) PrintSummary(w io.Writer) {
 		rec := ""
 		if f.ServerRecipients >= 0 {
 			rec = fmt.Sprintf("  server counted %d recipients", f.ServerRecipients)
+			if strings.Contains(s.Server, ",") {
+				rec += " (its own clients: the server POSTed to)"
+			}
 		}
 		fmt.Fprintf(w, "deliveries     %d of %d expected (%.2f%%), %.0f/s%s\n",
 			f.Delivered, f.Expected, f.DeliveredRatio*100, f.DeliveriesPerSec, rec)
