@@ -40,8 +40,10 @@
 #
 # Cluster settings: BENCH_CLUSTER_CLIENTS (clients per replica, default 19000 [2000]),
 # BENCH_CLUSTER_PROCS (loadtest processes, default 3: one may hold at most ~19,900
-# clients), BENCH_CLUSTER_DURATION (default 30s [6s]), BENCH_CLUSTER_TIMEOUT (seconds one
-# cluster run may take, default 420), REDIS_SERVER (default redis-server).
+# clients), BENCH_CLUSTER_DURATION (default 30s [6s]), BENCH_CLUSTER_GRACE (how long the
+# deliveries still queued after the last broadcast may take before they count as lost, default
+# 60s), BENCH_CLUSTER_TIMEOUT (seconds one cluster run may take, default 420), REDIS_SERVER
+# (default redis-server).
 #
 # The load tool shares the machine's cores with the server: its own CPU is in
 # the table; when it nears 100 % of a core per worker, it is the limit.
@@ -84,6 +86,7 @@ else
 fi
 CLUSTER_PROCS=${BENCH_CLUSTER_PROCS:-3}
 CLUSTER_TIMEOUT=${BENCH_CLUSTER_TIMEOUT:-420}
+CLUSTER_GRACE=${BENCH_CLUSTER_GRACE:-60s}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 
 # ---------------------------------------------------------------- build
@@ -205,7 +208,7 @@ run_cluster() {
 	log "cluster on $server (replicas ${CLUSTER_PIDS[*]}, redis $REDIS_PID on $rport): loadtest --procs $CLUSTER_PROCS --connections $((3 * N_CLUSTER))"
 	timeout --signal=INT --kill-after=30 "$CLUSTER_TIMEOUT" "$BIN/loadtest" \
 		--server "$urls" --pid "$pids" --procs "$CLUSTER_PROCS" --quiet \
-		--handshake-timeout 10s --grace 30s --max-errors 1000000000 --max-loss 100% \
+		--handshake-timeout 10s --grace "$CLUSTER_GRACE" --max-errors 1000000000 --max-loss 100% \
 		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --payload 100 --duration "$CLUSTER_DUR" \
 		--json "$base.json" >"$base.txt" 2>&1 || log "loadtest exited with status $? (see $base.txt)"
 	# CPU seconds of every server process over the whole loadtest run
