@@ -174,7 +174,12 @@ func drained(rs *runState) bool {
 		for _, s := range rs.stats {
 			measured += s.measured.Load()
 		}
-		return t.fresh >= rs.bcast.accepted.Load()*uint64(max(measured, 0))
+		// Failed POSTs count too: a server that timed out may still
+		// deliver, and those deliveries must not stand in for the ones
+		// of accepted broadcasts still in flight. When it does not
+		// deliver them, the drain lasts --grace.
+		tab := rs.bcast
+		return t.fresh >= (tab.accepted.Load()+tab.failed.Load())*uint64(max(measured, 0))
 	}
 	return t.fresh >= t.sent
 }
