@@ -34,8 +34,8 @@
 #   cluster      3 replicas of each server on one redis-server started for the run (sioloop's
 #                REDIS_URL, Node's @socket.io/redis-adapter), 19,000 [2,000] clients each,
 #                spread over the replicas by 3 loadtest processes; one 100-byte broadcast every
-#                500 ms POSTed to the first replica for 30 s [6 s] (up to 32 POSTs in flight, so a
-#                server slow to answer still gets one every 500 ms): time to last client,
+#                500 ms POSTed to the first replica for 30 s [6 s] (up to 32 POSTs in flight, each
+#                given 120 s, so a server slow to answer still gets one every 500 ms): time to last client,
 #                deliveries/s, lost, RSS per client over the 3 replicas, CPU of every process
 #                (not in the default list: BENCH_SCENARIOS=cluster; zishang is skipped)
 #
@@ -210,7 +210,7 @@ run_cluster() {
 	timeout --signal=INT --kill-after=30 "$CLUSTER_TIMEOUT" "$BIN/loadtest" \
 		--server "$urls" --pid "$pids" --procs "$CLUSTER_PROCS" --quiet \
 		--handshake-timeout 10s --grace "$CLUSTER_GRACE" --max-errors 1000000000 --max-loss 100% \
-		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --posters 32 --payload 100 --duration "$CLUSTER_DUR" \
+		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --posters 32 --post-timeout 120s --payload 100 --duration "$CLUSTER_DUR" \
 		--json "$base.json" >"$base.txt" 2>&1 || log "loadtest exited with status $? (see $base.txt)"
 	# CPU seconds of every server process over the whole loadtest run
 	# (connect, measure, drain), for "what takes the CPU".

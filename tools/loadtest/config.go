@@ -45,6 +45,7 @@ type Config struct {
 	Channel     string        // --channel: event name of the fanout broadcasts. Default bench.
 	Rate        float64       // --rate: broadcasts per second (fanout). Default 10.
 	Posters     int           // --posters: broadcast requests in flight at most (fanout). Default 1, which keeps them in order.
+	PostTimeout time.Duration // --post-timeout: a broadcast request not answered after this fails (fanout). Default 30s.
 	PIDs        []int         // --pid: server processes (comma-separated) to read RSS and CPU from, summed. Default none.
 	JSONFile    string        // --json: write the result as JSON to this file.
 	ReportFile  string        // --report: write a self-contained HTML report to this file.
@@ -98,6 +99,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.AdminURL, "admin-url", "", "base URL for POST /SendWebsocketEvent (default: the first --server)")
 	fs.StringVar(&c.Channel, "channel", "bench", "event name of the fanout broadcasts")
 	fs.Float64Var(&c.Rate, "rate", 10, "broadcasts per second, fanout scenario")
+	fs.DurationVar(&c.PostTimeout, "post-timeout", 30*time.Second, "a broadcast request not answered after this counts as failed (its deliveries then count as unexpected), fanout scenario")
 	fs.IntVar(&c.Posters, "posters", 1, "broadcast requests in flight at most, fanout scenario (above 1 they may reach the server out of order)")
 	fs.Var(pidsFlag{&c.PIDs}, "pid", "server process id, or several comma-separated: report their RSS (VmRSS) and CPU, summed")
 	fs.StringVar(&c.JSONFile, "json", "", "write the machine-readable result to this file")
@@ -248,6 +250,9 @@ func (c *Config) resolve(ctx context.Context) error {
 	}
 	if c.Posters <= 0 {
 		c.Posters = 1
+	}
+	if c.PostTimeout <= 0 {
+		c.PostTimeout = 30 * time.Second
 	}
 	if c.Posters > 256 {
 		return fmt.Errorf("invalid --posters %d: at most 256", c.Posters)
