@@ -167,7 +167,8 @@ func newProcEngine(rs *runState) (*procEngine, error) {
 		return nil, fmt.Errorf("loadtest: --procs: cannot find the tool's own binary: %w", err)
 	}
 	e := &procEngine{rs: rs}
-	deadline := time.Now().Add(cfg.ConnectWait + cfg.Duration + cfg.Grace + time.Minute).UnixNano()
+	// The measured phase lasts until the last POST is answered or times out.
+	deadline := time.Now().Add(cfg.ConnectWait + cfg.Duration + cfg.PostTimeout + cfg.Grace + 2*time.Minute).UnixNano()
 	first := 0
 	for i, share := range childShares(cfg.Connections, cfg.Procs) {
 		c := &child{idx: i, done: make(chan struct{})}
