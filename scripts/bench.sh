@@ -31,6 +31,20 @@
 #   fan10k-burst 10,000 [2,000] clients, 100 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
 #   fan10k-recovery  fan10k-burst with connection state recovery on (2 minutes): every event
 #                carries its offset and is kept for replay (not in the default list)
+#   cluster      3 replicas of each server on one redis-server started for the run (sioloop's
+#                REDIS_URL, Node's @socket.io/redis-adapter), 19,000 [2,000] clients each,
+#                spread over the replicas by 3 loadtest processes; one 100-byte broadcast every
+#                500 ms POSTed to the first replica for 30 s [6 s] (up to 32 POSTs in flight, each
+#                given 120 s, so a server slow to answer still gets one every 500 ms): time to last client,
+#                deliveries/s, lost, RSS per client over the 3 replicas, CPU of every process
+#                (not in the default list: BENCH_SCENARIOS=cluster; zishang is skipped)
+#
+# Cluster settings: BENCH_CLUSTER_CLIENTS (clients per replica, default 19000 [2000]),
+# BENCH_CLUSTER_PROCS (loadtest processes, default 3: one may hold at most ~19,900
+# clients), BENCH_CLUSTER_DURATION (default 30s [6s]), BENCH_CLUSTER_GRACE (how long the
+# deliveries still queued after the last broadcast may take before they count as lost, default
+# 60s), BENCH_CLUSTER_TIMEOUT (seconds one cluster run may take, default 420), REDIS_SERVER
+# (default redis-server).
 #
 # The load tool shares the machine's cores with the server: its own CPU is in
 # the table; when it nears 100 % of a core per worker, it is the limit.
@@ -46,6 +60,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 RUN_DIR=${BENCH_TABLE_ONLY:-$OUT/$STAMP}
 BIN=$(mktemp -d "${TMPDIR:-/tmp}/sioloop-bench.XXXXXX")
 SERVER_PID=""
+CLUSTER_PIDS=()
+REDIS_PID=""
 SCENARIO_ENV=""
 STARTED=$(date +%s)
 
@@ -54,6 +70,7 @@ die() { log "error: $*"; exit 1; }
 
 cleanup() {
 	if [[ -n $SERVER_PID ]]; then stop_server; fi
+	if [[ -n $REDIS_PID || ${#CLUSTER_PIDS[@]} -gt 0 ]]; then stop_cluster; fi
 	rm -rf "$BIN"
 }
 trap cleanup EXIT
@@ -62,10 +79,16 @@ trap 'exit 130' INT TERM
 if [[ $QUICK == 1 ]]; then
 	N_RSS=2000 N_CONN=4000 N_ECHO=500 ECHO_DUR=5s N_BIG=2000
 	FAN_DUR=4s FAN10K_DUR=4s BURST_DUR=3s RSS_HOLD=2s
+	N_CLUSTER=${BENCH_CLUSTER_CLIENTS:-2000} CLUSTER_DUR=${BENCH_CLUSTER_DURATION:-6s}
 else
 	N_RSS=10000 N_CONN=19000 N_ECHO=1000 ECHO_DUR=20s N_BIG=10000
 	FAN_DUR=10s FAN10K_DUR=50s BURST_DUR=5s RSS_HOLD=3s
+	N_CLUSTER=${BENCH_CLUSTER_CLIENTS:-19000} CLUSTER_DUR=${BENCH_CLUSTER_DURATION:-30s}
 fi
+CLUSTER_PROCS=${BENCH_CLUSTER_PROCS:-3}
+CLUSTER_TIMEOUT=${BENCH_CLUSTER_TIMEOUT:-420}
+CLUSTER_GRACE=${BENCH_CLUSTER_GRACE:-60s}
+REDIS_SERVER=${REDIS_SERVER:-redis-server}
 
 # ---------------------------------------------------------------- build
 
@@ -75,6 +98,9 @@ command -v node >/dev/null || die "node is not on PATH (needed for the Node peer
 mkdir -p "$RUN_DIR"
 log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
 (cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest) || die "go build failed"
+if [[ " $SCENARIOS " == *" cluster "* ]]; then
+	command -v "$REDIS_SERVER" >/dev/null || die "$REDIS_SERVER is not on PATH (the cluster scenario starts one; Debian: apt-get install redis-server)"
+fi
 if [[ " $SERVERS " == *" zishang "* ]]; then
 	(cd "$ROOT/tools/peers/zishang" && go build -o "$BIN/zishang" .) || die "go build in tools/peers/zishang (its own module) failed"
 fi
@@ -119,10 +145,16 @@ start_server() {
 	die "$name did not listen on $port within 15 s"
 }
 
-# stop_server: SIGTERM by PID, SIGKILL after 5 s.
+# stop_server: stops SERVER_PID.
 stop_server() {
-	local pid=$SERVER_PID i
+	local pid=$SERVER_PID
 	SERVER_PID=""
+	stop_pid "$pid"
+}
+
+# stop_pid PID: SIGTERM, SIGKILL after 5 s.
+stop_pid() {
+	local pid=$1 i
 	kill -TERM "$pid" 2>/dev/null || return 0
 	for i in $(seq 1 50); do
 		kill -0 "$pid" 2>/dev/null || break
@@ -130,6 +162,68 @@ stop_server() {
 	done
 	kill -KILL "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+}
+
+# stop_cluster: stops the replicas, then Redis.
+stop_cluster() {
+	local pid
+	for pid in "${CLUSTER_PIDS[@]}"; do stop_pid "$pid"; done
+	CLUSTER_PIDS=()
+	if [[ -n $REDIS_PID ]]; then
+		stop_pid "$REDIS_PID"
+		REDIS_PID=""
+	fi
+}
+
+# cpu_seconds PID: utime+stime of a process so far, in seconds.
+cpu_seconds() {
+	awk '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# run_cluster SERVER: 3 replicas of SERVER on a fresh redis-server, one
+# loadtest (CLUSTER_PROCS processes) over all of them, POSTs to the first.
+run_cluster() {
+	local server=$1 rport i port urls="" pids="" base="$RUN_DIR/$server-cluster" pid
+	rport=$(free_port)
+	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --maxclients 1000 \
+		>"$base.redis.log" 2>&1 &
+	REDIS_PID=$!
+	for i in $(seq 1 50); do
+		if (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null; then break; fi
+		kill -0 "$REDIS_PID" 2>/dev/null || { cat "$base.redis.log" >&2; die "redis-server exited at start"; }
+		sleep 0.1
+	done
+	for i in 1 2 3; do
+		port=$(free_port)
+		SCENARIO_ENV="REDIS_URL=redis://127.0.0.1:$rport"
+		start_server "$server" "$port" "$base.server$i.log"
+		CLUSTER_PIDS+=("$SERVER_PID")
+		SERVER_PID=""
+		urls+="${urls:+,}http://127.0.0.1:$port"
+		pids+="${pids:+,}${CLUSTER_PIDS[-1]}"
+	done
+	SCENARIO_ENV=""
+	local -a cpu0=()
+	for pid in "${CLUSTER_PIDS[@]}" "$REDIS_PID"; do cpu0+=("$(cpu_seconds "$pid")"); done
+	local t0=$SECONDS
+	log "cluster on $server (replicas ${CLUSTER_PIDS[*]}, redis $REDIS_PID on $rport): loadtest --procs $CLUSTER_PROCS --connections $((3 * N_CLUSTER))"
+	timeout --signal=INT --kill-after=30 "$CLUSTER_TIMEOUT" "$BIN/loadtest" \
+		--server "$urls" --pid "$pids" --procs "$CLUSTER_PROCS" --quiet \
+		--handshake-timeout 10s --grace "$CLUSTER_GRACE" --max-errors 1000000000 --max-loss 100% \
+		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --posters 32 --post-timeout 120s --payload 100 --duration "$CLUSTER_DUR" \
+		--json "$base.json" >"$base.txt" 2>&1 || log "loadtest exited with status $? (see $base.txt)"
+	# CPU seconds of every server process over the whole loadtest run
+	# (connect, measure, drain), for "what takes the CPU".
+	local j=0 line="{\"wall_seconds\":$((SECONDS - t0))"
+	for pid in "${CLUSTER_PIDS[@]}"; do
+		line+=",\"replica$((j + 1))_cpu_seconds\":$(awk -v a="$(cpu_seconds "$pid")" -v b="${cpu0[$j]}" 'BEGIN{printf "%.2f", a-b}')"
+		j=$((j + 1))
+	done
+	line+=",\"redis_cpu_seconds\":$(awk -v a="$(cpu_seconds "$REDIS_PID")" -v b="${cpu0[$j]}" 'BEGIN{printf "%.2f", a-b}')}"
+	echo "$line" >"$base.cpu.json"
+	log "cluster on $server: CPU seconds $line"
+	stop_cluster
+	grep -E '^(connections|deliveries|to last client|loss|errors|server|loadtest) ' "$base.txt" | sed 's/^/    /' >&2 || true
 }
 
 # scenario_args NAME: the loadtest flags of a scenario.
@@ -158,6 +252,13 @@ scenario_env() {
 
 for scenario in $SCENARIOS; do
 	for server in $SERVERS; do
+		if [[ $scenario == cluster ]]; then
+			case $server in
+			sioloop | sioloop-write | node) run_cluster "$server" ;;
+			*) log "cluster: $server has no Redis adapter here, skipped" ;;
+			esac
+			continue
+		fi
 		port=$(free_port)
 		logf=$RUN_DIR/$server-$scenario.server.log
 		SCENARIO_ENV=$(scenario_env "$scenario" "$server")
@@ -228,6 +329,28 @@ const rows = [
   [`fan-out ${size("fan10k-recovery")} clients, recovery on: deliveries/s`, "fan10k-recovery", (r) => r.fanout.deliveries_per_second, 0, true],
   [`fan-out ${size("fan10k-recovery")} clients, recovery on: time to last client p99 (ms)`, "fan10k-recovery", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
 ];
+const csize = (() => {
+  const r = servers.map((s) => load(s, "cluster")).find(Boolean);
+  return r ? `3 × ${(r.setup.connections / 3).toLocaleString("en-US")}` : "?";
+})();
+const side = (s) => {
+  try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-cluster.cpu.json`), "utf8")); } catch { return null; }
+};
+const cl = `cluster, ${csize} clients`;
+rows.push(
+  [`${cl}: time to last client p50 (ms)`, "cluster", (r) => r.fanout.time_to_last_client_ms.p50, 1, true],
+  [`${cl}: time to last client p99 (ms)`, "cluster", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
+  [`${cl}: deliveries/s`, "cluster", (r) => r.fanout.deliveries_per_second, 0, true],
+  [`${cl}: broadcasts accepted (per s) / reordered deliveries`, "cluster", (r) => `${r.fanout.accepted} (${r.fanout.rate_per_second}/s) / ${r.loss.reordered}`, 0, false],
+  [`${cl}: lost of expected`, "cluster", (r) => `${r.loss.lost} of ${r.loss.expected}`, 0, false],
+  [`${cl}: RSS per client, 3 replicas (KiB)`, "cluster", (r) => r.server && r.server.rss_per_connection_kib, 2, true],
+  [`${cl}: connections/s`, "cluster", (r) => r.connections.per_second, 0, true],
+  [`${cl}: CPU s, 3 replicas / Redis / loadtest`, "cluster", (r, s) => {
+    const c = side(s);
+    const rep = r.server ? r.server.cpu_seconds.toFixed(1) : "?";
+    return `${rep} / ${c ? c.redis_cpu_seconds.toFixed(1) : "?"} / ${r.loadtest.cpu_seconds.toFixed(1)} over ${c ? c.wall_seconds : "?"} s`;
+  }, 0, false],
+);
 for (const [sc, what] of [["fan1k", "@20/s"], ["fan1k-burst", "burst"], ["fan10k", "@2/s"], ["fan10k-burst", "burst"]]) {
   rows.push([`fan-out ${size(sc)} clients ${what}: delivered / expected`, sc,
     (r) => `${r.fanout.delivered}/${r.fanout.expected_deliveries} (${(100 * r.fanout.delivered_ratio).toFixed(1)}%)`, 0, false]);
@@ -257,8 +380,9 @@ for (const [label, sc, get, d, ratio] of rows) {
     }
     const r = load(s, sc);
     if (!r) return null;
-    try { const v = get(r); return v === undefined ? null : v; } catch { return null; }
+    try { const v = get(r, s); return v === undefined ? null : v; } catch { return null; }
   });
+  if (vals.every((v) => v === null)) continue; // a scenario not in this run
   const cells = [label, ...vals.map((v) => fmt(v, d))];
   if (base) {
     const b = vals[servers.indexOf(base)];
@@ -278,6 +402,13 @@ console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to
   `arrival among all clients, from the start of the POST. Burst rows keep 4 POSTs in flight at the asked rate: ` +
   `the deliveries/s achieved is the figure, broadcasts may reach the server out of order (reordered counts are expected there). ` +
   `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (tools/peers/zishang/main.go), hence its delivered/expected.`);
+if (servers.some((s) => load(s, "cluster"))) {
+  console.log(`\nCluster rows: 3 replicas of each server on one redis-server (sioloop's REDIS_URL, Node's @socket.io/redis-adapter), ` +
+    `the clients spread over the replicas by ${servers.map((s) => load(s, "cluster")).find(Boolean).setup.procs} loadtest processes, ` +
+    `a 100-byte broadcast every 500 ms POSTed to the first replica (up to 32 POSTs in flight: a server slow to answer ` +
+    `still gets one every 500 ms, and may then deliver them out of order); RSS per client is the 3 replicas' RSS growth over the clients; ` +
+    `CPU seconds cover the whole loadtest run (connect, measure, drain).`);
+}
 EOF
 
 mkdir -p "$OUT"

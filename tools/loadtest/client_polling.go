@@ -128,6 +128,9 @@ func (e *pollingEngine) dial() {
 	}
 }
 
+// enter moves the clients to phase p.
+func (e *pollingEngine) enter(p int32) { e.rs.phase.Store(p) }
+
 func (e *pollingEngine) wait() {
 	e.wg.Wait()
 	e.http.CloseIdleConnections()

@@ -58,7 +58,7 @@ type wsWorker struct {
 	id    int
 	count int // workers in total
 	epfd  int
-	sa    unix.Sockaddr
+	sas   []unix.Sockaddr // one per target: unix.Connect writes into the value, so no sharing between workers
 
 	conns       []wsConn // slot j is client id + j*count
 	started     int      // slots dialed so far
@@ -92,12 +92,16 @@ func newWSEngine(rs *runState) (*wsEngine, error) {
 	cfg := rs.cfg
 	// Each worker gets its own Sockaddr: unix.Connect writes into the
 	// value's internal buffer, so one shared value would be a data race.
-	target := func() unix.Sockaddr {
-		if a := cfg.target.Addr(); a.Is4() {
-			return &unix.SockaddrInet4{Port: int(cfg.target.Port()), Addr: a.As4()}
+	targets := func() []unix.Sockaddr {
+		var sas []unix.Sockaddr
+		for _, t := range cfg.targets {
+			if a := t.Addr(); a.Is4() {
+				sas = append(sas, &unix.SockaddrInet4{Port: int(t.Port()), Addr: a.As4()})
+			} else {
+				sas = append(sas, &unix.SockaddrInet6{Port: int(t.Port()), Addr: a.As16()})
+			}
 		}
-		a := cfg.target.Addr()
-		return &unix.SockaddrInet6{Port: int(cfg.target.Port()), Addr: a.As16()}
+		return sas
 	}
 	e := &wsEngine{rs: rs}
 	n := len(rs.stats)
@@ -116,7 +120,7 @@ func newWSEngine(rs *runState) (*wsEngine, error) {
 			share++
 		}
 		w := &wsWorker{
-			rs: rs, cfg: cfg, st: rs.stats[i], id: i, count: n, epfd: epfd, sa: target(),
+			rs: rs, cfg: cfg, st: rs.stats[i], id: i, count: n, epfd: epfd, sas: targets(),
 			conns:       make([]wsConn, share),
 			maxInflight: max(1, cfg.Inflight/n),
 			events:      make([]unix.EpollEvent, 512),
@@ -141,6 +145,9 @@ func (e *wsEngine) closeEpolls() {
 		unix.Close(w.epfd)
 	}
 }
+
+// enter moves the clients to phase p: each worker sees it within 50 ms.
+func (e *wsEngine) enter(p int32) { e.rs.phase.Store(p) }
 
 // start launches the workers; they run until the phase becomes phaseStop.
 func (e *wsEngine) start() {
@@ -274,8 +281,10 @@ func (w *wsWorker) dial() {
 	now := w.rs.clk.now()
 	c.started, c.stageAt = now, now
 	w.st.dialed.Add(1)
+	global := w.id + slot*w.count // among this process's clients
+	sa := w.sas[w.target(slot)]
 	fam := unix.AF_INET
-	if _, ok := w.sa.(*unix.SockaddrInet6); ok {
+	if _, ok := sa.(*unix.SockaddrInet6); ok {
 		fam = unix.AF_INET6
 	}
 	fd, err := unix.Socket(fam, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
@@ -290,17 +299,16 @@ func (w *wsWorker) dial() {
 	w.inflight++
 	// Small messages must not wait for Nagle's algorithm.
 	unix.SetsockoptInt(fd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
-	if src := w.cfg.Sources; src > 1 {
-		global := w.id + slot*w.count
+	if src := w.cfg.Sources; src > 1 || w.cfg.sourceBase > 0 {
 		// IP_BIND_ADDRESS_NO_PORT lets connect(2) pick the port for the
 		// whole 4-tuple, so each source address has its own port range.
 		unix.SetsockoptInt(fd, unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(1 + global%src)}}); err != nil {
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, byte(1 + w.cfg.sourceBase + global%src)}}); err != nil {
 			w.fail(c, errDial, fmt.Errorf("loadtest: bind: %w", err))
 			return
 		}
 	}
-	if err := unix.Connect(fd, w.sa); err != nil && err != unix.EINPROGRESS {
+	if err := unix.Connect(fd, sa); err != nil && err != unix.EINPROGRESS {
 		w.fail(c, errDial, fmt.Errorf("loadtest: connect: %w", err))
 		return
 	}
@@ -310,6 +318,15 @@ func (w *wsWorker) dial() {
 		return
 	}
 	c.armedOut = true
+}
+
+// target returns the index in cfg.targets of the server the client in slot
+// dials: clients take the servers in turn, counted over every process.
+func (w *wsWorker) target(slot int) int {
+	if len(w.sas) == 1 {
+		return 0
+	}
+	return (w.cfg.clientBase + w.id + slot*w.count) % len(w.sas)
 }
 
 // stage records how long the handshake stage that ends now took.

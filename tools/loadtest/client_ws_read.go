@@ -63,7 +63,7 @@ func (w *wsWorker) sendUpgrade(c *wsConn) {
 	AppendAcceptKey(c.accept[:0], key[:])
 	c.state = stUpgrading
 	w.arm(c, false)
-	w.wbuf = AppendUpgradeRequest(w.wbuf[:0], w.cfg.host, w.cfg.Path, key[:])
+	w.wbuf = AppendUpgradeRequest(w.wbuf[:0], w.cfg.hosts[w.target(int(c.slot))], w.cfg.Path, key[:])
 	w.write(c, w.wbuf)
 }
 

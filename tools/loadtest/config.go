@@ -32,7 +32,7 @@ type Config struct {
 	Connections int           // --connections: clients to open. Default 100.
 	Duration    time.Duration // --duration: measured phase, after every client is connected. Default 10s.
 	Interval    time.Duration // --interval: time between two messages of one client (echo). Default 1000ms.
-	Server      string        // --server: base URL of the Socket.IO server. Default http://localhost:3000.
+	Server      string        // --server: base URL of the Socket.IO server, or several comma-separated (clients spread over them in turn). Default http://localhost:3000.
 	Path        string        // --path: Socket.IO path. Default /socket.io/.
 	Scenario    string        // --scenario: echo, fanout or connect. Default echo.
 	Transport   string        // --transport: websocket or polling. Default websocket.
@@ -45,14 +45,16 @@ type Config struct {
 	Channel     string        // --channel: event name of the fanout broadcasts. Default bench.
 	Rate        float64       // --rate: broadcasts per second (fanout). Default 10.
 	Posters     int           // --posters: broadcast requests in flight at most (fanout). Default 1, which keeps them in order.
-	PID         int           // --pid: server process to read RSS and CPU from. Default none.
+	PostTimeout time.Duration // --post-timeout: a broadcast request not answered after this fails (fanout). Default 30s.
+	PIDs        []int         // --pid: server processes (comma-separated) to read RSS and CPU from, summed. Default none.
 	JSONFile    string        // --json: write the result as JSON to this file.
 	ReportFile  string        // --report: write a self-contained HTML report to this file.
 	MaxLoss     string        // --max-loss: lost messages tolerated, a count or a percentage ("0.5%"). Default 0.
 	MaxErrors   int           // --max-errors: errors tolerated. Default 0.
 	AllowRemote bool          // --allow-remote: allow a target that is not on loopback.
 	Sources     int           // --sources: 127.0.0.x source addresses to spread over. Default one per 2,500 clients on an IPv4 loopback target (see autoSources), else 1.
-	Workers     int           // --workers: epoll worker goroutines. Default GOMAXPROCS.
+	Workers     int           // --workers: epoll worker goroutines per process. Default GOMAXPROCS.
+	Procs       int           // --procs: load-generator processes, each with its share of the clients and source addresses. Default 1.
 	Grace       time.Duration // --grace: wait this long after --duration for replies in flight. Default 5s.
 	Handshake   time.Duration // --handshake-timeout: a client not connected after this counts as an error. Default 10s.
 	ConnectWait time.Duration // --connect-timeout: longest connect phase before the measured phase starts anyway. Default 60s plus the ramp time.
@@ -60,14 +62,18 @@ type Config struct {
 	CPUProfile  string        // --cpuprofile: write the tool's own CPU profile here (for work on the tool).
 
 	// Resolved by resolve.
-	target     netip.AddrPort // address to dial
-	host       string         // Host header value
-	base       string         // http://host:port (polling requests)
-	adminURL   string         // full POST URL
-	authJSON   []byte         // CONNECT payload after the namespace
-	pad        string         // Payload bytes of 'x'
-	maxLossN   uint64         // when maxLossPct < 0
-	maxLossPct float64        // -1 when MaxLoss is a count
+	target     netip.AddrPort   // address to dial (the first of targets)
+	host       string           // Host header value (the first of hosts)
+	targets    []netip.AddrPort // every --server address; client i dials targets[(clientBase+i) % len]
+	hosts      []string         // Host header value of each target
+	clientBase int              // index of this process's first client among all processes' (child processes)
+	sourceBase int              // this process's first source address is 127.0.0.(1+sourceBase) (child processes)
+	base       string           // http://host:port (polling requests)
+	adminURL   string           // full POST URL
+	authJSON   []byte           // CONNECT payload after the namespace
+	pad        string           // Payload bytes of 'x'
+	maxLossN   uint64           // when maxLossPct < 0
+	maxLossPct float64          // -1 when MaxLoss is a count
 }
 
 // ErrHelp is returned by ParseFlags for -h/--help.
@@ -81,7 +87,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.Connections, "connections", 100, "clients to open")
 	fs.Var(durationFlag{&c.Duration, time.Second}, "duration", "measured phase once every client is connected (10s; a bare number is seconds)")
 	fs.Var(durationFlag{&c.Interval, time.Millisecond}, "interval", "time between two messages of one client, echo scenario (1000ms; a bare number is milliseconds)")
-	fs.StringVar(&c.Server, "server", "http://localhost:3000", "base URL of the Socket.IO server")
+	fs.StringVar(&c.Server, "server", "http://localhost:3000", "base URL of the Socket.IO server; several comma-separated URLs spread the clients over them in turn (websocket only)")
 	fs.StringVar(&c.Path, "path", "/socket.io/", "Socket.IO path")
 	fs.StringVar(&c.Scenario, "scenario", ScenarioEcho, "echo: clients emit `message` and count the echoes; fanout: clients listen while the tool POSTs /SendWebsocketEvent at --rate; connect: open and hold")
 	fs.StringVar(&c.Transport, "transport", TransportWebSocket, "websocket or polling")
@@ -90,18 +96,20 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.IntVar(&c.Payload, "payload", 0, "bytes of padding in every message")
 	fs.StringVar(&c.Namespace, "namespace", "/", "Socket.IO namespace")
 	fs.StringVar(&c.AuthToken, "auth-token", "", `sent as the CONNECT auth {"token":...}`)
-	fs.StringVar(&c.AdminURL, "admin-url", "", "base URL for POST /SendWebsocketEvent (default: --server)")
+	fs.StringVar(&c.AdminURL, "admin-url", "", "base URL for POST /SendWebsocketEvent (default: the first --server)")
 	fs.StringVar(&c.Channel, "channel", "bench", "event name of the fanout broadcasts")
 	fs.Float64Var(&c.Rate, "rate", 10, "broadcasts per second, fanout scenario")
+	fs.DurationVar(&c.PostTimeout, "post-timeout", 30*time.Second, "a broadcast request not answered after this counts as failed (its deliveries then count as unexpected), fanout scenario")
 	fs.IntVar(&c.Posters, "posters", 1, "broadcast requests in flight at most, fanout scenario (above 1 they may reach the server out of order)")
-	fs.IntVar(&c.PID, "pid", 0, "server process id: report its RSS (VmRSS) and CPU")
+	fs.Var(pidsFlag{&c.PIDs}, "pid", "server process id, or several comma-separated: report their RSS (VmRSS) and CPU, summed")
 	fs.StringVar(&c.JSONFile, "json", "", "write the machine-readable result to this file")
 	fs.StringVar(&c.ReportFile, "report", "", "write a self-contained HTML report to this file")
 	fs.StringVar(&c.MaxLoss, "max-loss", "0", `lost messages tolerated before exiting non-zero: a count or a percentage ("0.5%")`)
 	fs.IntVar(&c.MaxErrors, "max-errors", 0, "errors tolerated before exiting non-zero")
 	fs.BoolVar(&c.AllowRemote, "allow-remote", false, "allow a target that is not on loopback")
 	fs.IntVar(&c.Sources, "sources", 0, "127.0.0.x source addresses to spread connections over (0: one per 2,500 connections on an IPv4 loopback target)")
-	fs.IntVar(&c.Workers, "workers", 0, "epoll worker goroutines (0: GOMAXPROCS)")
+	fs.IntVar(&c.Workers, "workers", 0, "epoll worker goroutines per process (0: GOMAXPROCS)")
+	fs.IntVar(&c.Procs, "procs", 1, "load-generator processes: the tool starts this many copies of itself, each with its share of the clients and of the source addresses, and merges their figures (a process may hold at most RLIMIT_NOFILE clients)")
 	fs.DurationVar(&c.Grace, "grace", 5*time.Second, "after --duration, wait at most this long for replies in flight")
 	fs.DurationVar(&c.Handshake, "handshake-timeout", 10*time.Second, "a client not connected after this counts as an error")
 	fs.DurationVar(&c.ConnectWait, "connect-timeout", 0, "longest connect phase (0: 60s plus connections/ramp)")
@@ -115,6 +123,34 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 		return c, fmt.Errorf("unexpected argument %q: every setting is a --flag", fs.Arg(0))
 	}
 	return c, nil
+}
+
+// pidsFlag reads --pid 123 or --pid 123,456,789.
+type pidsFlag struct{ p *[]int }
+
+func (f pidsFlag) String() string {
+	if f.p == nil {
+		return ""
+	}
+	s := make([]string, len(*f.p))
+	for i, v := range *f.p {
+		s[i] = strconv.Itoa(v)
+	}
+	return strings.Join(s, ",")
+}
+
+func (f pidsFlag) Set(s string) error {
+	*f.p = nil
+	for _, w := range strings.Split(s, ",") {
+		v, err := strconv.Atoi(strings.TrimSpace(w))
+		if err != nil || v < 0 {
+			return fmt.Errorf("want a process id or a comma-separated list of them")
+		}
+		if v > 0 {
+			*f.p = append(*f.p, v)
+		}
+	}
+	return nil
 }
 
 // durationFlag accepts a Go duration ("250ms") or a bare number in unit, like
@@ -215,6 +251,9 @@ func (c *Config) resolve(ctx context.Context) error {
 	if c.Posters <= 0 {
 		c.Posters = 1
 	}
+	if c.PostTimeout <= 0 {
+		c.PostTimeout = 30 * time.Second
+	}
 	if c.Posters > 256 {
 		return fmt.Errorf("invalid --posters %d: at most 256", c.Posters)
 	}
@@ -243,26 +282,51 @@ func (c *Config) resolve(ctx context.Context) error {
 		return fmt.Errorf("invalid --sources %d: at most 254 addresses 127.0.0.1-127.0.0.254", c.Sources)
 	}
 
-	_, host, ap, err := resolveURL(ctx, c.Server, "--server", c.AllowRemote)
-	if err != nil {
-		return err
+	if c.Procs <= 0 {
+		c.Procs = 1
 	}
-	c.target, c.host = ap, host
+	if c.Procs > 64 {
+		return fmt.Errorf("invalid --procs %d: at most 64", c.Procs)
+	}
+	if c.Procs > c.Connections {
+		return fmt.Errorf("invalid --procs %d: more processes than --connections %d", c.Procs, c.Connections)
+	}
+	c.targets, c.hosts = c.targets[:0], c.hosts[:0]
+	v4loop := true // every target is an IPv4 loopback address
+	for _, s := range strings.Split(c.Server, ",") {
+		_, host, ap, err := resolveURL(ctx, strings.TrimSpace(s), "--server", c.AllowRemote)
+		if err != nil {
+			return err
+		}
+		c.targets, c.hosts = append(c.targets, ap), append(c.hosts, host)
+		v4loop = v4loop && ap.Addr().Is4() && ap.Addr().IsLoopback()
+	}
+	c.target, c.host = c.targets[0], c.hosts[0]
+	if len(c.targets) > 1 && c.Transport != TransportWebSocket {
+		return fmt.Errorf("invalid --server %q: several servers need --transport websocket", c.Server)
+	}
+	if c.Procs > 1 && c.Transport != TransportWebSocket {
+		return fmt.Errorf("invalid --procs %d: several processes need --transport websocket", c.Procs)
+	}
 	// Requests go to the resolved address: "localhost" may resolve to ::1
 	// first while the server listens on 127.0.0.1 only.
-	c.base = "http://" + ap.String()
+	c.base = "http://" + c.target.String()
 	if c.Sources <= 0 {
 		c.Sources = 1
-		if ap.Addr().Is4() && ap.Addr().IsLoopback() {
+		if v4loop {
 			c.Sources = autoSources(c.Connections)
 		}
 	}
-	if c.Sources > 1 && !(ap.Addr().Is4() && ap.Addr().IsLoopback()) {
-		return fmt.Errorf("invalid --sources %d: spreading over 127.0.0.x needs an IPv4 loopback target, not %s", c.Sources, ap.Addr())
+	if (c.Sources > 1 || c.sourceBase > 0) && !v4loop {
+		return fmt.Errorf("invalid --sources %d: spreading over 127.0.0.x needs IPv4 loopback targets, not %s", c.Sources, c.Server)
+	}
+	if c.sourceBase+c.Sources > 254 {
+		return fmt.Errorf("invalid --sources %d: at most 254 addresses 127.0.0.1-127.0.0.254 over every process", c.Sources)
 	}
 	admin := c.AdminURL
 	if admin == "" {
-		admin = c.Server
+		admin, _, _ = strings.Cut(c.Server, ",")
+		admin = strings.TrimSpace(admin)
 	}
 	au, _, aap, err := resolveURL(ctx, admin, "--admin-url", c.AllowRemote)
 	if err != nil {

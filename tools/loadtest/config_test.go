@@ -86,6 +86,8 @@ func TestResolveChecks(t *testing.T) {
 		{"--max-loss", "150%"},
 		{"--payload", "-1"},
 		{"--sources", "300"},
+		{"--procs", "2", "--connections", "1"},
+		{"--procs", "2", "--transport", "polling"},
 	}
 	for _, args := range bad {
 		if _, err := resolved(t, append(args, "--server", "http://127.0.0.1:1")...); err == nil {
@@ -95,6 +97,28 @@ func TestResolveChecks(t *testing.T) {
 	c, err := resolved(t, "--server", "http://127.0.0.1:1", "--connections", "45000", "--auth-token", `t"ok`, "--payload", "3")
 	if err != nil || c.Sources != 18 || string(c.authJSON) != `{"token":"t\"ok"}` || c.pad != "xxx" {
 		t.Fatalf("derived fields: sources %d auth %s pad %q err %v", c.Sources, c.authJSON, c.pad, err)
+	}
+}
+
+func TestSeveralServers(t *testing.T) {
+	c, err := resolved(t, "--server", "http://127.0.0.1:3001, http://localhost:3002,http://127.0.0.1:3003", "--pid", "7,8,9", "--connections", "6000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.targets) != 3 || c.targets[1].String() != "127.0.0.1:3002" || c.hosts[1] != "localhost:3002" || c.target != c.targets[0] {
+		t.Errorf("targets %v hosts %q", c.targets, c.hosts)
+	}
+	if c.adminURL != "http://127.0.0.1:3001/SendWebsocketEvent" || c.Sources != 3 {
+		t.Errorf("admin %q sources %d: want the first server and 3 sources", c.adminURL, c.Sources)
+	}
+	if fmt.Sprint(c.PIDs) != "[7 8 9]" {
+		t.Errorf("pids %v", c.PIDs)
+	}
+	if _, err := resolved(t, "--server", "http://127.0.0.1:1,http://127.0.0.1:2", "--transport", "polling"); err == nil {
+		t.Error("several servers over polling: no error")
+	}
+	if _, err := resolved(t, "--server", "http://127.0.0.1:1,http://[::1]:2", "--sources", "2"); err == nil {
+		t.Error("--sources 2 with an IPv6 target: no error")
 	}
 }
 

@@ -21,6 +21,15 @@ import (
 	"sioloop/tools/testnet"
 )
 
+// TestMain lets the test binary stand in for the tool in --procs runs: the
+// children the tool starts are its own executable with childEnv set.
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild(os.Stdin, os.Stdout))
+	}
+	os.Exit(m.Run())
+}
+
 // TestEndToEnd builds the sioloop server from the repository root, runs the
 // tool against it for a few seconds per scenario and checks the tool's
 // counts against the server's own /metrics. It fails (it does not skip)
@@ -99,6 +108,36 @@ func TestEndToEnd(t *testing.T) {
 		if _, ok := after["sioloop_broadcast_deliveries_total"]; ok {
 			delta(t, before, after, "sioloop_broadcast_deliveries_total", f.Delivered)
 		}
+	})
+
+	t.Run("fanout/procs", func(t *testing.T) {
+		// Two child processes; the server is named twice so that the
+		// clients alternate between two Host headers of one server.
+		before := srv.metrics(t)
+		both := fmt.Sprintf("http://127.0.0.1:%d,http://localhost:%d", srv.port, srv.port)
+		res := srv.run(t, "--procs", "2", "--server", both, "--scenario", "fanout", "--connections", "60", "--duration", "2s", "--rate", "10")
+		after := srv.waitIdle(t, before)
+		checkClean(t, res)
+		if res.Setup.Procs != 2 || res.Self.Procs != 2 || res.Self.CPUSeconds <= 0 {
+			t.Errorf("setup %+v, self %+v", res.Setup, res.Self)
+		}
+		if c := res.Connections; c.Connected != 60 || c.OpenAtEnd != 60 || c.ConnectTime.Count != 60 || res.Connections.Stages["join"].Count != 60 {
+			t.Errorf("connections %+v", c)
+		}
+		f := res.Fanout
+		if f == nil || f.Accepted < 18 || f.Accepted != f.Posted || f.Failed != 0 {
+			t.Fatalf("broadcasts: %+v", f)
+		}
+		if res.MeasuredClients != 60 || f.Expected != f.Accepted*60 || f.Delivered != f.Expected || f.Complete != f.Accepted {
+			t.Errorf("deliveries: measured %d expected %d delivered %d complete %d of %d broadcasts", res.MeasuredClients, f.Expected, f.Delivered, f.Complete, f.Accepted)
+		}
+		if f.TimeToLastClient.Count != f.Accepted || f.TimeToLastClient.P50 <= 0 || f.TimeToLastClient.Max > 2000 {
+			t.Errorf("time to last client: %+v", f.TimeToLastClient)
+		}
+		if res.Latency.Count != f.Delivered || res.Latency.P50 <= 0 || res.Latency.P50 > f.TimeToLastClient.Max {
+			t.Errorf("delivery latency %+v for %d deliveries", res.Latency, f.Delivered)
+		}
+		delta(t, before, after, "socket_io_connect_total", 60)
 	})
 
 	t.Run("connect", func(t *testing.T) {

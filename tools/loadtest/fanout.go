@@ -35,7 +35,7 @@ func newBroadcaster(rs *runState) *broadcaster {
 	}
 	return &broadcaster{
 		rs:     rs,
-		client: &http.Client{Transport: tr, Timeout: 30 * time.Second},
+		client: &http.Client{Transport: tr, Timeout: rs.cfg.PostTimeout},
 		st:     rs.stats[0],
 	}
 }

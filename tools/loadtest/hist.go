@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"sync/atomic"
@@ -229,4 +230,60 @@ func (d *Distribution) Buckets(perDecade int) []Bucket {
 		out = append(out, Bucket{Lo: lo, Hi: hi, Count: c})
 	}
 	return out
+}
+
+// Load replaces the histogram's content with d. It is how a parent process
+// mirrors a child's histogram; Snapshot may run concurrently (and may then
+// see a mix of the old and new content for one call).
+func (h *Histogram) Load(d *Distribution) {
+	for i, c := range d.Counts {
+		h.counts[i].Store(c)
+	}
+	h.n.Store(d.N)
+	h.sum.Store(d.Sum)
+	h.max.Store(d.Max)
+	if d.N > 0 {
+		h.min.Store(d.Min + 1)
+	} else {
+		h.min.Store(0)
+	}
+}
+
+// sparseDist is a Distribution as a child process sends it: only the
+// non-empty buckets, as [index, count] pairs.
+type sparseDist struct {
+	N   uint64      `json:"n"`
+	Sum uint64      `json:"sum"`
+	Min uint64      `json:"min"`
+	Max uint64      `json:"max"`
+	B   [][2]uint64 `json:"b,omitempty"`
+}
+
+// sparse returns d without its empty buckets.
+func (d *Distribution) sparse() sparseDist {
+	s := sparseDist{N: d.N, Sum: d.Sum, Min: d.Min, Max: d.Max}
+	for i, c := range d.Counts {
+		if c > 0 {
+			s.B = append(s.B, [2]uint64{uint64(i), c})
+		}
+	}
+	return s
+}
+
+// dist expands s into d. It refuses a bucket index out of range or counts
+// that do not add up to N.
+func (s *sparseDist) dist(d *Distribution) error {
+	*d = Distribution{N: s.N, Sum: s.Sum, Min: s.Min, Max: s.Max}
+	var n uint64
+	for _, b := range s.B {
+		if b[0] >= histBuckets {
+			return fmt.Errorf("loadtest: histogram bucket %d out of range", b[0])
+		}
+		d.Counts[b[0]] += b[1]
+		n += b[1]
+	}
+	if n != s.N {
+		return fmt.Errorf("loadtest: histogram buckets add up to %d, not %d", n, s.N)
+	}
+	return nil
 }

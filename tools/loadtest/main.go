@@ -7,11 +7,16 @@
 // It speaks Engine.IO v4 and Socket.IO v5 itself. WebSocket clients are raw
 // non-blocking sockets on a few epoll workers (no goroutine per client), so
 // one process holds ~19,000 clients on little CPU; the polling transport uses
-// a goroutine per client and is meant for correctness, not scale.
+// a goroutine per client and is meant for correctness, not scale. Past what
+// one process may open, --procs N runs the clients in N copies of the tool
+// and merges their figures (procs.go); --server may list several servers,
+// which the clients take in turn, while the broadcasts go to the first.
 //
 //	go run ./tools/loadtest --connections 1000 --interval 100ms --duration 20s
 //	go run ./tools/loadtest --scenario fanout --connections 10000 --rate 20 --pid $(pidof sioloop)
 //	go run ./tools/loadtest --scenario connect --connections 19000 --json out.json --report out.html
+//	go run ./tools/loadtest --scenario fanout --connections 57000 --procs 3 --rate 2 \
+//		--server http://127.0.0.1:3001,http://127.0.0.1:3002,http://127.0.0.1:3003
 //
 // Scenarios:
 //
@@ -42,6 +47,9 @@ import (
 )
 
 func main() {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(runChild(os.Stdin, os.Stdout))
+	}
 	os.Exit(run(os.Args[1:]))
 }
 

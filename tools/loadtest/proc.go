@@ -62,6 +62,33 @@ func parseProcStatus(b []byte) (procStatus, error) {
 	return s, nil
 }
 
+// readProcsStatus reads the memory figures of every process in pids and sums them.
+func readProcsStatus(pids []int) (procStatus, error) {
+	var sum procStatus
+	for _, pid := range pids {
+		s, err := readProcStatus(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum.RSS += s.RSS
+		sum.HWM += s.HWM
+	}
+	return sum, nil
+}
+
+// readProcsCPU returns the CPU time every process in pids has used, summed, in seconds.
+func readProcsCPU(pids []int) (float64, error) {
+	var sum float64
+	for _, pid := range pids {
+		c, err := readProcCPU(pid)
+		if err != nil {
+			return sum, err
+		}
+		sum += c
+	}
+	return sum, nil
+}
+
 // readProcCPU returns the CPU time (user + system) process pid has used, in seconds.
 func readProcCPU(pid int) (float64, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")

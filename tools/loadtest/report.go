@@ -130,6 +130,9 @@ func (r *Result) setupLine() string {
 	if s.Ramp > 0 {
 		parts = append(parts, fmt.Sprintf("ramp %g/s", s.Ramp))
 	}
+	if s.Procs > 1 {
+		parts = append(parts, fmt.Sprintf("%d load-generator processes", s.Procs))
+	}
 	return strings.Join(parts, ", ")
 }
 

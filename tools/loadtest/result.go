@@ -64,6 +64,7 @@ type Setup struct {
 	Ramp        float64 `json:"ramp_per_second"`
 	Inflight    int     `json:"inflight"`
 	Workers     int     `json:"workers"`
+	Procs       int     `json:"procs"`
 	Sources     int     `json:"sources"`
 }
 
@@ -113,8 +114,11 @@ type FanoutResult struct {
 }
 
 // ServerResult is what /proc says about the server process.
+// With several --pid, memory and CPU are the sums over the processes (VmHWM
+// the sum of their peaks).
 type ServerResult struct {
-	PID           int     `json:"pid"`
+	PID           int     `json:"pid"`            // the first --pid
+	PIDs          []int   `json:"pids,omitempty"` // every --pid, when there are several
 	Error         string  `json:"error,omitempty"`
 	RSSBaseKiB    uint64  `json:"rss_baseline_kib"` // before the first client
 	RSSEndKiB     uint64  `json:"rss_end_kib"`      // at the end, clients still open
@@ -129,8 +133,9 @@ type ServerResult struct {
 type SelfResult struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
 	CPUPercent float64 `json:"cpu_percent"` // of one core, over the run
-	MaxRSSKiB  uint64  `json:"max_rss_kib"`
-	Workers    int     `json:"workers"`
+	MaxRSSKiB  uint64  `json:"max_rss_kib"` // summed over the processes with --procs
+	Workers    int     `json:"workers"`     // epoll workers per process
+	Procs      int     `json:"procs"`       // processes holding clients (--procs), 1 without
 }
 
 // Percentiles summarises a distribution in milliseconds.
@@ -175,7 +180,7 @@ func newResult(cfg *Config, rs *runState) *Result {
 			Scenario: cfg.Scenario, Transport: cfg.Transport, Server: cfg.Server, Namespace: cfg.Namespace,
 			Connections: cfg.Connections, DurationSec: cfg.Duration.Seconds(),
 			IntervalMS: float64(cfg.Interval) / 1e6, Payload: cfg.Payload, Ramp: cfg.Ramp,
-			Inflight: cfg.Inflight, Workers: cfg.Workers, Sources: cfg.Sources,
+			Inflight: cfg.Inflight, Workers: cfg.Workers, Procs: cfg.Procs, Sources: cfg.Sources,
 		},
 	}
 	if cfg.Scenario == ScenarioFanout {
@@ -268,12 +273,18 @@ func (r *Result) finish(eng engine, m *monitor) {
 	rs.errMu.Unlock()
 
 	wall := float64(m.ended-m.started) / 1e9
-	r.Self = SelfResult{CPUSeconds: round3(m.selfEnd - m.selfStart), MaxRSSKiB: selfMaxRSS(), Workers: r.Setup.Workers}
+	r.Self = SelfResult{CPUSeconds: round3(m.selfEnd - m.selfStart), MaxRSSKiB: selfMaxRSS(), Workers: r.Setup.Workers, Procs: cfg.Procs}
+	if m.children != nil {
+		r.Self.MaxRSSKiB += m.children.childMaxRSS()
+	}
 	if wall > 0 {
 		r.Self.CPUPercent = round1(r.Self.CPUSeconds / wall * 100)
 	}
-	if cfg.PID > 0 {
-		s := &ServerResult{PID: cfg.PID, RSSBaseKiB: m.rssBase, RSSEndKiB: m.rssEnd, RSSPeakKiB: m.rssPeak, HWMKiB: m.hwm}
+	if len(cfg.PIDs) > 0 {
+		s := &ServerResult{PID: cfg.PIDs[0], RSSBaseKiB: m.rssBase, RSSEndKiB: m.rssEnd, RSSPeakKiB: m.rssPeak, HWMKiB: m.hwm}
+		if len(cfg.PIDs) > 1 {
+			s.PIDs = cfg.PIDs
+		}
 		if m.cpuStart > 0 && m.cpuEnd >= m.cpuStart {
 			s.CPUSeconds = round3(m.cpuEnd - m.cpuStart)
 		}
@@ -425,6 +436,9 @@ func (r *Result) PrintSummary(w io.Writer) {
 		rec := ""
 		if f.ServerRecipients >= 0 {
 			rec = fmt.Sprintf("  server counted %d recipients", f.ServerRecipients)
+			if strings.Contains(s.Server, ",") {
+				rec += " (its own clients: the server POSTed to)"
+			}
 		}
 		fmt.Fprintf(w, "deliveries     %d of %d expected (%.2f%%), %.0f/s%s\n",
 			f.Delivered, f.Expected, f.DeliveredRatio*100, f.DeliveriesPerSec, rec)
@@ -452,15 +466,25 @@ func (r *Result) PrintSummary(w io.Writer) {
 		}
 	}
 	if sv := r.Server; sv != nil {
-		fmt.Fprintf(w, "server         pid %d: RSS %s at the end (baseline %s, peak %s, VmHWM %s), %.1f KiB per connection; CPU %.2fs (%.0f%% of a core)\n",
-			sv.PID, fmtKiB(sv.RSSEndKiB), fmtKiB(sv.RSSBaseKiB), fmtKiB(sv.RSSPeakKiB), fmtKiB(sv.HWMKiB), sv.RSSPerConnKiB, sv.CPUSeconds, sv.CPUPercent)
+		pid := fmt.Sprint(sv.PID)
+		if len(sv.PIDs) > 1 {
+			pid = fmt.Sprintf("%d processes (%s), summed", len(sv.PIDs), strings.Trim(fmt.Sprint(sv.PIDs), "[]"))
+		}
+		fmt.Fprintf(w, "server         pid %s: RSS %s at the end (baseline %s, peak %s, VmHWM %s), %.1f KiB per connection; CPU %.2fs (%.0f%% of a core)\n",
+			pid, fmtKiB(sv.RSSEndKiB), fmtKiB(sv.RSSBaseKiB), fmtKiB(sv.RSSPeakKiB), fmtKiB(sv.HWMKiB), sv.RSSPerConnKiB, sv.CPUSeconds, sv.CPUPercent)
 		if sv.Error != "" {
 			fmt.Fprintf(w, "               %s\n", sv.Error)
 		}
 	}
 	fmt.Fprintf(w, "loadtest       CPU %.2fs (%.0f%% of a core), max RSS %s", r.Self.CPUSeconds, r.Self.CPUPercent, fmtKiB(r.Self.MaxRSSKiB))
+	if r.Self.Procs > 1 {
+		fmt.Fprintf(w, ", %d processes", r.Self.Procs)
+	}
 	if r.Self.Workers > 0 {
 		fmt.Fprintf(w, ", %d epoll workers", r.Self.Workers)
+		if r.Self.Procs > 1 {
+			fmt.Fprint(w, " each")
+		}
 	}
 	fmt.Fprintln(w)
 	if r.Pass {

@@ -21,6 +21,16 @@ type engine interface {
 	// trackers calls f for every client that was connected when the
 	// measured phase began. Call it after wait.
 	trackers(f func(t *SeqTracker))
+	// enter moves the clients to phase p (rs.measureStart and measureEnd
+	// are set before phaseMeasure).
+	enter(p int32)
+}
+
+// childCost is implemented by an engine whose clients run in other
+// processes: the tool's CPU and memory include theirs.
+type childCost interface {
+	childCPU() float64   // seconds
+	childMaxRSS() uint64 // KiB, summed over the processes
 }
 
 // Run performs one load test: connect phase, measured phase of
@@ -36,7 +46,14 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	if cfg.Transport == TransportPolling {
 		need *= 2 // a long-poll GET and a POST at once
 	}
-	if _, err := raiseNoFile(need); err != nil {
+	if cfg.Procs > 1 {
+		need = childShares(cfg.Connections, cfg.Procs)[0] // the children inherit the limit
+	}
+	if limit, err := raiseNoFile(need); err != nil {
+		if limit > fdReserve && cfg.Transport == TransportWebSocket {
+			per := int(limit - fdReserve)
+			err = fmt.Errorf("%w (--procs %d would split them over enough processes)", err, (need*cfg.Procs+per-1)/per)
+		}
 		return nil, err
 	}
 	if cfg.Quiet {
@@ -48,7 +65,14 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	}
 	rs := newRunState(&cfg, workers)
 	var eng engine
-	if cfg.Transport == TransportPolling {
+	if cfg.Procs > 1 {
+		rs = newRunState(&cfg, cfg.Procs) // one mirror per child
+		e, err := newProcEngine(rs)
+		if err != nil {
+			return nil, err
+		}
+		eng = e
+	} else if cfg.Transport == TransportPolling {
 		eng = newPollingEngine(rs)
 	} else {
 		e, err := newWSEngine(rs)
@@ -58,6 +82,9 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		eng = e
 	}
 	mon := newMonitor(rs, live)
+	if c, ok := eng.(childCost); ok {
+		mon.children = c
+	}
 	mon.begin()
 	res := newResult(&cfg, rs)
 	res.mark = rs.clk.now()
@@ -99,7 +126,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 	if !res.Interrupted && rs.sum().open > 0 {
 		rs.measureStart.Store(connectEnd)
 		rs.measureEnd.Store(connectEnd + int64(cfg.Duration))
-		rs.phase.Store(phaseMeasure)
+		eng.enter(phaseMeasure)
 		mon.markPhase(phaseMeasure)
 		res.MeasuredClients = rs.sum().open
 		if cfg.Scenario == ScenarioFanout {
@@ -120,7 +147,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 
 	// Drain: replies still in flight.
 	if !res.Interrupted && res.MeasuredClients > 0 && cfg.Scenario != ScenarioConnect {
-		rs.phase.Store(phaseDrain)
+		eng.enter(phaseDrain)
 		mon.markPhase(phaseDrain)
 		until := rs.clk.now() + int64(cfg.Grace)
 		for !interrupted() && rs.clk.now() < until && !drained(rs) {
@@ -133,7 +160,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 
 	// The clients are still open: read the server's memory now.
 	mon.end()
-	rs.phase.Store(phaseStop)
+	eng.enter(phaseStop)
 	eng.wait()
 	res.finish(eng, mon)
 	return res, nil
@@ -147,7 +174,12 @@ func drained(rs *runState) bool {
 		for _, s := range rs.stats {
 			measured += s.measured.Load()
 		}
-		return t.fresh >= rs.bcast.accepted.Load()*uint64(max(measured, 0))
+		// Failed POSTs count too: a server that timed out may still
+		// deliver, and those deliveries must not stand in for the ones
+		// of accepted broadcasts still in flight. When it does not
+		// deliver them, the drain lasts --grace.
+		tab := rs.bcast
+		return t.fresh >= (tab.accepted.Load()+tab.failed.Load())*uint64(max(measured, 0))
 	}
 	return t.fresh >= t.sent
 }
@@ -168,6 +200,7 @@ type monitor struct {
 	prevT      int64
 	phase      int32
 
+	children  childCost // nil unless the clients run in child processes
 	series    []Sample
 	serverErr error
 	rssBase   uint64
@@ -187,21 +220,29 @@ func newMonitor(rs *runState, out io.Writer) *monitor {
 	return &monitor{rs: rs, out: out, prevRTT: new(Distribution), prevConn: new(Distribution)}
 }
 
+// cpu returns the CPU time the tool has used, children included, in seconds.
+func (m *monitor) cpu() float64 {
+	if m.children != nil {
+		return selfCPU() + m.children.childCPU()
+	}
+	return selfCPU()
+}
+
 // begin records the baselines before any client connects.
 func (m *monitor) begin() {
 	m.started = m.rs.clk.now()
 	m.prevT = m.started
 	m.next = m.started + 1e9
-	m.selfStart = selfCPU()
+	m.selfStart = m.cpu()
 	m.prevSelf = m.selfStart
 	m.series = append(m.series, Sample{Phase: phaseNames[phaseConnect]}) // the origin of the charts
-	if pid := m.rs.cfg.PID; pid > 0 {
-		if s, err := readProcStatus(pid); err == nil {
+	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
+		if s, err := readProcsStatus(pids); err == nil {
 			m.rssBase, m.rssPeak = s.RSS, s.RSS
 		} else {
 			m.serverErr = err
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			m.cpuStart, m.prevServer = c, c
 		}
 	}
@@ -257,15 +298,15 @@ func (m *monitor) sample(now int64) {
 		Max:       ms(irtt.Max),
 		ConnP99:   ms(iconn.Quantile(0.99)),
 	}
-	self := selfCPU()
+	self := m.cpu()
 	s.ToolCPU = round1((self - m.prevSelf) / dt * 100)
 	m.prevSelf = self
-	if pid := cfg.PID; pid > 0 {
-		if st, err := readProcStatus(pid); err == nil {
+	if pids := cfg.PIDs; len(pids) > 0 {
+		if st, err := readProcsStatus(pids); err == nil {
 			s.ServerRSS = st.RSS
 			m.rssPeak = max(m.rssPeak, st.RSS)
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			s.ServerCPU = round1((c - m.prevServer) / dt * 100)
 			m.prevServer = c
 		}
@@ -306,7 +347,7 @@ func (m *monitor) line(s *Sample, t *totals) string {
 		}
 	}
 	fmt.Fprintf(&b, "  cpu %.0f%%", s.ToolCPU)
-	if cfg.PID > 0 {
+	if len(cfg.PIDs) > 0 {
 		fmt.Fprintf(&b, "  server cpu %.0f%% rss %s", s.ServerCPU, fmtKiB(s.ServerRSS))
 	}
 	return b.String()
@@ -318,16 +359,16 @@ func (m *monitor) end() {
 	m.sample(now)
 	m.ended = now
 	m.openAtEnd = m.rs.sum().open
-	m.selfEnd = selfCPU()
-	if pid := m.rs.cfg.PID; pid > 0 {
-		if s, err := readProcStatus(pid); err == nil {
+	m.selfEnd = m.cpu()
+	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
+		if s, err := readProcsStatus(pids); err == nil {
 			m.rssEnd = s.RSS
 			m.hwm = s.HWM
 			m.rssPeak = max(m.rssPeak, s.RSS)
 		} else if m.serverErr == nil {
 			m.serverErr = err
 		}
-		if c, err := readProcCPU(pid); err == nil {
+		if c, err := readProcsCPU(pids); err == nil {
 			m.cpuEnd = c
 		}
 	}

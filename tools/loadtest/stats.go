@@ -21,12 +21,13 @@ const (
 	errBroadcast                     // POST /SendWebsocketEvent failed
 	errPolling                       // a polling GET or POST failed after the handshake
 	errMessage                       // a message of interest without a sequence number or timestamp
+	errChild                         // a child process (--procs) failed to start, report or stop
 	numErrKinds
 )
 
 var errKindNames = [numErrKinds]string{
 	"dial", "handshake", "handshake_timeout", "connect_error", "protocol",
-	"closed", "write", "broadcast", "polling_request", "bad_message",
+	"closed", "write", "broadcast", "polling_request", "bad_message", "child_process",
 }
 
 // String returns the name used in the summary and the JSON result.
@@ -253,4 +254,67 @@ func (rs *runState) account(st *counters, t *SeqTracker, sent uint64, args []byt
 		return false
 	}
 	return seq > sent
+}
+
+// counterValues is a plain copy of a counters' atomics, the form in which a
+// child process reports them to its parent.
+type counterValues struct {
+	Dialed    int64               `json:"dialed"`
+	Connected int64               `json:"connected"`
+	Open      int64               `json:"open"`
+	Failed    int64               `json:"failed"`
+	Measured  int64               `json:"measured"`
+	Sent      uint64              `json:"sent"`
+	Received  uint64              `json:"received"`
+	Fresh     uint64              `json:"fresh"`
+	Other     uint64              `json:"other"`
+	BytesIn   uint64              `json:"bytes_in"`
+	BytesOut  uint64              `json:"bytes_out"`
+	LastRecv  int64               `json:"last_recv"`
+	Errs      [numErrKinds]uint64 `json:"errs"`
+}
+
+// add adds every counter of rs's workers into v. Any goroutine may call it.
+func (v *counterValues) add(rs *runState) {
+	t := rs.sum()
+	v.Dialed += t.dialed
+	v.Connected += t.connected
+	v.Open += t.open
+	v.Failed += t.failed
+	v.Sent += t.sent
+	v.Received += t.received
+	v.Fresh += t.fresh
+	v.Other += t.other
+	v.BytesIn += t.bytesIn
+	v.BytesOut += t.bytesOut
+	v.LastRecv = max(v.LastRecv, t.lastRecv)
+	for k, n := range t.errs {
+		v.Errs[k] += n
+	}
+	for _, s := range rs.stats {
+		v.Measured += s.measured.Load()
+	}
+}
+
+// load replaces st's counters with v: st mirrors a child process. The
+// errChild count belongs to the parent (a child never reports one) and is
+// kept.
+func (st *counters) load(v *counterValues) {
+	st.dialed.Store(v.Dialed)
+	st.connected.Store(v.Connected)
+	st.open.Store(v.Open)
+	st.failed.Store(v.Failed)
+	st.measured.Store(v.Measured)
+	st.sent.Store(v.Sent)
+	st.received.Store(v.Received)
+	st.fresh.Store(v.Fresh)
+	st.other.Store(v.Other)
+	st.bytesIn.Store(v.BytesIn)
+	st.bytesOut.Store(v.BytesOut)
+	st.lastRecv.Store(v.LastRecv)
+	for k, n := range v.Errs {
+		if errKind(k) != errChild {
+			st.errs[k].Store(n)
+		}
+	}
 }
