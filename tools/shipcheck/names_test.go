@@ -20,13 +20,14 @@ var comingEnv = map[string]string{}
 // variable (upper case with an underscore, or NAME=value) and are not
 // sioloop settings.
 var readmeOtherNames = map[string]string{
-	"CGO_ENABLED":     "Go build variable (Docker section)",
-	"RLIMIT_NOFILE":   "kernel resource limit (FAQ)",
-	"SO_REUSEPORT":    "socket option (REUSE_PORT)",
-	"CONNECT_ERROR":   "Socket.IO packet type",
-	"BENCH_QUICK":     "scripts/bench.sh variable",
-	"BENCH_SCENARIOS": "scripts/bench.sh variable",
-	"BENCH_SERVERS":   "scripts/bench.sh variable",
-	"VERSION":         "Docker build argument (docker build --build-arg VERSION=…)",
-	"EIO":             "Engine.IO query parameter (?EIO=4)",
+	"CGO_ENABLED":           "Go build variable (Docker section)",
+	"RLIMIT_NOFILE":         "kernel resource limit (FAQ)",
+	"SO_REUSEPORT":          "socket option (REUSE_PORT)",
+	"CONNECT_ERROR":         "Socket.IO packet type",
+	"BENCH_CLUSTER_CLIENTS": "scripts/bench.sh variable",
+	"BENCH_QUICK":           "scripts/bench.sh variable",
+	"BENCH_SCENARIOS":       "scripts/bench.sh variable",
+	"BENCH_SERVERS":         "scripts/bench.sh variable",
+	"VERSION":               "Docker build argument (docker build --build-arg VERSION=…)",
+	"EIO":                   "Engine.IO query parameter (?EIO=4)",
 }
