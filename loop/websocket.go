@@ -57,6 +57,7 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount,
 	cs.write101(c, req)
 	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(req.RawQuery))
 	s.ip = ip
+	s.keepHeaders(req)
 	s.ws = c
 	cs.sess = s
 	open := engineio.AppendOpen(nil, s.openInfo([]string{}))
