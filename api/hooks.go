@@ -22,10 +22,14 @@ import (
 	"sioloop/loop"
 )
 
-// MaxSocketQueue is the most events of one socket that wait for the event
-// hook behind the one in flight; one more is refused, acked with
+// MaxSocketQueue and MaxSocketQueueBytes bound the events of one socket
+// that wait for the event hook behind the one in flight (request bodies,
+// an event alone always fits); one more is refused, acked with
 // {"error":"event refused: …"} when the client asked for an ack.
-const MaxSocketQueue = 32
+const (
+	MaxSocketQueue      = 64
+	MaxSocketQueueBytes = 1 << 20
+)
 
 // Messages a client sees when a hook fails; the details go to the log.
 const (
@@ -55,8 +59,9 @@ type hookSocket struct {
 	data     json.RawMessage // the connect hook's data, nil for none
 	channels []string        // the connect hook's channels, joined by OnConnect
 
-	busy  bool // an event call is in flight
-	queue []queuedEvent
+	busy        bool // an event call is in flight
+	queue       []queuedEvent
+	queuedBytes int // the bodies in queue
 }
 
 // queuedEvent is an event waiting for the event hook: its request body and
@@ -272,15 +277,16 @@ func (hk *hooked) onEvent(s *loop.Socket, ev *loop.Event) {
 	hs := hookState(s)
 	ack := *ev // acks later, without the slices that die with the call
 	ack.Name, ack.Args, ack.Attachments = nil, nil, nil
-	if hs.busy && len(hs.queue) >= MaxSocketQueue {
+	if hs.busy && (len(hs.queue) >= MaxSocketQueue || len(hs.queue) > 0 && hs.queuedBytes+len(ev.Args) > MaxSocketQueueBytes) {
 		hk.c.Fail(&hooks.Error{Hook: hooks.Event, Kind: hooks.KindQueueFull,
-			Msg: "socket " + s.ID() + ": event " + strconv.Quote(string(ev.Name)) + " refused, " + strconv.Itoa(MaxSocketQueue) + " events wait already"})
-		ackError(s, &ack, "event refused: "+strconv.Itoa(MaxSocketQueue)+" events of this socket wait for the backend already")
+			Msg: "socket " + s.ID() + ": event " + strconv.Quote(string(ev.Name)) + " refused, " + strconv.Itoa(len(hs.queue)) + " events wait already"})
+		ackError(s, &ack, "event refused: too many events of this socket wait for the backend (at most "+strconv.Itoa(MaxSocketQueue)+", 1 MiB)")
 		return
 	}
 	body := hooks.AppendEvent(nil, s.ID(), s.UserID, s.Namespace().Name(), string(ev.Name), ev.Args, ev.Attachments, hs.data, ev.HasAck)
 	if hs.busy {
 		hs.queue = append(hs.queue, queuedEvent{body: body, ack: ack})
+		hs.queuedBytes += len(body)
 		return
 	}
 	hk.sendEvent(s, hs, body, ack)
@@ -307,6 +313,7 @@ func (hk *hooked) sendEvent(s *loop.Socket, hs *hookSocket, body []byte, ack loo
 				next := hs.queue[0]
 				hs.queue[0] = queuedEvent{}
 				hs.queue = hs.queue[1:]
+				hs.queuedBytes -= len(next.body)
 				if len(hs.queue) == 0 {
 					hs.queue = nil // let the backing array go
 				}

@@ -8,6 +8,13 @@ import (
 	"time"
 )
 
+// retryFor and retryFirst are DisconnectRetryFor and the first backoff;
+// tests shorten them.
+var (
+	retryFor   = DisconnectRetryFor
+	retryFirst = 250 * time.Millisecond
+)
+
 // DisconnectRecord is one disconnect of a disconnect hook batch; the body
 // of a call is a JSON array of them, oldest first.
 type DisconnectRecord struct {
@@ -122,11 +129,11 @@ func (b *batcher) run() {
 // send posts batch until it is taken or DisconnectRetryFor has passed,
 // then drops it; it reports false when it was stopped meanwhile.
 func (b *batcher) send(batch []DisconnectRecord) bool {
-	deadline := time.Now().Add(DisconnectRetryFor)
-	wait := 250 * time.Millisecond
+	deadline := time.Now().Add(retryFor)
+	wait := retryFirst
 	for !b.post(batch) {
 		if time.Now().Add(wait).After(deadline) {
-			b.drop(len(batch), "not taken within "+DisconnectRetryFor.String())
+			b.drop(len(batch), "not taken within "+retryFor.String())
 			return true
 		}
 		select {
