@@ -204,6 +204,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 			code = wsframe.CloseNormal
 		}
 		// RFC 6455 §5.5.1: echo the close code, then close.
+		cs.peerClose = true
 		closeWS(c, code, "")
 	case wsframe.OpContinuation: // CheckFragment: a message is open
 		cs.frag = append(cs.frag, payload...)
