@@ -424,6 +424,7 @@ func TestDisconnectHook(t *testing.T) {
 	if err := wsutil.WriteClientMessage(c2.conn, ws.OpClose, ws.NewCloseFrameBody(ws.StatusNormalClosure, "")); err != nil {
 		t.Fatal(err)
 	}
+	c2.conn.Close()
 	var recs []hooks.DisconnectRecord
 	deadline := time.Now().Add(5 * time.Second)
 	for len(recs) < 2 && time.Now().Before(deadline) {
