@@ -21,6 +21,7 @@ import (
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
+	"github.com/golang-jwt/jwt/v5"
 
 	"sioloop/api/hooks"
 	"sioloop/loop"
@@ -546,5 +547,32 @@ func TestHooksSigned(t *testing.T) {
 	defer b.mu.Unlock()
 	if b.unsig != 0 {
 		t.Fatalf("%d of %d requests failed the signature check", b.unsig, total.Load())
+	}
+}
+
+// TestSubscribeHookAfterJWT: the token's channels claim applies first;
+// the backend is asked only about the channels it allows.
+func TestSubscribeHookAfterJWT(t *testing.T) {
+	b := newHookBackend(t, "")
+	b.on("/subscribe", func(w http.ResponseWriter, body []byte) {
+		var req struct{ Channels []string }
+		_ = json.Unmarshal(body, &req)
+		json.NewEncoder(w).Encode(map[string][]string{"channels": req.Channels[:1]})
+	})
+	auth, err := NewJWTAuth(JWTConfig{Secret: testJWTSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := startHooked(t, hooks.Config{SubscribeURL: b.url + "/subscribe"}, auth)
+	tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "ann", "channels": []string{"team-*"}}).SignedString([]byte(testJWTSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := dialAuth(t, port, tokenAuth(tok))
+	if got := c.call(`["subscribe",["news","team-a","team-b"]]`); got != `[["`+c.sid+`","user:ann","team-a"]]` {
+		t.Fatalf("subscribe acked %s", got)
+	}
+	if req := string(b.got("/subscribe")[0]); !strings.Contains(req, `"user":"ann"`) || !strings.Contains(req, `"channels":["team-a","team-b"]`) {
+		t.Fatalf("subscribe request %s", req)
 	}
 }
