@@ -20,7 +20,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -242,13 +241,6 @@ var ErrBusy = &Error{Kind: KindBusy}
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)
 	return ok && t.Kind == e.Kind
-}
-
-// Unavailable reports whether err means the backend could not be asked
-// or did not answer usably: every kind but a queue full.
-func Unavailable(err error) bool {
-	var e *Error
-	return errors.As(err, &e) && e.Kind != KindQueueFull
 }
 
 // Fail counts and logs err (rate-limited) under its hook and kind. The
