@@ -169,15 +169,15 @@ func Settings() []Setting {
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
 		{"REDIS_PUBLISH_RETRY", "redis-publish-retry", "10s", "how long a message for the other servers is retried while Redis is unreachable before it is dropped (and counted)", func(c *Config, v string) error { return parseDuration(v, &c.RedisPublishRetry) }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
-		{"CONNECT_HOOK_URL", "connect-hook-url", "", `backend URL POSTed on every CONNECT (namespace, auth, address, query, HOOK_FORWARD_HEADERS, JWT sub); 200 {"user","channels","data"} accepts, 403 {"message","data"} refuses with that connect_error; a timeout, 5xx or unreachable backend refuses with "backend unavailable" (README "Backend hooks"); empty: off`, func(c *Config, v string) error { return parseHTTPURL(v, &c.ConnectHookURL) }},
-		{"SUBSCRIBE_HOOK_URL", "subscribe-hook-url", "", `backend URL POSTed on every subscribe with the channels the limits and the JWT channels claim allow; 200 {"channels":[…]} names those joined, and the ack follows; empty: off`, func(c *Config, v string) error { return parseHTTPURL(v, &c.SubscribeHookURL) }},
-		{"EVENT_HOOK_URL", "event-hook-url", "", "backend URL POSTed every client event but message, subscribe, unsubscribe and refresh, in order per socket (one in flight, 64 queued); its JSON answer is the ack's argument; empty: off", func(c *Config, v string) error { return parseHTTPURL(v, &c.EventHookURL) }},
-		{"DISCONNECT_HOOK_URL", "disconnect-hook-url", "", "backend URL POSTed batches of disconnects (id, user, namespace, reason, at, user_sockets_left, last), retried with backoff for 1m, then dropped and counted; empty: off", func(c *Config, v string) error { return parseHTTPURL(v, &c.DisconnectHookURL) }},
+		{"CONNECT_HOOK_URL", "connect-hook-url", "", `backend URL POSTed on every CONNECT (namespace, auth, address, query, HOOK_FORWARD_HEADERS, JWT sub); 200 {"user","channels","data"} accepts, 403 {"message","data"} refuses with that connect_error; a timeout, 5xx or unreachable backend refuses with "backend unavailable" (README "Backend hooks"); empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.ConnectHookURL) }},
+		{"SUBSCRIBE_HOOK_URL", "subscribe-hook-url", "", `backend URL POSTed on every subscribe with the channels the limits and the JWT channels claim allow; 200 {"channels":[…]} names those joined, and the ack follows; empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.SubscribeHookURL) }},
+		{"EVENT_HOOK_URL", "event-hook-url", "", "backend URL POSTed every client event but message, subscribe, unsubscribe and refresh, in order per socket (one in flight, 64 queued); its JSON answer is the ack's argument; empty: off", func(c *Config, v string) error { return parseHookURL(v, &c.EventHookURL) }},
+		{"DISCONNECT_HOOK_URL", "disconnect-hook-url", "", "backend URL POSTed batches of disconnects (id, user, namespace, reason, at, user_sockets_left, last), retried with backoff for 1m, then dropped and counted; empty: off", func(c *Config, v string) error { return parseHookURL(v, &c.DisconnectHookURL) }},
 		{"HOOK_SECRET", "hook-secret", "", "key of the HMAC-SHA256 signature of every hook request (X-Sioloop-Signature: sha256=hex of timestamp + \".\" + body, X-Sioloop-Timestamp); empty: unsigned", func(c *Config, v string) error { c.HookSecret = v; return nil }},
-		{"HOOK_TIMEOUT", "hook-timeout", "3s", "bound of one hook call, the wait for a HOOK_CONCURRENCY slot included", func(c *Config, v string) error { return parseDuration(v, &c.HookTimeout) }},
+		{"HOOK_TIMEOUT", "hook-timeout", "3s", "bound of one hook call, the wait for a HOOK_CONCURRENCY slot included; with CONNECT_HOOK_URL it must be shorter than CONNECT_TIMEOUT", func(c *Config, v string) error { return parseDuration(v, &c.HookTimeout) }},
 		{"HOOK_CONCURRENCY", "hook-concurrency", "64", `hook calls in flight at once; 16 more per slot may wait (within HOOK_TIMEOUT), past that a call fails at once with "backend busy"`, func(c *Config, v string) error { return parseLimit(v, &c.HookConcurrency) }},
 		{"HOOK_FAIL_OPEN", "hook-fail-open", "false", "accept a CONNECT the connect hook could not answer (timeout, 5xx, unreachable, bad answer) instead of refusing it", func(c *Config, v string) error { return parseBool(v, &c.HookFailOpen) }},
-		{"HOOK_FORWARD_HEADERS", "hook-forward-headers", "", "comma-separated handshake request headers the connect hook receives (e.g. Cookie,User-Agent); only these are kept per session", func(c *Config, v string) error { c.HookForwardHeaders = splitList(v); return nil }},
+		{"HOOK_FORWARD_HEADERS", "hook-forward-headers", "", "comma-separated handshake request headers the connect hook receives (e.g. Cookie,User-Agent); only these are kept per session, and only with CONNECT_HOOK_URL", func(c *Config, v string) error { c.HookForwardHeaders = splitList(v); return nil }},
 		{"HOOK_BATCH_INTERVAL", "hook-batch-interval", "1s", "longest a disconnect waits for its batch to the disconnect hook", func(c *Config, v string) error { return parseDuration(v, &c.HookBatchInterval) }},
 		{"HOOK_BATCH_SIZE", "hook-batch-size", "100", "most disconnects in one batch; a full batch goes at once", func(c *Config, v string) error { return parseLimit(v, &c.HookBatchSize) }},
 	}
@@ -237,6 +237,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if err := checkRedisURL(c.RedisURL); err != nil {
 		return c, err
 	}
+	if err := checkHooks(c); err != nil {
+		return c, err
+	}
 	if c.DrainDuration >= c.ShutdownTimeout {
 		return c, fmt.Errorf("invalid DRAIN_DURATION %s: must be shorter than SHUTDOWN_TIMEOUT (%s), which bounds the whole shutdown", c.DrainDuration, c.ShutdownTimeout)
 	}
@@ -277,6 +280,28 @@ func parseHTTPURL(v string, dst *string) error {
 		return errors.New("want an http:// or https:// URL like https://idp.example.com/.well-known/jwks.json")
 	}
 	*dst = v
+	return nil
+}
+
+// parseHookURL parses a backend hook URL: http:// or https:// with a host.
+func parseHookURL(v string, dst *string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL like http://backend:8080/hooks/connect")
+	}
+	*dst = v
+	return nil
+}
+
+// checkHooks refuses a HOOK_TIMEOUT the connect timeout would cut first.
+func checkHooks(c Config) error {
+	if c.ConnectHookURL != "" && c.HookTimeout >= c.ConnectTimeout {
+		return fmt.Errorf("invalid HOOK_TIMEOUT %s: must be shorter than CONNECT_TIMEOUT (%s), which would refuse a CONNECT waiting for the connect hook first", c.HookTimeout, c.ConnectTimeout)
+	}
 	return nil
 }
 
@@ -339,8 +364,17 @@ func (c Config) LoopConfig() loop.Config {
 		KeepAliveTimeout:    c.KeepAliveTimeout,
 		DrainDuration:       c.DrainDuration,
 		DisableIOURing:      !c.IOURing,
-		KeepHeaders:         c.HookForwardHeaders,
+		KeepHeaders:         c.keepHeaders(),
 	}
+}
+
+// keepHeaders are the handshake headers the sessions keep: those the
+// connect hook receives, none without it.
+func (c Config) keepHeaders() []string {
+	if c.ConnectHookURL == "" {
+		return nil
+	}
+	return c.HookForwardHeaders
 }
 
 // Hooks returns the backend hooks configuration of c.
