@@ -458,8 +458,9 @@ func TestDisconnectHook(t *testing.T) {
 }
 
 // TestHookCanary: while the backend sleeps 5 s on every call, with
-// hooked events in flight from sockets on both reactors, another client's
-// echo keeps its usual latency: no reactor waits for the backend.
+// CONNECTs, subscribes and events waiting for it from sockets on both
+// reactors, other clients' echo keeps its usual latency: no reactor waits
+// for the backend.
 func TestHookCanary(t *testing.T) {
 	b := newHookBackend(t, "")
 	stop := make(chan struct{})
@@ -477,8 +478,22 @@ func TestHookCanary(t *testing.T) {
 		}
 		io.WriteString(w, `{"channels":[]}`)
 	})
+	b.on("/connect", func(w http.ResponseWriter, body []byte) {
+		if strings.Contains(string(body), `"slow"`) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-stop:
+			}
+		}
+		io.WriteString(w, `{}`)
+	})
 	defer close(stop)
-	port := startHooked(t, hooks.Config{EventURL: b.url + "/event", SubscribeURL: b.url + "/subscribe", Timeout: 10 * time.Second}, nil)
+	port := startHooked(t, hooks.Config{ConnectURL: b.url + "/connect", EventURL: b.url + "/event", SubscribeURL: b.url + "/subscribe", Timeout: 10 * time.Second}, nil)
+	// CONNECTs waiting for the connect hook, on both reactors.
+	for range 4 {
+		c := openRaw(t, port)
+		c.send(`40{"slow":true}`)
+	}
 	var hooked []*sioClient
 	for range 8 {
 		c, _ := dialAuth(t, port, "")
@@ -513,6 +528,12 @@ func TestHookCanary(t *testing.T) {
 	if n := len(b.got("/event")); n > len(hooked) {
 		t.Fatalf("%d event calls for %d sockets: more than one in flight per socket", n, len(hooked))
 	}
+}
+
+// openRaw opens a WebSocket session that has joined no namespace yet.
+func openRaw(t *testing.T, port int) *sioClient {
+	t.Helper()
+	return openSIO(t, &testService{port: port})
 }
 
 func must(c *sioClient, got string) *sioClient {

@@ -330,3 +330,22 @@ func TestDisconnectBatches(t *testing.T) {
 		t.Fatalf("%d disconnects counted dropped, want 2", n)
 	}
 }
+
+// TestDisconnectFlushOnClose: Close sends what waits, without waiting for
+// BatchInterval.
+func TestDisconnectFlushOnClose(t *testing.T) {
+	var got atomic.Int64
+	url := backend(t, func(w http.ResponseWriter, r *http.Request) {
+		var b []DisconnectRecord
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		got.Add(int64(len(b)))
+	})
+	c := New(Config{DisconnectURL: url, BatchSize: 2, BatchInterval: time.Hour, Log: quiet})
+	for range 5 {
+		c.Disconnect(DisconnectRecord{ID: "x", Reason: "server shutting down"})
+	}
+	c.Close()
+	if n := got.Load(); n != 5 {
+		t.Fatalf("%d disconnects received by Close, want 5", n)
+	}
+}
