@@ -112,7 +112,9 @@ func (hk *hooked) install(ns *loop.Namespace, ch *channels) {
 		}
 	}
 	if hk.c.On(hooks.Disconnect) {
-		hk.users.n = make(map[string]int)
+		if hk.users.n == nil {
+			hk.users.n = make(map[string]int)
+		}
 		prevDisconnect := ns.OnDisconnect
 		ns.OnDisconnect = func(s *loop.Socket, reason string) {
 			if prevDisconnect != nil {
