@@ -419,6 +419,8 @@ func TestDisconnectHook(t *testing.T) {
 	port := startHooked(t, hooks.Config{ConnectURL: b.url + "/connect", DisconnectURL: b.url + "/disconnect", BatchInterval: 50 * time.Millisecond}, nil)
 	c1, _ := dialAuth(t, port, "")
 	c2, _ := dialAuth(t, port, "")
+	// A socket counts right after its CONNECT answer went out (OnConnect).
+	time.Sleep(50 * time.Millisecond)
 	c1.send("41") // client namespace disconnect
 	time.Sleep(100 * time.Millisecond)
 	// transport close: the WebSocket closes cleanly.
