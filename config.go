@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"sioloop/api"
+	"sioloop/api/hooks"
 	"sioloop/loop"
 )
 
@@ -98,6 +99,19 @@ type Config struct {
 	RedisAdapter        string        // REDIS_ADAPTER, --redis-adapter: pubsub (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter). Default "pubsub".
 	RedisStreamName     string        // REDIS_STREAM_NAME, --redis-stream-name: the stream of REDIS_ADAPTER=streams. Default "socket.io".
 	RedisStreamMaxLen   int           // REDIS_STREAM_MAXLEN, --redis-stream-maxlen: approximate length the stream is trimmed to. Default 10000.
+
+	// Backend hooks (package api/hooks, README "Backend hooks").
+	ConnectHookURL     string        // CONNECT_HOOK_URL, --connect-hook-url: POSTed every CONNECT; its answer accepts or refuses. Default none.
+	SubscribeHookURL   string        // SUBSCRIBE_HOOK_URL, --subscribe-hook-url: POSTed every subscribe; answers the allowed channels. Default none.
+	EventHookURL       string        // EVENT_HOOK_URL, --event-hook-url: POSTed every client event but the service's own; answers the ack. Default none.
+	DisconnectHookURL  string        // DISCONNECT_HOOK_URL, --disconnect-hook-url: POSTed batches of disconnects. Default none.
+	HookSecret         string        // HOOK_SECRET, --hook-secret: HMAC-SHA256 key signing every hook request. Default none (unsigned).
+	HookTimeout        time.Duration // HOOK_TIMEOUT, --hook-timeout: bound of one hook call, the wait for a slot included. Default 3s.
+	HookConcurrency    int           // HOOK_CONCURRENCY, --hook-concurrency: hook calls in flight at once. Default 64.
+	HookFailOpen       bool          // HOOK_FAIL_OPEN, --hook-fail-open: accept a CONNECT the connect hook could not answer. Default false.
+	HookForwardHeaders []string      // HOOK_FORWARD_HEADERS, --hook-forward-headers: handshake headers the connect hook receives. Default none.
+	HookBatchInterval  time.Duration // HOOK_BATCH_INTERVAL, --hook-batch-interval: longest wait of a disconnect for its batch. Default 1s.
+	HookBatchSize      int           // HOOK_BATCH_SIZE, --hook-batch-size: most disconnects in one batch. Default 100.
 }
 
 // Setting describes one configuration variable.
@@ -161,6 +175,17 @@ func Settings() []Setting {
 		{"REDIS_STREAM_NAME", "redis-stream-name", "socket.io", "Redis stream of REDIS_ADAPTER=streams (the streamName option of the Node adapter)", func(c *Config, v string) error { return parseStreamName(v, &c.RedisStreamName) }},
 		{"REDIS_STREAM_MAXLEN", "redis-stream-maxlen", "10000", "entries the stream of REDIS_ADAPTER=streams keeps, trimmed approximately (XADD MAXLEN ~, the maxLen option of the Node adapter)", func(c *Config, v string) error { return parseLimit(v, &c.RedisStreamMaxLen) }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
+		{"CONNECT_HOOK_URL", "connect-hook-url", "", `backend URL POSTed on every CONNECT (namespace, auth, address, query, HOOK_FORWARD_HEADERS, JWT sub); 200 {"user","channels","data"} accepts, 403 {"message","data"} refuses with that connect_error; a timeout, 5xx or unreachable backend refuses with "backend unavailable" (README "Backend hooks"); empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.ConnectHookURL) }},
+		{"SUBSCRIBE_HOOK_URL", "subscribe-hook-url", "", `backend URL POSTed on every subscribe with the channels the limits and the JWT channels claim allow; 200 {"channels":[…]} names those joined, and the ack follows; empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.SubscribeHookURL) }},
+		{"EVENT_HOOK_URL", "event-hook-url", "", "backend URL POSTed every client event but message, subscribe, unsubscribe and refresh, in order per socket (one in flight, 64 queued); its JSON answer is the ack's argument; empty: off", func(c *Config, v string) error { return parseHookURL(v, &c.EventHookURL) }},
+		{"DISCONNECT_HOOK_URL", "disconnect-hook-url", "", "backend URL POSTed batches of disconnects (id, user, namespace, reason, at, user_sockets_left, last), retried with backoff for 1m, then dropped and counted; empty: off", func(c *Config, v string) error { return parseHookURL(v, &c.DisconnectHookURL) }},
+		{"HOOK_SECRET", "hook-secret", "", "key of the HMAC-SHA256 signature of every hook request (X-Sioloop-Signature: sha256=hex of timestamp + \".\" + body, X-Sioloop-Timestamp); empty: unsigned", func(c *Config, v string) error { c.HookSecret = v; return nil }},
+		{"HOOK_TIMEOUT", "hook-timeout", "3s", "bound of one hook call, the wait for a HOOK_CONCURRENCY slot included; with CONNECT_HOOK_URL it must be shorter than CONNECT_TIMEOUT", func(c *Config, v string) error { return parseDuration(v, &c.HookTimeout) }},
+		{"HOOK_CONCURRENCY", "hook-concurrency", "64", `hook calls in flight at once; 16 more per slot may wait (within HOOK_TIMEOUT), past that a call fails at once with "backend busy"`, func(c *Config, v string) error { return parseLimit(v, &c.HookConcurrency) }},
+		{"HOOK_FAIL_OPEN", "hook-fail-open", "false", "accept a CONNECT the connect hook could not answer (timeout, 5xx, unreachable, bad answer) instead of refusing it", func(c *Config, v string) error { return parseBool(v, &c.HookFailOpen) }},
+		{"HOOK_FORWARD_HEADERS", "hook-forward-headers", "", "comma-separated handshake request headers the connect hook receives (e.g. Cookie,User-Agent); only these are kept per session, and only with CONNECT_HOOK_URL", func(c *Config, v string) error { c.HookForwardHeaders = splitList(v); return nil }},
+		{"HOOK_BATCH_INTERVAL", "hook-batch-interval", "1s", "longest a disconnect waits for its batch to the disconnect hook", func(c *Config, v string) error { return parseDuration(v, &c.HookBatchInterval) }},
+		{"HOOK_BATCH_SIZE", "hook-batch-size", "100", "most disconnects in one batch; a full batch goes at once", func(c *Config, v string) error { return parseLimit(v, &c.HookBatchSize) }},
 	}
 }
 
@@ -218,6 +243,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 	if err := checkRedisURL(c.RedisURL); err != nil {
 		return c, err
 	}
+	if err := checkHooks(c); err != nil {
+		return c, err
+	}
 	if c.DrainDuration >= c.ShutdownTimeout {
 		return c, fmt.Errorf("invalid DRAIN_DURATION %s: must be shorter than SHUTDOWN_TIMEOUT (%s), which bounds the whole shutdown", c.DrainDuration, c.ShutdownTimeout)
 	}
@@ -258,6 +286,28 @@ func parseHTTPURL(v string, dst *string) error {
 		return errors.New("want an http:// or https:// URL like https://idp.example.com/.well-known/jwks.json")
 	}
 	*dst = v
+	return nil
+}
+
+// parseHookURL parses a backend hook URL: http:// or https:// with a host.
+func parseHookURL(v string, dst *string) error {
+	if v == "" {
+		*dst = ""
+		return nil
+	}
+	u, err := url.Parse(v)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("want an http:// or https:// URL like http://backend:8080/hooks/connect")
+	}
+	*dst = v
+	return nil
+}
+
+// checkHooks refuses a HOOK_TIMEOUT the connect timeout would cut first.
+func checkHooks(c Config) error {
+	if c.ConnectHookURL != "" && c.HookTimeout >= c.ConnectTimeout {
+		return fmt.Errorf("invalid HOOK_TIMEOUT %s: must be shorter than CONNECT_TIMEOUT (%s), which would refuse a CONNECT waiting for the connect hook first", c.HookTimeout, c.ConnectTimeout)
+	}
 	return nil
 }
 
@@ -338,6 +388,34 @@ func (c Config) LoopConfig() loop.Config {
 		KeepAliveTimeout:    c.KeepAliveTimeout,
 		DrainDuration:       c.DrainDuration,
 		DisableIOURing:      !c.IOURing,
+		KeepHeaders:         c.keepHeaders(),
+	}
+}
+
+// keepHeaders are the handshake headers the sessions keep: those the
+// connect hook receives, none without it.
+func (c Config) keepHeaders() []string {
+	if c.ConnectHookURL == "" {
+		return nil
+	}
+	return c.HookForwardHeaders
+}
+
+// Hooks returns the backend hooks configuration of c.
+func (c Config) Hooks(log *slog.Logger) hooks.Config {
+	return hooks.Config{
+		ConnectURL:     c.ConnectHookURL,
+		SubscribeURL:   c.SubscribeHookURL,
+		EventURL:       c.EventHookURL,
+		DisconnectURL:  c.DisconnectHookURL,
+		Secret:         c.HookSecret,
+		Timeout:        c.HookTimeout,
+		Concurrency:    c.HookConcurrency,
+		FailOpen:       c.HookFailOpen,
+		ForwardHeaders: c.HookForwardHeaders,
+		BatchInterval:  c.HookBatchInterval,
+		BatchSize:      c.HookBatchSize,
+		Log:            log,
 	}
 }
 

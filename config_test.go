@@ -117,7 +117,32 @@ func TestLoadConfigErrorsNameTheValue(t *testing.T) {
 	f([]string{"--event-burst", "1.5"}, nil, `invalid --event-burst "1.5": want a whole number`)
 	f(nil, map[string]string{"EVENT_BURST": "1000001"}, `invalid EVENT_BURST "1000001": want at most 1000000`)
 	f(nil, map[string]string{"TRUSTED_PROXIES": "10.0.0.0/8,10.0.0.0/33"}, `invalid TRUSTED_PROXIES "10.0.0.0/8,10.0.0.0/33": "10.0.0.0/33" is not a CIDR`)
+	f(nil, map[string]string{"EVENT_HOOK_URL": "backend/event"}, `invalid EVENT_HOOK_URL "backend/event": want an http:// or https:// URL like http://backend:8080/hooks/connect`)
+	f(nil, map[string]string{"HOOK_CONCURRENCY": "0"}, `invalid HOOK_CONCURRENCY "0": want a positive whole number`)
+	f(nil, map[string]string{"HOOK_BATCH_INTERVAL": "1"}, `invalid HOOK_BATCH_INTERVAL "1": want a positive duration`)
+	f(nil, map[string]string{"CONNECT_HOOK_URL": "http://b/c", "HOOK_TIMEOUT": "1m"}, `invalid HOOK_TIMEOUT 1m0s: must be shorter than CONNECT_TIMEOUT (45s)`)
 	f([]string{"--nope"}, nil, "flag provided but not defined")
+}
+
+func TestLoadConfigHooks(t *testing.T) {
+	c, err := LoadConfig([]string{"--event-hook-url", "http://b/event"}, env(map[string]string{
+		"CONNECT_HOOK_URL": "https://b/connect", "HOOK_SECRET": "k", "HOOK_FORWARD_HEADERS": "Cookie, X-Tenant",
+		"HOOK_FAIL_OPEN": "true", "HOOK_BATCH_SIZE": "7",
+	}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Hooks(nil)
+	if h.ConnectURL != "https://b/connect" || h.EventURL != "http://b/event" || h.SubscribeURL != "" || h.Secret != "k" || !h.FailOpen ||
+		h.BatchSize != 7 || h.Timeout != 3*time.Second || h.Concurrency != 64 || h.BatchInterval != time.Second ||
+		strings.Join(h.ForwardHeaders, ",") != "Cookie,X-Tenant" || strings.Join(c.LoopConfig().KeepHeaders, ",") != "Cookie,X-Tenant" {
+		t.Fatalf("hooks %+v, keep %q", h, c.LoopConfig().KeepHeaders)
+	}
+	// Without the connect hook, no session keeps a header.
+	c, _ = LoadConfig(nil, env(map[string]string{"HOOK_FORWARD_HEADERS": "Cookie"}), io.Discard)
+	if c.LoopConfig().KeepHeaders != nil || c.Hooks(nil).On() {
+		t.Fatalf("keep %q without CONNECT_HOOK_URL", c.LoopConfig().KeepHeaders)
+	}
 }
 
 func TestHelpListsEverySetting(t *testing.T) {

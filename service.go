@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sioloop/api"
+	"sioloop/api/hooks"
 	"sioloop/loop"
 	"sioloop/loop/cluster"
 )
@@ -27,7 +28,8 @@ type Service struct {
 	// of a cluster, or nil when REDIS_URL is not set.
 	Cluster *cluster.Adapter
 
-	auth      *api.JWTAuth // nil without JWT settings
+	auth      *api.JWTAuth  // nil without JWT settings
+	hooks     *hooks.Client // nil without a hook URL
 	admin     *http.Server
 	adminLn   net.Listener
 	adminHTTP api.Handlers
@@ -72,9 +74,13 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 			nss = append(nss, io.Of(n))
 		}
 	}
-	api.Install(nss, auth, cfg.Limits())
+	var hk *hooks.Client
+	if hc := cfg.Hooks(log); hc.On() {
+		hk = hooks.New(hc)
+	}
+	api.Install(nss, auth, cfg.Limits(), hk)
 	srv.Handle(cfg.SocketIOPath, io)
-	s := &Service{Config: cfg, Log: log, Server: srv, IO: io, auth: auth}
+	s := &Service{Config: cfg, Log: log, Server: srv, IO: io, auth: auth, hooks: hk}
 	if cfg.RedisURL != "" {
 		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
 			return nil, err
@@ -123,6 +129,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.auth != nil {
 		s.auth.Start()
 		defer s.auth.Close()
+	}
+	if s.hooks != nil {
+		// After the reactors stopped (defers run last in, first out): the
+		// disconnects of the shutdown get a last batch.
+		defer s.hooks.Close()
 	}
 	if s.Cluster != nil {
 		s.Cluster.Start()

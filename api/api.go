@@ -5,6 +5,9 @@
 //     its sender, "subscribe" and "unsubscribe" join and leave channels
 //     within Limits, and with a JWT key every CONNECT must carry a valid
 //     auth.token (JWTAuth). Install declares them on the namespaces.
+//   - what the backend decides (hooks.go, with package api/hooks for the
+//     HTTP side): who may connect and subscribe, the answers to the
+//     events clients send, and batches of disconnects.
 //   - what backends and operators may call: the HTTP routes of the Rust
 //     service sioloop replaces, with the same JSON shapes (Handler), the
 //     Prometheus exposition, and the healthcheck subcommand (Healthcheck).

@@ -4,10 +4,12 @@ package api
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 
 	vm "github.com/VictoriaMetrics/metrics"
 
+	"sioloop/api/hooks"
 	"sioloop/loop"
 	"sioloop/protocol/socketio"
 )
@@ -57,9 +59,14 @@ var (
 // Install declares the service's event handlers on each namespace. auth, when not
 // nil, checks every CONNECT (with a JWKS as UseAsync, since a new kid
 // waits for a fetch) and keeps the token's exp for the life of the socket
-// (tokens.go); lim bounds subscriptions.
-func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
+// (tokens.go); lim bounds subscriptions; hk, when not nil, calls the
+// backend's hooks (hooks.go).
+func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits, hk *hooks.Client) {
 	ch := &channels{lim: lim.resolve()}
+	var hd *hooked
+	if hk != nil && hk.Config().On() {
+		hd = &hooked{c: hk, lim: ch.lim, jwt: auth != nil}
+	}
 	for _, ns := range nss {
 		switch {
 		case auth == nil:
@@ -76,6 +83,9 @@ func Install(nss []*loop.Namespace, auth *JWTAuth, lim Limits) {
 		ns.On("message", onMessage)
 		ns.On("subscribe", ch.onSubscribe)
 		ns.On("unsubscribe", ch.onUnsubscribe)
+		if hd != nil {
+			hd.install(ns, ch)
+		}
 	}
 }
 
@@ -91,6 +101,7 @@ func onMessage(s *loop.Socket, ev *loop.Event) {
 // channels handles subscribe and unsubscribe within its limits.
 type channels struct {
 	lim Limits
+	hk  *hooked // with SUBSCRIBE_HOOK_URL, asked before joining; nil otherwise
 }
 
 // onSubscribe joins the channels named by the first argument (a string or
@@ -98,7 +109,8 @@ type channels struct {
 // Node's socket.rooms: its id room, its user room "user:<sub>" when it has
 // a user, then its channels). A request over a limit joins nothing and
 // acks {"error":…,"rooms":[…]}. Names it may not join (mayJoin) are
-// skipped, the others joined.
+// skipped, the others joined; with the subscribe hook, only those the
+// backend allows, and the ack comes once it answered.
 func (c *channels) onSubscribe(s *loop.Socket, ev *loop.Event) {
 	names, msg := c.names("subscribe", ev.Args)
 	if msg == "" {
@@ -107,6 +119,18 @@ func (c *channels) onSubscribe(s *loop.Socket, ev *loop.Event) {
 	if msg != "" {
 		ackRefusal(s, ev, msg)
 		return
+	}
+	if c.hk != nil {
+		var ask []string
+		for _, ch := range names {
+			if mayJoin(s, ch) && !s.InRoom(ch) && !slices.Contains(ask, ch) {
+				ask = append(ask, ch)
+			}
+		}
+		if len(ask) > 0 {
+			c.subscribe(s, ev, ask)
+			return
+		}
 	}
 	for _, ch := range names {
 		if mayJoin(s, ch) {
@@ -187,7 +211,7 @@ func mayJoin(s *loop.Socket, ch string) bool {
 	if ch == "" || ch == s.ID() || loop.IsSocketID(ch) || loop.IsUserRoom(ch) {
 		return false
 	}
-	allowed, _ := s.Data.(*Claims)
+	allowed := claimsOf(s)
 	return allowed == nil || allowed.AllowsChannel(ch)
 }
 

@@ -80,7 +80,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 		t.Fatal(err)
 	}
 	lim := Limits{NameBytes: *maxNameBytes, RoomsPerSocket: *maxRooms}
-	Install(nss, auth, lim)
+	Install(nss, auth, lim, nil)
 	srv.Handle("/socket.io/", sio)
 	var ad *cluster.Adapter
 	if *redisURL != "" {

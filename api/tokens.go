@@ -42,7 +42,7 @@ var (
 var expiredArgs = []byte(`{"reason":"` + ExpiredReason + `"}`)
 
 // watchExpiry disconnects s when the token of claims c expires, unless a
-// refresh replaced s.Data by then: the claims pointer is the generation,
+// refresh replaced the socket's claims by then: the claims pointer is the generation,
 // so the timer of a superseded token does nothing when it fires. It uses
 // the reactor's timer heap (Socket.After): no goroutine or Go timer per
 // socket. A token without exp never expires. Reactor only.
@@ -51,7 +51,7 @@ func watchExpiry(s *loop.Socket, c *Claims) {
 		return
 	}
 	s.After(time.Until(c.ExpiresAt.Time), func(s *loop.Socket) {
-		if s.Data != any(c) {
+		if claimsOf(s) != c {
 			return // refreshed meanwhile
 		}
 		if time.Now().Before(c.ExpiresAt.Time) {
@@ -73,8 +73,7 @@ func watchExpiry(s *loop.Socket, c *Claims) {
 // After a connection state recovery the middleware ran again with the new
 // CONNECT's token, so the watch follows that token.
 func onConnect(s *loop.Socket) {
-	c, _ := s.Data.(*Claims)
-	watchExpiry(s, c)
+	watchExpiry(s, claimsOf(s))
 }
 
 // onRefresh handles RefreshEvent: the first argument is {"token":"…"}.
@@ -92,7 +91,7 @@ func (a *JWTAuth) onRefresh(s *loop.Socket, ev *loop.Event) {
 		ackError(s, &ack, "refresh wants {token}")
 		return
 	}
-	if cur, _ := s.Data.(*Claims); cur != nil && cur.ExpiresAt != nil && !time.Now().Before(cur.ExpiresAt.Time) {
+	if cur := claimsOf(s); cur != nil && cur.ExpiresAt != nil && !time.Now().Before(cur.ExpiresAt.Time) {
 		countRefusal(stageRefresh, "current_expired")
 		ackError(s, &ack, "the current token has expired: connect again with a new one")
 		return
@@ -119,7 +118,7 @@ func finishRefresh(s *loop.Socket, ack *loop.Event, c *Claims, err error) {
 		ackError(s, ack, "the new token is for another subject (sub)")
 		return
 	}
-	s.Data = c
+	setClaims(s, c)
 	watchExpiry(s, c)
 	tokensRefreshed.Inc()
 	exp := []byte(`{"exp":null}`)

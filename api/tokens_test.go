@@ -27,7 +27,7 @@ func startAuthServer(t *testing.T, auth *JWTAuth, recovery time.Duration) int {
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	sio := loop.NewSocketIO(srv)
 	sio.Recovery = recovery
-	Install([]*loop.Namespace{sio.Of("/")}, auth, Limits{})
+	Install([]*loop.Namespace{sio.Of("/")}, auth, Limits{}, nil)
 	srv.Handle("/socket.io/", sio)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()

@@ -74,6 +74,12 @@ type Config struct {
 	// DisableIOURing makes broadcasts use write(2) even where the kernel
 	// offers io_uring (env IO_URING=off).
 	DisableIOURing bool
+	// KeepHeaders names the request headers (case-insensitive) whose
+	// values a session keeps from its handshake, for Session.Header: the
+	// application may want some of them later (a backend that wants the
+	// client's User-Agent or Cookie at CONNECT). Only these are copied,
+	// and only when the list is not empty. Default none.
+	KeepHeaders []string
 }
 
 // Defaults of Config, exported for the configuration docs and tests.

@@ -43,6 +43,10 @@ type connState struct {
 	lingerLeft int  // bytes a lingering conn may still discard
 	closed     bool // OnClose ran
 	migrating  bool // the socket moved to another reactor or to net/http
+	// peerClose is set once the client sent a WebSocket close frame: the
+	// connection's end is then a "transport close", as in Node (ws emits
+	// "close"), however the TCP connection goes after it.
+	peerClose bool
 }
 
 // serve decodes every complete unit in in (HTTP requests or WebSocket
@@ -120,7 +124,7 @@ func (cs *connState) onClose(c gnet.Conn, err error) {
 			s.r.timers.stop(&s.upgradeTimer)
 		case s.ws == c:
 			reason := "transport close"
-			if err != nil {
+			if err != nil && !cs.peerClose {
 				reason = "transport error"
 			}
 			s.end(reason)

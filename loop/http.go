@@ -174,6 +174,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	}
 	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(q))
 	s.ip = ip
+	s.keepHeaders(req)
 	s.queue = engineio.AppendOpen(s.queue, s.openInfo([]string{TransportWebSocket}))
 	s.start()
 	cs.servePollGET(c, req, s, cors)

@@ -3,12 +3,14 @@ package loop
 import (
 	"math"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
 	"sioloop/protocol/engineio"
+	"sioloop/protocol/http1"
 	"sioloop/protocol/wsframe"
 )
 
@@ -55,6 +57,9 @@ type Session struct {
 	ip     netip.Addr // the client address it counts against (see Server.admit)
 	issued int64      // handshake time, Unix milliseconds
 	query  string     // the raw handshake query, for handlers that need it
+	// kept are the handshake's Config.KeepHeaders, name then value, in
+	// arrival order; nil when none was asked for or sent.
+	kept []string
 
 	ctx any
 }
@@ -75,6 +80,38 @@ func (s *Session) RemoteAddr() string { return s.remote }
 
 // Query returns the raw query string of the handshake request.
 func (s *Session) Query() string { return s.query }
+
+// Header returns the value of the handshake request's first header named
+// name (case-insensitive) and whether it was sent, for the names of
+// Config.KeepHeaders only: the session keeps no other header. Reactor
+// only; the session never changes the values, so a copy of them may go
+// to any goroutine.
+func (s *Session) Header(name string) (string, bool) {
+	for i := 0; i+1 < len(s.kept); i += 2 {
+		if strings.EqualFold(s.kept[i], name) {
+			return s.kept[i+1], true
+		}
+	}
+	return "", false
+}
+
+// keepHeaders copies the headers of req that Config.KeepHeaders names.
+// It costs nothing when the list is empty; otherwise one scan of the
+// head and a copy of the headers kept.
+func (s *Session) keepHeaders(req *http1.Request) {
+	names := s.r.srv.cfg.KeepHeaders
+	if len(names) == 0 {
+		return
+	}
+	req.Headers(func(name, value []byte) {
+		for _, n := range names {
+			if len(n) == len(name) && strings.EqualFold(n, string(name)) {
+				s.kept = append(s.kept, n, string(value))
+				return
+			}
+		}
+	})
+}
 
 // Context returns what the handler stored with SetContext.
 func (s *Session) Context() any { return s.ctx }

@@ -57,6 +57,7 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount,
 	cs.write101(c, req)
 	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(req.RawQuery))
 	s.ip = ip
+	s.keepHeaders(req)
 	s.ws = c
 	cs.sess = s
 	open := engineio.AppendOpen(nil, s.openInfo([]string{}))
@@ -203,6 +204,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 			code = wsframe.CloseNormal
 		}
 		// RFC 6455 §5.5.1: echo the close code, then close.
+		cs.peerClose = true
 		closeWS(c, code, "")
 	case wsframe.OpContinuation: // CheckFragment: a message is open
 		cs.frag = append(cs.frag, payload...)

@@ -2,7 +2,7 @@
 // test and checks that they interoperate with it.
 //
 // The package holds no Go API: its test (interop_test.go) builds and starts the server, then
-// runs each scenario of eio.js, sio.js and limits.js (plain Node scripts beside it) as a
+// runs each scenario of eio.js, sio.js, limits.js and hooks.js (plain Node scripts beside it) as a
 // subtest. The server under test is chosen with INTEROP_TARGET:
 //
 //	INTEROP_TARGET=sioloop  (default) the root package main, built with go build, and

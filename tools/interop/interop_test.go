@@ -159,6 +159,9 @@ func scrubbedEnv() []string {
 		"JWT_JWKS_URL": true, "JWT_JWKS_REFRESH": true, "JWT_AUDIENCE": true, "JWT_ISSUER": true, "JWT_PUBLIC_KEY": true, "TOKEN_URL": true,
 		"MAX_CONNECTIONS": true, "MAX_CONNECTIONS_PER_IP": true, "TRUSTED_PROXIES": true, "CONNECT_RATE": true, "CONNECT_BURST": true,
 		"MAX_ROOMS_PER_SOCKET": true, "MAX_EVENTS_PER_SECOND": true, "EVENT_BURST": true,
+		"CONNECT_HOOK_URL": true, "SUBSCRIBE_HOOK_URL": true, "EVENT_HOOK_URL": true, "DISCONNECT_HOOK_URL": true, "HOOK_SECRET": true,
+		"HOOK_TIMEOUT": true, "HOOK_CONCURRENCY": true, "HOOK_FAIL_OPEN": true, "HOOK_FORWARD_HEADERS": true, "HOOK_BATCH_INTERVAL": true,
+		"HOOK_BATCH_SIZE": true, "BACKEND_URL": true,
 	}
 	var env []string
 	for _, kv := range os.Environ() {
