@@ -9,7 +9,7 @@ import "bytes"
 // below costs one atomic pointer load and no allocation (see
 // TestObserverOffAllocs).
 //
-// Every field must be set. Each runs on the reactor of the session or
+// A nil field is skipped. Each runs on the reactor of the session or
 // socket concerned, so it must be quick and must not block; the slices it
 // is handed alias the reactor's buffers and live only during the call.
 // Sent runs once per recipient of every broadcast: an observer that does
@@ -54,7 +54,7 @@ func (io *SocketIO) observer() *Observer { return io.obs.Load() }
 // observeSent reports the broadcast eb written to so. Reactor only.
 func observeSent(so *Socket, eb *encodedBroadcast) {
 	o := so.ns.io.observer()
-	if o == nil {
+	if o == nil || o.Sent == nil {
 		return
 	}
 	pkt := eb.poll[1:] // after the Engine.IO message type
@@ -68,7 +68,7 @@ func observeSent(so *Socket, eb *encodedBroadcast) {
 // per-recipient path only looks further when one does.
 func watched(ebs []*encodedBroadcast) bool {
 	for _, eb := range ebs {
-		if eb.ns.io.observer() != nil {
+		if o := eb.ns.io.observer(); o != nil && o.Sent != nil {
 			return true
 		}
 	}
@@ -79,7 +79,7 @@ func watched(ebs []*encodedBroadcast) bool {
 // upgrade to WebSocket: it reports every socket of the session.
 func (io *SocketIO) onUpgrade(s *Session) {
 	o := io.observer()
-	if o == nil {
+	if o == nil || o.Upgraded == nil {
 		return
 	}
 	if c, _ := s.Context().(*client); c != nil {

@@ -372,7 +372,7 @@ func (io *SocketIO) OnOpen(s *Session) {
 	c.connectTimer.fire = c.onConnectTimeout
 	s.SetContext(c)
 	s.r.timers.set(&c.connectTimer, s.r.now()+int64(io.ConnectTimeout))
-	if o := io.observer(); o != nil {
+	if o := io.observer(); o != nil && o.Opened != nil {
 		o.Opened(s)
 	}
 }
@@ -395,7 +395,7 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 		c.sockets[len(c.sockets)-1].remove(reason)
 	}
 	c.bin = nil
-	if o := io.observer(); o != nil {
+	if o := io.observer(); o != nil && o.Closed != nil {
 		o.Closed(s, reason)
 	}
 }
@@ -770,7 +770,7 @@ func (c *client) admit(p *joining) {
 		r.enc = socketio.AppendConnect(r.enc[:0], name, so.id)
 	}
 	c.s.Send(r.enc, false)
-	if o := c.io.observer(); o != nil {
+	if o := c.io.observer(); o != nil && o.Connected != nil {
 		o.Connected(so)
 	}
 	if so.ns.OnConnect != nil {

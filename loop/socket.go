@@ -161,7 +161,7 @@ func (so *Socket) remove(reason string) {
 		}
 	}
 	l := r.local(so.ns)
-	if o := so.ns.io.observer(); o != nil {
+	if o := so.ns.io.observer(); o != nil && o.Left != nil {
 		for _, room := range so.Rooms() {
 			o.Left(so, room)
 		}
@@ -191,7 +191,7 @@ func (so *Socket) remove(reason string) {
 		r.timers.stop(&a.t)
 		a.done(nil, nil, ErrDisconnected)
 	}
-	if o := so.ns.io.observer(); o != nil {
+	if o := so.ns.io.observer(); o != nil && o.Disconnected != nil {
 		o.Disconnected(so, reason)
 	}
 	if so.ns.OnDisconnect != nil {
@@ -220,7 +220,7 @@ func (so *Socket) Join(room string) {
 	so.roomIx[room] = len(so.rooms)
 	so.rooms = append(so.rooms, roomRef{name: room, set: set, idx: len(set.members)})
 	set.members = append(set.members, so)
-	if o := so.ns.io.observer(); o != nil {
+	if o := so.ns.io.observer(); o != nil && o.Joined != nil {
 		o.Joined(so, room)
 	}
 }
@@ -243,7 +243,7 @@ func (so *Socket) Leave(room string) {
 	if so.holes > 0 && int(so.holes)*2 > len(so.rooms) {
 		so.compactRooms()
 	}
-	if o := so.ns.io.observer(); o != nil {
+	if o := so.ns.io.observer(); o != nil && o.Left != nil {
 		o.Left(so, room)
 	}
 }
@@ -347,7 +347,7 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 	c.eventsOut.Add(1)
 	c.bytesOut.Add(uint64(len(b)))
 	so.send(b, atts)
-	if o := so.ns.io.observer(); o != nil && !hasAck {
+	if o := so.ns.io.observer(); o != nil && o.Sent != nil && !hasAck {
 		o.Sent(so, b)
 	}
 }
@@ -459,7 +459,7 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	if l := &so.ns.io.ev; l.perStamp > 0 && !so.admitEvent(h, l) {
 		return
 	}
-	if o := so.ns.io.observer(); o != nil {
+	if o := so.ns.io.observer(); o != nil && o.Received != nil {
 		o.Received(so, h.Data)
 	}
 	hd := so.ns.events[string(name)]
