@@ -76,6 +76,10 @@ func (s *Session) RemoteAddr() string { return s.remote }
 // Query returns the raw query string of the handshake request.
 func (s *Session) Query() string { return s.query }
 
+// Issued returns the time of the Engine.IO handshake in Unix milliseconds
+// (Node's handshake.issued).
+func (s *Session) Issued() int64 { return s.issued }
+
 // Context returns what the handler stored with SetContext.
 func (s *Session) Context() any { return s.ctx }
 
