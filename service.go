@@ -174,6 +174,9 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout.String())
+	if s.adminUI != nil {
+		s.adminUI.Close() // no more stats or all_sockets while the reactors stop
+	}
 	if s.Cluster != nil {
 		// Leave the cluster first: the other servers stop counting on this
 		// one (PUBSUB NUMSUB) while its clients are sent away.

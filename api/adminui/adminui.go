@@ -226,11 +226,15 @@ func (u *UI) Namespace() string { return u.cfg.Namespace }
 // Start starts the goroutine that sends the stats and the live events.
 func (u *UI) Start() { go u.run() }
 
-// Close stops it and removes the observer.
+// Close stops it and removes the observer. It waits up to a second for
+// the goroutine, which may be waiting for the cluster.
 func (u *UI) Close() {
 	u.stopOnce.Do(func() {
 		close(u.stop)
-		<-u.done
+		select {
+		case <-u.done:
+		case <-time.After(time.Second):
+		}
 		u.io.Observe(nil)
 	})
 }
