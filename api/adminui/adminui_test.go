@@ -16,6 +16,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"sioloop/loop"
+	"sioloop/loop/cluster"
+	"sioloop/loop/cluster/redistest"
 	"sioloop/tools/testnet"
 )
 
@@ -29,7 +31,11 @@ type server struct {
 // start runs a server whose "/" echoes "message" and joins the room named
 // by "join", with the admin UI configured by cfg (credentials
 // admin/secret unless NoAuth).
-func start(t *testing.T, cfg Config) *server {
+func start(t *testing.T, cfg Config) *server { t.Helper(); return startOn(t, cfg, "") }
+
+// startOn is start joined to the cluster on Redis at redisURL ("" for
+// none).
+func startOn(t *testing.T, cfg Config, redisURL string) *server {
 	t.Helper()
 	port := testnet.FreePort(t)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -46,9 +52,23 @@ func start(t *testing.T, cfg Config) *server {
 		h, _ := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
 		cfg.Username, cfg.PasswordHash = "admin", string(h)
 	}
-	ui, err := New(sio, nil, cfg)
+	var ad *cluster.Adapter
+	if redisURL != "" {
+		var err error
+		if ad, err = cluster.New(cluster.Config{URL: redisURL, RequestTimeout: 2 * time.Second}, sio, log); err != nil {
+			t.Fatal(err)
+		}
+		sio.Adapter = ad
+	}
+	ui, err := New(sio, ad, cfg)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ad != nil {
+		ad.AddNamespace("/")
+		ad.AddNamespace(ui.Namespace())
+		ad.Start()
+		t.Cleanup(func() { _ = ad.Close() })
 	}
 	srv.Handle("/socket.io/", sio)
 	errc := make(chan error, 1)
@@ -382,5 +402,45 @@ func TestLiveEventsBound(t *testing.T) {
 	max := 20 + int(time.Since(start).Seconds()*10) + 2
 	if got > max || eventsDropped.Get()-dropped < 1000-uint64(max) {
 		t.Fatalf("page got %d live events (max %d), %d dropped", got, max, eventsDropped.Get()-dropped)
+	}
+}
+
+// TestCluster runs two servers on one Redis: a page on the first sees both
+// servers in server_stats, the second's sockets in all_sockets and its
+// live events, and its _disconnect reaches a client of the second.
+func TestCluster(t *testing.T) {
+	rs := redistest.Start(t)
+	a := startOn(t, Config{NoAuth: true, Development: true, ServerID: "a"}, rs.URL)
+	b := startOn(t, Config{NoAuth: true, Development: true, ServerID: "b"}, rs.URL)
+	early := dial(t, b)
+	earlyID := sid(t, early.connect("/", ""))
+	time.Sleep(300 * time.Millisecond) // the subscriptions
+	page := dial(t, a)
+	sid(t, page.connect("/admin", ""))
+	if all := page.until("all_sockets"); !strings.Contains(string(all[0]), `"id":"`+earlyID+`"`) {
+		t.Fatalf("all_sockets on a lacks b's socket %s: %s", earlyID, all[0])
+	}
+	seen := map[string]bool{}
+	for deadline := time.Now().Add(10 * time.Second); !seen["a"] || !seen["b"]; {
+		if time.Now().After(deadline) {
+			t.Fatalf("server_stats from %v only", seen)
+		}
+		var st struct{ ServerID string }
+		_ = json.Unmarshal(page.until("server_stats")[0], &st)
+		seen[st.ServerID] = true
+	}
+	// b watches for a's page now: its live events come through.
+	cl := dial(t, b)
+	id := sid(t, cl.connect("/", ""))
+	if a := page.until("socket_connected"); !strings.Contains(string(a[0]), `"id":"`+id+`"`) {
+		t.Fatalf("socket_connected %s", a[0])
+	}
+	page.send(`42/admin,["_disconnect","/",false,"` + earlyID + `"]`)
+	if got := early.read(); got != "41" {
+		t.Fatalf("b's client got %q after the page's _disconnect on a, want 41", got)
+	}
+	a2 := page.until("socket_disconnected")
+	if j, _ := json.Marshal(a2[:3]); string(j) != `["/","`+earlyID+`","server namespace disconnect"]` {
+		t.Fatalf("socket_disconnected %s", j)
 	}
 }
