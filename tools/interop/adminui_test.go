@@ -22,6 +22,7 @@ import (
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsutil"
 
+	"sioloop/loop/cluster/redistest"
 	"sioloop/tools/testnet"
 )
 
@@ -36,7 +37,14 @@ const adminHash = "$2a$04$r0RDA/FXbBPpFLzeUemsUO.EdR4aH6cbk8MmhQv7TWc3g2rFBRQ4a"
 // ones log in, the page shows the server, the 20 sockets and their rooms,
 // and the disconnect button of a socket's row disconnects that client. The
 // screenshot goes to $ARTIFACTS_DIR (or the test's temporary directory).
-func TestAdminUI(t *testing.T) {
+func TestAdminUI(t *testing.T) { runAdminUI(t, 1) }
+
+// TestAdminUICluster is TestAdminUI with two replicas on one Redis, the
+// page on the first and the clients on both: the page shows both servers
+// and all 20 sockets, and disconnects a client of the second replica.
+func TestAdminUICluster(t *testing.T) { runAdminUI(t, 2) }
+
+func runAdminUI(t *testing.T, replicas int) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
 		t.Skip("the Admin UI's server side under test is sioloop's")
@@ -58,8 +66,16 @@ func TestAdminUI(t *testing.T) {
 		t.Fatal(err)
 	}
 	origin := "http://" + pageLn.Addr().String()
-	srv := h.startServer(t, "sio-adminui", serverConfig{app: appSocketIO, corsOrigins: origin, settings: []string{
-		"ADMIN_UI=true", "ADMIN_UI_USERNAME=admin", "ADMIN_UI_PASSWORD_HASH=" + adminHash, "ADMIN_UI_MODE=development"}})
+	settings := []string{"ADMIN_UI=true", "ADMIN_UI_USERNAME=admin", "ADMIN_UI_PASSWORD_HASH=" + adminHash, "ADMIN_UI_MODE=development"}
+	if replicas > 1 {
+		settings = append(settings, "REDIS_URL="+redistest.Start(t).URL)
+	}
+	var urls []string
+	for i := range replicas {
+		s := h.startServer(t, "sio-adminui-"+strconv.Itoa(i), serverConfig{app: appSocketIO, corsOrigins: origin, settings: settings})
+		urls = append(urls, s.url)
+	}
+	pageServer := urls[0]
 	page := &http.Server{Handler: http.FileServer(http.Dir(dist)), ReadHeaderTimeout: 5 * time.Second}
 	go page.Serve(pageLn) //nolint:errcheck // ends with Close below
 	defer page.Close()
@@ -68,7 +84,7 @@ func TestAdminUI(t *testing.T) {
 	defer cancel()
 
 	// The 20 clients.
-	clients := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "adminui.js"), "--url", srv.url, "--count", "20", "--timeout", "110")
+	clients := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "adminui.js"), "--url", strings.Join(urls, ","), "--count", "20", "--timeout", "110")
 	out, err := clients.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,10 +102,10 @@ func TestAdminUI(t *testing.T) {
 		}
 		close(lines)
 	}()
-	var ids []string
+	var byID map[string]string // socket id → server URL
 	select {
 	case l := <-lines:
-		if !strings.HasPrefix(l, "ready ") || json.Unmarshal([]byte(l[len("ready "):]), &ids) != nil || len(ids) != 20 {
+		if !strings.HasPrefix(l, "ready ") || json.Unmarshal([]byte(l[len("ready "):]), &byID) != nil || len(byID) != 20 {
 			t.Fatalf("clients: %q", l)
 		}
 	case <-ctx.Done():
@@ -140,7 +156,7 @@ func TestAdminUI(t *testing.T) {
 		js := `(async () => {
   const inputs = await waitFor(() => { const i = document.querySelectorAll(".v-dialog--active input"); return i.length >= 3 && i; });
   const set = (el, v) => { el.value = v; el.dispatchEvent(new Event("input", { bubbles: true })); };
-  set(inputs[0], ` + strconv.Quote(srv.url) + `);
+  set(inputs[0], ` + strconv.Quote(pageServer) + `);
   set(inputs[1], "admin");
   set(inputs[2], ` + strconv.Quote(password) + `);
   await sleep(200);
@@ -166,10 +182,12 @@ func TestAdminUI(t *testing.T) {
 
 	// The server, the 20 sockets, their rooms.
 	host, _ := os.Hostname()
+	// The server id is the hostname, "#<adapter uid>" appended in a cluster.
 	servers, err := b.eval(`(async () => { location.hash = "#/servers/";
-  return await waitFor(() => { const r = [...document.querySelectorAll("tbody tr")].find((r) => r.querySelector("td") && r.querySelector("td").textContent.trim() === ` + strconv.Quote(host) + `); return r && r.textContent; }); })()`)
+  return await waitFor(() => { const rows = [...document.querySelectorAll("tbody tr")].filter((r) => r.querySelector("td") && r.querySelector("td").textContent.trim().startsWith(` + strconv.Quote(host) + `));
+    return rows.length === ` + strconv.Itoa(replicas) + ` && rows.map((r) => r.textContent).join(" / "); }); })()`)
 	if err != nil {
-		t.Fatalf("servers page: no row for the server (hostname %s): %v", host, err)
+		t.Fatalf("servers page: not %d rows for the servers (hostname %s): %v", replicas, host, err)
 	}
 	t.Logf("servers page: %s", servers)
 	sockets, err := b.eval(`(async () => { location.hash = "#/sockets/";
@@ -187,6 +205,14 @@ func TestAdminUI(t *testing.T) {
 	t.Logf("rooms page: %.200s", rooms)
 
 	// A disconnect clicked in the page.
+	// The victim is a client of the last replica: with two, the page's
+	// click crosses the cluster.
+	var ids []string
+	for id, u := range byID {
+		if u == urls[len(urls)-1] {
+			ids = append(ids, id)
+		}
+	}
 	idsJSON, _ := json.Marshal(ids)
 	victim, err := b.eval(`(async () => { location.hash = "#/sockets/"; const ids = ` + string(idsJSON) + `;
   const row = await waitFor(() => [...document.querySelectorAll("tbody tr")].find((r) => r.querySelector("td") && ids.includes(r.querySelector("td").textContent.trim()) && r.querySelector("button")));
@@ -224,11 +250,11 @@ func TestAdminUI(t *testing.T) {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	b.screenshot(t, filepath.Join(dir, "adminui-sockets.png"))
+	b.screenshot(t, filepath.Join(dir, "adminui-sockets-"+strconv.Itoa(replicas)+".png"))
 	if _, err := b.eval(`(async () => { location.hash = "#/"; await sleep(2500); return "ok"; })()`); err != nil {
 		t.Fatal(err)
 	}
-	b.screenshot(t, filepath.Join(dir, "adminui-dashboard.png"))
+	b.screenshot(t, filepath.Join(dir, "adminui-dashboard-"+strconv.Itoa(replicas)+".png"))
 }
 
 // screenshot saves the page as a PNG at path.
