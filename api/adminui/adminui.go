@@ -33,7 +33,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -87,9 +87,6 @@ var (
 	loginsOK      = vm.NewCounter(`sioloop_adminui_logins_total{result="ok"}`)
 	loginsRefused = vm.NewCounter(`sioloop_adminui_logins_total{result="refused"}`)
 )
-
-// ErrNoAuth is returned by New when neither credentials nor NoAuth are set.
-var ErrNoAuth = errors.New("adminui: set a username and a bcrypt password hash, or NoAuth")
 
 // Config configures the admin namespace. The zero value of a field means
 // its default.
@@ -176,12 +173,14 @@ func New(io *loop.SocketIO, cl *cluster.Adapter, cfg Config) (*UI, error) {
 	}
 	u := &UI{cfg: cfg, io: io, srv: io.Server(), cl: cl, started: time.Now(),
 		sem: make(chan struct{}, 2), stop: make(chan struct{}), done: make(chan struct{})}
-	if !cfg.NoAuth {
+	if cfg.NoAuth {
+		cfg.Log.Warn("the Admin UI admits any page without credentials (ADMIN_UI_NO_AUTH=true)", "namespace", cfg.Namespace)
+	} else {
 		if cfg.Username == "" || cfg.PasswordHash == "" {
 			return nil, ErrNoAuth
 		}
 		if _, err := bcrypt.Cost([]byte(cfg.PasswordHash)); err != nil {
-			return nil, errors.New("adminui: the password hash is not a bcrypt hash: " + err.Error())
+			return nil, fmt.Errorf("%w: %v", ErrNotBcrypt, err)
 		}
 		u.hash = []byte(cfg.PasswordHash)
 	}
@@ -412,9 +411,6 @@ func (s *sessionStore) valid(id string, now time.Time) bool {
 	exp, ok := s.ids[id]
 	return ok && now.Before(exp)
 }
-
-// errInvalid is Node's refusal, which the page shows.
-var errInvalid = &loop.ConnectError{Message: "invalid credentials"}
 
 // login is what authenticate leaves in Socket.Data for onConnect.
 type login struct{ session string }
