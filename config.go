@@ -589,6 +589,11 @@ func checkAdminUI(c Config) error {
 	if !c.AdminUI {
 		return nil
 	}
+	for _, n := range c.Namespaces {
+		if n == c.AdminUINamespace || loop.GlobMatch(n, c.AdminUINamespace) {
+			return fmt.Errorf("invalid ADMIN_UI_NAMESPACE %q: NAMESPACES serves it to clients (%q); pick another", c.AdminUINamespace, n)
+		}
+	}
 	creds := c.AdminUIUsername != "" || c.AdminUIPasswordHash != ""
 	switch {
 	case c.AdminUINoAuth && creds:

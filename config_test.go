@@ -185,6 +185,7 @@ func TestLoadConfigAdminUI(t *testing.T) {
 	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_USERNAME": "admin"}, "invalid ADMIN_UI=true: set ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH")
 	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_NO_AUTH": "true", "ADMIN_UI_USERNAME": "admin"}, "invalid ADMIN_UI_NO_AUTH=true: ADMIN_UI_USERNAME or ADMIN_UI_PASSWORD_HASH is set too")
 	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_USERNAME": "admin", "ADMIN_UI_PASSWORD_HASH": "secret"}, "invalid ADMIN_UI_PASSWORD_HASH: want a bcrypt hash")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_NO_AUTH": "true", "NAMESPACES": "/chat,/adm*"}, `invalid ADMIN_UI_NAMESPACE "/admin": NAMESPACES serves it to clients ("/adm*")`)
 	f(map[string]string{"ADMIN_UI_MODE": "dev"}, `invalid ADMIN_UI_MODE "dev": want "production" or "development"`)
 	f(map[string]string{"ADMIN_UI_NAMESPACE": "admin"}, `invalid ADMIN_UI_NAMESPACE "admin"`)
 }
