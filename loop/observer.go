@@ -29,8 +29,10 @@ type Observer struct {
 	// Left for each of its rooms (its own id room included, as Node's
 	// adapter.delAll reports them), before the namespace's OnDisconnect.
 	Disconnected func(so *Socket, reason string)
-	// Joined and Left are called when a connected socket joins or leaves
-	// a room (Socket.Join, Socket.Leave).
+	// Joined and Left are called when a socket joins or leaves a room
+	// (Socket.Join, Socket.Leave), the rooms it is put in while it
+	// connects included (its user room, the rooms of a recovered
+	// session), which come before Connected.
 	Joined func(so *Socket, room string)
 	Left   func(so *Socket, room string)
 	// Received is called for every EVENT a socket receives and admits,
