@@ -14,6 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
+
 	"sioloop/api"
 	"sioloop/api/hooks"
 	"sioloop/loop"
@@ -91,6 +93,13 @@ type Config struct {
 	MaxEventsPerSecond float64 // MAX_EVENTS_PER_SECOND, --max-events-per-second: events one socket may send a second; past it refused, and a flood disconnected. Default 0: off.
 	EventBurst         int     // EVENT_BURST, --event-burst: events MAX_EVENTS_PER_SECOND lets through at once, and the refused ones past which a socket is disconnected. Default 0: MAX_EVENTS_PER_SECOND rounded up.
 
+	AdminUI             bool   // ADMIN_UI, --admin-ui: serve the Socket.IO Admin UI's namespace (@socket.io/admin-ui 0.5). Default false.
+	AdminUIUsername     string // ADMIN_UI_USERNAME, --admin-ui-username: the page's login. Default none.
+	AdminUIPasswordHash string // ADMIN_UI_PASSWORD_HASH, --admin-ui-password-hash: bcrypt hash of the page's password. Default none.
+	AdminUINoAuth       bool   // ADMIN_UI_NO_AUTH, --admin-ui-no-auth: admit any page, without credentials. Default false.
+	AdminUIDevelopment  bool   // ADMIN_UI_MODE, --admin-ui-mode: "development" (sockets, rooms, live events) or "production" (server stats). Default production.
+	AdminUINamespace    string // ADMIN_UI_NAMESPACE, --admin-ui-namespace: the admin namespace. Default "/admin".
+
 	RedisURL            string        // REDIS_URL, --redis-url: Redis of the cluster (redis://, rediss://); empty: a single server. Default none.
 	RedisKey            string        // REDIS_KEY, --redis-key: channel prefix shared with the Node adapter and emitter. Default "socket.io".
 	RedisRequestTimeout time.Duration // REDIS_REQUEST_TIMEOUT, --redis-request-timeout: bound of a cluster-wide request. Default 5s.
@@ -167,6 +176,12 @@ func Settings() []Setting {
 		{"MAX_USER_CONNECTIONS", "max-user-connections", "0", `sockets one authenticated user (the JWT "sub") may hold in the process, all namespaces together; one more CONNECT gets connect_error {"message":"too many connections for this user: MAX_USER_CONNECTIONS (n)","data":{"limit":"MAX_USER_CONNECTIONS","max":n}} (0: no bound)`, func(c *Config, v string) error { return parseLimitOrOff(v, &c.MaxUserConnections) }},
 		{"MAX_EVENTS_PER_SECOND", "max-events-per-second", "0", `events one socket may send a second (a token bucket of EVENT_BURST per socket; the client's acks are not counted); past it an event is refused, acked with {"error":"event refused: over MAX_EVENTS_PER_SECOND ..."} when the client asked for an ack and dropped otherwise; a socket that sends EVENT_BURST events more than the bucket allows is disconnected (0: no bound)`, func(c *Config, v string) error { return parseEventRate(v, &c.MaxEventsPerSecond) }},
 		{"EVENT_BURST", "event-burst", "0", "events MAX_EVENTS_PER_SECOND lets through at once, and how many refused events past the rate disconnect the socket (0: MAX_EVENTS_PER_SECOND rounded up)", func(c *Config, v string) error { return parseEventBurst(v, &c.EventBurst) }},
+		{"ADMIN_UI", "admin-ui", "false", "serve the namespace of the Socket.IO Admin UI (@socket.io/admin-ui 0.5, hosted at https://admin.socket.io: add that origin to CORS_ORIGINS)", func(c *Config, v string) error { return parseBool(v, &c.AdminUI) }},
+		{"ADMIN_UI_USERNAME", "admin-ui-username", "", "the Admin UI's username; with ADMIN_UI_PASSWORD_HASH", func(c *Config, v string) error { c.AdminUIUsername = v; return nil }},
+		{"ADMIN_UI_PASSWORD_HASH", "admin-ui-password-hash", "", "bcrypt hash of the Admin UI's password (as the Node package's auth option), e.g. from htpasswd -nbBC 10 '' PASSWORD", func(c *Config, v string) error { c.AdminUIPasswordHash = v; return nil }},
+		{"ADMIN_UI_NO_AUTH", "admin-ui-no-auth", "false", "admit any Admin UI page without credentials (required when there are none)", func(c *Config, v string) error { return parseBool(v, &c.AdminUINoAuth) }},
+		{"ADMIN_UI_MODE", "admin-ui-mode", "production", `"production": server stats only; "development": sockets, rooms and live events too (bounded, see the README)`, func(c *Config, v string) error { return parseAdminUIMode(v, &c.AdminUIDevelopment) }},
+		{"ADMIN_UI_NAMESPACE", "admin-ui-namespace", "/admin", "the Admin UI's namespace", func(c *Config, v string) error { return parseAdminUINamespace(v, &c.AdminUINamespace) }},
 		{"REDIS_URL", "redis-url", "", "Redis URL (redis://[user:password@]host:port[/db], rediss:// for TLS): joins the cluster of servers on that Redis, wire-compatible with @socket.io/redis-adapter 8 and @socket.io/redis-emitter 5; empty: one server alone", func(c *Config, v string) error { c.RedisURL = v; return nil }},
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
@@ -244,6 +259,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		return c, err
 	}
 	if err := checkHooks(c); err != nil {
+		return c, err
+	}
+	if err := checkAdminUI(c); err != nil {
 		return c, err
 	}
 	if c.DrainDuration >= c.ShutdownTimeout {
@@ -642,4 +660,53 @@ func readPEM(v string) ([]byte, error) {
 		return nil, fmt.Errorf("invalid JWT_PUBLIC_KEY %q: %w", v, err)
 	}
 	return b, nil
+}
+
+// parseAdminUIMode parses ADMIN_UI_MODE.
+func parseAdminUIMode(v string, dev *bool) error {
+	switch v {
+	case "production":
+		*dev = false
+	case "development":
+		*dev = true
+	default:
+		return errors.New(`want "production" or "development"`)
+	}
+	return nil
+}
+
+// parseAdminUINamespace parses ADMIN_UI_NAMESPACE: a namespace name with
+// no pattern.
+func parseAdminUINamespace(v string, dst *string) error {
+	if !strings.HasPrefix(v, "/") || len(v) < 2 || strings.ContainsAny(v, ",*?") {
+		return errors.New(`want a namespace like /admin (a leading "/", no ',', '*' or '?')`)
+	}
+	*dst = v
+	return nil
+}
+
+// checkAdminUI refuses an Admin UI that would admit anyone by accident:
+// credentials, or ADMIN_UI_NO_AUTH=true, not both and not neither.
+func checkAdminUI(c Config) error {
+	if !c.AdminUI {
+		return nil
+	}
+	for _, n := range c.Namespaces {
+		if n == c.AdminUINamespace || loop.GlobMatch(n, c.AdminUINamespace) {
+			return fmt.Errorf("invalid ADMIN_UI_NAMESPACE %q: NAMESPACES serves it to clients (%q); pick another", c.AdminUINamespace, n)
+		}
+	}
+	creds := c.AdminUIUsername != "" || c.AdminUIPasswordHash != ""
+	switch {
+	case c.AdminUINoAuth && creds:
+		return errors.New("invalid ADMIN_UI_NO_AUTH=true: ADMIN_UI_USERNAME or ADMIN_UI_PASSWORD_HASH is set too; keep the credentials or the no-auth, not both")
+	case c.AdminUINoAuth:
+		return nil
+	case c.AdminUIUsername == "" || c.AdminUIPasswordHash == "":
+		return errors.New("invalid ADMIN_UI=true: set ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH (bcrypt), or ADMIN_UI_NO_AUTH=true to admit any page")
+	}
+	if _, err := bcrypt.Cost([]byte(c.AdminUIPasswordHash)); err != nil {
+		return fmt.Errorf("invalid ADMIN_UI_PASSWORD_HASH: want a bcrypt hash like $2b$10$…: %v", err)
+	}
+	return nil
 }

@@ -189,3 +189,28 @@ func TestCheckConfig(t *testing.T) {
 		t.Errorf("PING_TIMEOUT=abc: err %v", err)
 	}
 }
+
+func TestLoadConfigAdminUI(t *testing.T) {
+	const hash = "$2a$04$r0RDA/FXbBPpFLzeUemsUO.EdR4aH6cbk8MmhQv7TWc3g2rFBRQ4a" // "secret", cost 4
+	f := func(e map[string]string, want string) {
+		t.Helper()
+		c, err := LoadConfig(nil, env(e), io.Discard)
+		switch {
+		case want == "" && err != nil:
+			t.Errorf("env %v: %v", e, err)
+		case want != "" && (err == nil || !strings.Contains(err.Error(), want)):
+			t.Errorf("env %v: err %v, want it to contain %q", e, err, want)
+		case want == "" && (!c.AdminUI || c.AdminUINamespace == ""):
+			t.Errorf("env %v: %+v", e, c)
+		}
+	}
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_USERNAME": "admin", "ADMIN_UI_PASSWORD_HASH": hash}, "")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_NO_AUTH": "true", "ADMIN_UI_MODE": "development", "ADMIN_UI_NAMESPACE": "/ops"}, "")
+	f(map[string]string{"ADMIN_UI": "true"}, "invalid ADMIN_UI=true: set ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH (bcrypt), or ADMIN_UI_NO_AUTH=true")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_USERNAME": "admin"}, "invalid ADMIN_UI=true: set ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_NO_AUTH": "true", "ADMIN_UI_USERNAME": "admin"}, "invalid ADMIN_UI_NO_AUTH=true: ADMIN_UI_USERNAME or ADMIN_UI_PASSWORD_HASH is set too")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_USERNAME": "admin", "ADMIN_UI_PASSWORD_HASH": "secret"}, "invalid ADMIN_UI_PASSWORD_HASH: want a bcrypt hash")
+	f(map[string]string{"ADMIN_UI": "true", "ADMIN_UI_NO_AUTH": "true", "NAMESPACES": "/chat,/adm*"}, `invalid ADMIN_UI_NAMESPACE "/admin": NAMESPACES serves it to clients ("/adm*")`)
+	f(map[string]string{"ADMIN_UI_MODE": "dev"}, `invalid ADMIN_UI_MODE "dev": want "production" or "development"`)
+	f(map[string]string{"ADMIN_UI_NAMESPACE": "admin"}, `invalid ADMIN_UI_NAMESPACE "admin"`)
+}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sioloop/api"
+	"sioloop/api/adminui"
 	"sioloop/api/hooks"
 	"sioloop/loop"
 	"sioloop/loop/cluster"
@@ -33,6 +34,7 @@ type Service struct {
 	admin     *http.Server
 	adminLn   net.Listener
 	adminHTTP api.Handlers
+	adminUI   *adminui.UI // nil unless ADMIN_UI
 }
 
 // adminReadHeaderTimeout bounds the reading of a request head on the
@@ -84,6 +86,25 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	if cfg.RedisURL != "" {
 		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
 			return nil, err
+		}
+	}
+	if cfg.AdminUI {
+		// Declared apart from nss: the service's events (echo,
+		// subscriptions, JWT) are not the admin page's.
+		s.adminUI, err = adminui.New(io, s.Cluster, adminui.Config{
+			Namespace:    cfg.AdminUINamespace,
+			Username:     cfg.AdminUIUsername,
+			PasswordHash: cfg.AdminUIPasswordHash,
+			NoAuth:       cfg.AdminUINoAuth,
+			Development:  cfg.AdminUIDevelopment,
+			Path:         cfg.SocketIOPath,
+			Log:          log,
+		})
+		if err != nil {
+			return nil, err
+		}
+		if s.Cluster != nil {
+			s.Cluster.AddNamespace(s.adminUI.Namespace())
 		}
 	}
 	s.adminHTTP = api.Handler(api.Service{
@@ -148,6 +169,10 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-s.Server.Started():
 	}
 	s.warnOpenAdmin()
+	if s.adminUI != nil {
+		s.adminUI.Start()
+		defer s.adminUI.Close()
+	}
 	s.Log.Info("sioloop listening", "port", s.Config.Port, "path", s.Config.SocketIOPath,
 		"admin", s.AdminAddr(), "event_loops", s.Server.Config().EventLoops)
 	select {
@@ -160,6 +185,9 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-ctx.Done():
 	}
 	s.Log.Info("shutting down", "timeout", s.Config.ShutdownTimeout.String())
+	if s.adminUI != nil {
+		s.adminUI.Close() // no more stats or all_sockets while the reactors stop
+	}
 	if s.Cluster != nil {
 		// Leave the cluster first: the other servers stop counting on this
 		// one (PUBSUB NUMSUB) while its clients are sent away.

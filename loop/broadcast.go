@@ -273,8 +273,9 @@ func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 		r.openSendRing()
 	}
 	var sent [maxBatch]int64
+	watch := watched(ebs)
 	for _, so := range touched {
-		r.deliverTo(so, ebs, &sent)
+		r.deliverTo(so, ebs, &sent, watch)
 	}
 	if r.sendRing != nil {
 		r.flushRing()
@@ -340,8 +341,9 @@ func (l *nsLocal) pick(dst []*Socket, rooms, except []string, seq uint64) []*Soc
 	return dst
 }
 
-// deliverTo sends so the broadcasts of its batchMask, counting them in sent.
-func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch]int64) {
+// deliverTo sends so the broadcasts of its batchMask, counting them in
+// sent, and reports each to the Observer when watch is set.
+func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch]int64, watch bool) {
 	s := so.c.s
 	if s.closed || s.closing || so.gone {
 		return
@@ -362,6 +364,9 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 			}
 			iov = append(iov, eb.frames)
 			sent[j]++
+			if watch {
+				observeSent(so, eb)
+			}
 		}
 		if len(iov) > 0 && r.sendRing != nil && c.OutboundBuffered() == 0 && c.Fd() >= 0 && r.queueSend(so, c, iov) {
 			// Sent by flushRing, which also applies the cap.
@@ -397,5 +402,8 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 		}
 		s.enqueueEncoded(eb.poll)
 		sent[j]++
+		if watch {
+			observeSent(so, eb)
+		}
 	}
 }

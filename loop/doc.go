@@ -57,6 +57,8 @@
 //	SocketIO.FetchSockets, AllRooms,          any goroutine but a          for every reactor; on a
 //	BroadcastWithAck; Server.Shutdown,        reactor                      reactor they return
 //	OutboundQueued                                                         ErrOnReactor
+//	SocketIO.Observe; the Observer's fields   any goroutine; the fields    never; the fields must not block
+//	                                          run on the reactor concerned
 //	SocketIO.Namespace, Declared,             any goroutine                never (atomics, a short lock)
 //	NamespaceStats, NamespaceTableStats,
 //	UserConnections;

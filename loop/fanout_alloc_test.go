@@ -142,3 +142,23 @@ func TestEchoAllocsEventRate(t *testing.T) {
 		t.Fatal("the session was closed as a flood")
 	}
 }
+
+// TestFanoutAllocsObserver checks that an observer that only counts adds
+// no allocation per recipient to the fan-out path (the admin UI's does
+// its own bounding on top).
+func TestFanoutAllocsObserver(t *testing.T) {
+	io, r, _ := fanoutSetup(1000)
+	n := 0
+	o := (&recorder{}).observer()
+	o.Sent = func(*Socket, []byte) { n++ }
+	io.Observe(o)
+	eb := encodeBroadcast(io.Namespace("/"), &Broadcast{Event: "news", Args: []byte(`{"payload":"hello"}`)})
+	batch := []*encodedBroadcast{eb}
+	r.deliverBatch(batch)
+	if n != 1000 {
+		t.Fatalf("Sent called %d times for 1000 recipients", n)
+	}
+	if allocs := testing.AllocsPerRun(20, func() { r.deliverBatch(batch) }); allocs != 0 {
+		t.Fatalf("deliverBatch with a counting observer: %.1f allocs, want 0", allocs)
+	}
+}

@@ -34,6 +34,9 @@ type SocketInfo struct {
 	// its time in Unix milliseconds (Node's handshake.query and .issued).
 	Query  string `json:"-"`
 	Issued int64  `json:"-"`
+	// ClientID is the Engine.IO session id under the socket (Node's
+	// socket.client.id); empty for sockets of other servers.
+	ClientID string `json:"-"`
 }
 
 // namespaceFor resolves a Target's namespace for the server-side
@@ -101,7 +104,7 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 		r.targets(ns, &t, func(so *Socket) {
 			s := so.c.s
 			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: s.remote,
-				Transport: s.Transport(), UserID: so.UserID, Query: s.query, Issued: s.issued}
+				Transport: s.Transport(), UserID: so.UserID, Query: s.query, Issued: s.issued, ClientID: s.id}
 			mu.Lock()
 			out = append(out, info)
 			mu.Unlock()

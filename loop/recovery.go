@@ -398,6 +398,7 @@ func (so *Socket) emitRecorded(rc *recovery, name string, args []byte, atts [][]
 	})
 	if direct {
 		r.sendEncoded(so, eb)
+		observeSent(so, eb)
 	}
 }
 

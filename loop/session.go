@@ -113,6 +113,10 @@ func (s *Session) keepHeaders(req *http1.Request) {
 	})
 }
 
+// Issued returns the time of the Engine.IO handshake in Unix milliseconds
+// (Node's handshake.issued).
+func (s *Session) Issued() int64 { return s.issued }
+
 // Context returns what the handler stored with SetContext.
 func (s *Session) Context() any { return s.ctx }
 

@@ -99,6 +99,8 @@ type SocketIO struct {
 	// floodLogged is when a flood disconnect was last logged (Unix ns of
 	// the coarse clock), so that floods log once a minute.
 	floodLogged atomic.Int64
+
+	obs atomic.Pointer[Observer] // see Observe
 }
 
 // ReasonEventFlood is the disconnect reason (OnDisconnect) of a socket
@@ -370,6 +372,9 @@ func (io *SocketIO) OnOpen(s *Session) {
 	c.connectTimer.fire = c.onConnectTimeout
 	s.SetContext(c)
 	s.r.timers.set(&c.connectTimer, s.r.now()+int64(io.ConnectTimeout))
+	if o := io.observer(); o != nil && o.Opened != nil {
+		o.Opened(s)
+	}
 }
 
 func (c *client) onConnectTimeout(int64) {
@@ -390,6 +395,9 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 		c.sockets[len(c.sockets)-1].remove(reason)
 	}
 	c.bin = nil
+	if o := io.observer(); o != nil && o.Closed != nil {
+		o.Closed(s, reason)
+	}
 }
 
 // OnMessage implements Handler: decode one Socket.IO packet.
@@ -762,6 +770,9 @@ func (c *client) admit(p *joining) {
 		r.enc = socketio.AppendConnect(r.enc[:0], name, so.id)
 	}
 	c.s.Send(r.enc, false)
+	if o := c.io.observer(); o != nil && o.Connected != nil {
+		o.Connected(so)
+	}
 	if so.ns.OnConnect != nil {
 		so.ns.OnConnect(so)
 	}

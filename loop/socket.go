@@ -161,6 +161,11 @@ func (so *Socket) remove(reason string) {
 		}
 	}
 	l := r.local(so.ns)
+	if o := so.ns.io.observer(); o != nil && o.Left != nil {
+		for _, room := range so.Rooms() {
+			o.Left(so, room)
+		}
+	}
 	so.leaveAll(l)
 	last := len(l.sockets) - 1
 	if so.idx <= last && l.sockets[so.idx] == so {
@@ -185,6 +190,9 @@ func (so *Socket) remove(reason string) {
 	for _, a := range acks {
 		r.timers.stop(&a.t)
 		a.done(nil, nil, ErrDisconnected)
+	}
+	if o := so.ns.io.observer(); o != nil && o.Disconnected != nil {
+		o.Disconnected(so, reason)
 	}
 	if so.ns.OnDisconnect != nil {
 		so.ns.OnDisconnect(so, reason)
@@ -212,6 +220,9 @@ func (so *Socket) Join(room string) {
 	so.roomIx[room] = len(so.rooms)
 	so.rooms = append(so.rooms, roomRef{name: room, set: set, idx: len(set.members)})
 	set.members = append(set.members, so)
+	if o := so.ns.io.observer(); o != nil && o.Joined != nil {
+		o.Joined(so, room)
+	}
 }
 
 // Leave removes the socket from room. O(1), amortised.
@@ -231,6 +242,9 @@ func (so *Socket) Leave(room string) {
 	}
 	if so.holes > 0 && int(so.holes)*2 > len(so.rooms) {
 		so.compactRooms()
+	}
+	if o := so.ns.io.observer(); o != nil && o.Left != nil {
+		o.Left(so, room)
 	}
 }
 
@@ -333,6 +347,9 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 	c.eventsOut.Add(1)
 	c.bytesOut.Add(uint64(len(b)))
 	so.send(b, atts)
+	if o := so.ns.io.observer(); o != nil && o.Sent != nil && !hasAck {
+		o.Sent(so, b)
+	}
 }
 
 // send sends one packet and its attachments.
@@ -441,6 +458,9 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	// reactor before the socket could receive anything.
 	if l := &so.ns.io.ev; l.perStamp > 0 && !so.admitEvent(h, l) {
 		return
+	}
+	if o := so.ns.io.observer(); o != nil && o.Received != nil {
+		o.Received(so, h.Data)
 	}
 	hd := so.ns.events[string(name)]
 	if hd == nil {

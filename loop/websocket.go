@@ -160,6 +160,9 @@ func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
 		}
 		q = rest
 	}
+	if u, ok := s.h.(upgradeWatcher); ok {
+		u.onUpgrade(s)
+	}
 }
 
 // serveFrame decodes one WebSocket frame from in: (consumed, action).

@@ -100,6 +100,16 @@ func (h *harness) command(t *testing.T, cfg serverConfig, port, adminPort int) (
 		if cfg.recovery > 0 {
 			env = append(env, "CONNECTION_STATE_RECOVERY="+strconv.FormatInt(cfg.recovery.Milliseconds(), 10))
 		}
+		if cfg.corsOrigins != "" {
+			env = append(env, "CORS_ORIGINS="+cfg.corsOrigins)
+		}
+		for _, s := range cfg.settings {
+			// The Node peer knows the Admin UI's settings and REDIS_URL
+			// (server.js useAdminUI, useRedis), not the limits.
+			if strings.HasPrefix(s, "ADMIN_UI") || strings.HasPrefix(s, "REDIS_URL=") {
+				env = append(env, s)
+			}
+		}
 		return h.node, []string{filepath.Join(h.root, "tools", "peers", "node", "server.js")}, env, "/health"
 	case targetSioloop:
 		if cfg.app == appEngineIO {

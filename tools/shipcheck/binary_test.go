@@ -145,6 +145,15 @@ func TestBinary(t *testing.T) {
 		t.Errorf("PING_TIMEOUT=abc: %v, output %q; want exit 2 and one line naming the variable", err, out)
 	}
 
+	// An Admin UI open to anyone only when asked for: ADMIN_UI alone stops it.
+	open := exec.Command(bin)
+	open.Env = append(os.Environ(), "ADMIN_UI=true")
+	out, err = open.CombinedOutput()
+	if !errors.As(err, &exit) || exit.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 ||
+		!strings.Contains(string(out), "invalid ADMIN_UI=true: set ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH (bcrypt), or ADMIN_UI_NO_AUTH=true") {
+		t.Errorf("ADMIN_UI=true without credentials: %v, output %q; want exit 2 and one line", err, out)
+	}
+
 	port, admin := testnet.FreePort(t), testnet.FreePort(t)
 	for admin == port {
 		admin = testnet.FreePort(t)

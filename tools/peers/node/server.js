@@ -72,6 +72,11 @@ const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
 const REDIS_REQUEST_TIMEOUT = intEnv("REDIS_REQUEST_TIMEOUT", 5000);
 const REDIS_ADAPTER = process.env.REDIS_ADAPTER || "pubsub";
 const REDIS_STREAM_NAME = process.env.REDIS_STREAM_NAME || "socket.io";
+// CORS_ORIGINS: comma-separated origins allowed cross-origin, with credentials (as sioloop's).
+const CORS_ORIGINS = (process.env.CORS_ORIGINS || "")
+  .split(",")
+  .map((s) => s.trim())
+  .filter((s) => s !== "");
 const NAMESPACES = (process.env.NAMESPACES || "")
   .split(",")
   .map((s) => s.trim())
@@ -128,6 +133,7 @@ const io = new Server(httpServer, {
   pingInterval: PING_INTERVAL,
   pingTimeout: PING_TIMEOUT,
   maxHttpBufferSize: MAX_PAYLOAD,
+  cors: CORS_ORIGINS.length > 0 ? { origin: CORS_ORIGINS, credentials: true } : undefined,
   connectionStateRecovery:
     CONNECTION_STATE_RECOVERY > 0 ? { maxDisconnectionDuration: CONNECTION_STATE_RECOVERY, skipMiddlewares: false } : undefined,
 });
@@ -536,10 +542,27 @@ async function useRedisStreams(createClient) {
   console.error(`node-peer: redis streams adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (stream ${REDIS_STREAM_NAME})`);
 }
 
+// useAdminUI instruments io with @socket.io/admin-ui when ADMIN_UI=true, with sioloop's
+// settings: ADMIN_UI_USERNAME and ADMIN_UI_PASSWORD_HASH (bcrypt) or ADMIN_UI_NO_AUTH=true,
+// ADMIN_UI_MODE, ADMIN_UI_NAMESPACE. After the adapter: the admin namespace takes it.
+function useAdminUI() {
+  if (process.env.ADMIN_UI !== "true") return;
+  const { instrument } = require("@socket.io/admin-ui");
+  instrument(io, {
+    auth:
+      process.env.ADMIN_UI_NO_AUTH === "true"
+        ? false
+        : { type: "basic", username: process.env.ADMIN_UI_USERNAME, password: process.env.ADMIN_UI_PASSWORD_HASH },
+    mode: process.env.ADMIN_UI_MODE || "production",
+    namespaceName: process.env.ADMIN_UI_NAMESPACE || "/admin",
+  });
+}
+
 // ---------------------------------------------------------------- lifecycle
 
 (REDIS_URL ? useRedis() : Promise.resolve()).then(
   () => {
+    useAdminUI();
     httpServer.listen(PORT, HOST, () => {
       const addr = httpServer.address();
       console.error(`node-peer listening on ${addr.address}:${addr.port} (engine.io at /engine.io/, socket.io at /socket.io/)`);
