@@ -68,34 +68,31 @@ func (u *UI) onEmit(_ *loop.Socket, ev *loop.Event) {
 	go func() { _, _ = u.io.Broadcast(b) }()
 }
 
-func (u *UI) onJoin(_ *loop.Socket, ev *loop.Event) {
-	a := args(ev)
-	nsp, room, filter := str(a, 0), str(a, 1), str(a, 2)
-	if nsp == "" || room == "" {
-		return
-	}
-	t := target(nsp, filter)
-	go func() {
-		if u.cl != nil {
-			_, _ = u.cl.Join(t, []string{room})
-		} else {
-			_, _ = u.io.Join(t, []string{room})
-		}
-	}()
-}
+func (u *UI) onJoin(_ *loop.Socket, ev *loop.Event)  { u.roomOp(ev, true) }
+func (u *UI) onLeave(_ *loop.Socket, ev *loop.Event) { u.roomOp(ev, false) }
 
-func (u *UI) onLeave(_ *loop.Socket, ev *loop.Event) {
+// roomOp applies the page's join or leave, (nsp, room, filter), to the
+// whole cluster, off the reactor.
+func (u *UI) roomOp(ev *loop.Event, join bool) {
 	a := args(ev)
 	nsp, room, filter := str(a, 0), str(a, 1), str(a, 2)
 	if nsp == "" || room == "" {
 		return
 	}
 	t := target(nsp, filter)
+	type roomOps interface {
+		Join(loop.Target, []string) (int, error)
+		Leave(loop.Target, []string) (int, error)
+	}
+	var o roomOps = u.io
+	if u.cl != nil {
+		o = u.cl
+	}
 	go func() {
-		if u.cl != nil {
-			_, _ = u.cl.Leave(t, []string{room})
+		if join {
+			_, _ = o.Join(t, []string{room})
 		} else {
-			_, _ = u.io.Leave(t, []string{room})
+			_, _ = o.Leave(t, []string{room})
 		}
 	}()
 }
