@@ -34,6 +34,10 @@ type Broadcast struct {
 	Event       string
 	Args        []byte
 	Attachments [][]byte
+	// Offset is the stream entry ID ("<ms>-<seq>") of a broadcast read
+	// from another server's entry with SocketIO.Sessions: its offset for
+	// connection state recovery. Ignored otherwise.
+	Offset string
 }
 
 // ErrUnknownNamespace is returned by Broadcast for a namespace that was
@@ -112,6 +116,10 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	}
 	if socketio.IsReservedEvent([]byte(b.Event)) {
 		return 0, ErrReservedEvent
+	}
+	if rc := io.recovery(); rc != nil && rc.store != nil && !b.Volatile {
+		// The store publishes it to the other servers itself.
+		return io.broadcastStored(rc, ns, b)
 	}
 	if !b.Local && io.Adapter != nil {
 		io.Adapter.Publish(b)

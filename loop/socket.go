@@ -154,7 +154,14 @@ func (so *Socket) remove(reason string) {
 		so.userSlot = false
 		so.ns.io.users.release(so.UserID)
 	}
-	if so.rec != nil && recoverableReasons[reason] {
+	if so.rec != nil && so.rec.live {
+		// With a store (recovery_store.go): kept for the window, or dropped.
+		if recoverableReasons[reason] {
+			so.ns.io.rec.store.Save(so.storedSession(true))
+		} else {
+			so.ns.io.rec.store.Forget(so.rec.pid)
+		}
+	} else if so.rec != nil && recoverableReasons[reason] {
 		if rc := so.ns.io.recovery(); rc != nil {
 			rc.persist(&keptSession{ns: so.ns.name, id: so.id, pid: so.rec.pid, rooms: so.Rooms(),
 				userID: so.UserID, data: so.Data, since: so.rec.since, at: r.now()})
@@ -212,6 +219,9 @@ func (so *Socket) Join(room string) {
 	so.roomIx[room] = len(so.rooms)
 	so.rooms = append(so.rooms, roomRef{name: room, set: set, idx: len(set.members)})
 	set.members = append(set.members, so)
+	if so.rec != nil && so.rec.live {
+		so.saveRooms()
+	}
 }
 
 // Leave removes the socket from room. O(1), amortised.
@@ -231,6 +241,9 @@ func (so *Socket) Leave(room string) {
 	}
 	if so.holes > 0 && int(so.holes)*2 > len(so.rooms) {
 		so.compactRooms()
+	}
+	if so.rec != nil && so.rec.live {
+		so.saveRooms()
 	}
 }
 
@@ -321,7 +334,10 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 		return
 	}
 	if !hasAck && so.rec != nil {
-		if rc := so.ns.io.recovery(); rc != nil {
+		if rc := so.ns.io.recovery(); rc != nil && rc.store != nil {
+			so.emitStored(rc, name, args, atts)
+			return
+		} else if rc != nil {
 			so.emitRecorded(rc, name, args, atts)
 			return
 		}

@@ -57,6 +57,11 @@ type Config struct {
 	// StreamMaxLen bounds the stream, trimmed approximately (XADD MAXLEN ~)
 	// as its maxLen option. Default 10000 (env REDIS_STREAM_MAXLEN).
 	StreamMaxLen int64
+	// SessionWindow, with Streams, is connection state recovery's window
+	// (CONNECTION_STATE_RECOVERY): the expiry of the sessions the adapter
+	// keeps as loop.SessionStore (sessions_streams.go). Default 0: the
+	// adapter keeps no sessions.
+	SessionWindow time.Duration
 }
 
 // Resolve returns c with every zero field set to its default.
@@ -149,6 +154,9 @@ type Adapter struct {
 
 	// st is the state of the Streams protocol, nil with pub/sub.
 	st *streams
+	// ss are the sessions of connection state recovery, nil unless
+	// Streams with a SessionWindow.
+	ss *sessions
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -197,6 +205,9 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	if cfg.Streams {
 		a.uid = newHexID()
 		a.st = newStreams(a, opt)
+		if cfg.SessionWindow > 0 {
+			a.ss = newSessions(a, cfg.SessionWindow)
+		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
@@ -277,6 +288,10 @@ func (a *Adapter) Start() {
 		a.wg.Add(1)
 		go a.st.readLoop()
 	}
+	if a.ss != nil {
+		a.wg.Add(1)
+		go a.ss.saveLoop()
+	}
 }
 
 // Close stops the adapter: what waits to be published gets up to a second
@@ -291,6 +306,9 @@ func (a *Adapter) Close() error {
 		select {
 		case <-a.pubDone:
 		case <-time.After(time.Second):
+		}
+		if a.ss != nil {
+			a.ss.flushNow(time.Second) // the sessions of a drain
 		}
 	}
 	a.cancel()
@@ -580,6 +598,9 @@ type outMsg struct {
 	entry   *entry
 	at      time.Time
 	kind    kind
+	// deliver, when set, receives the entry's ID once the XADD is
+	// answered, or "" when it failed (loop.SessionStore.Sequence).
+	deliver func(offset string)
 }
 
 func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
@@ -595,6 +616,9 @@ func (a *Adapter) enqueueMsg(m outMsg) {
 	select {
 	case a.out <- m:
 	default:
+		if m.deliver != nil {
+			m.deliver("")
+		}
 		a.ctr.dropped.Add(1)
 		a.log.Debug("redis adapter: publish dropped", "err", ErrQueueFull, "channel", ch)
 	}
@@ -609,6 +633,7 @@ const maxBatch = 256
 func (a *Adapter) publishLoop() {
 	defer a.wg.Done()
 	defer close(a.pubDone)
+	defer a.undelivered()
 	batch := make([]outMsg, 0, maxBatch)
 	for {
 		stopping := false
@@ -638,6 +663,21 @@ func (a *Adapter) publishLoop() {
 	}
 }
 
+// undelivered lets the events still queued when the publisher stops be
+// delivered without offset: loop waits for them.
+func (a *Adapter) undelivered() {
+	for {
+		select {
+		case m := <-a.out:
+			if m.deliver != nil {
+				m.deliver("")
+			}
+		default:
+			return
+		}
+	}
+}
+
 // flush publishes batch, retrying what failed.
 func (a *Adapter) flush(batch []outMsg) {
 	backoff := 50 * time.Millisecond
@@ -654,6 +694,21 @@ func (a *Adapter) flush(batch []outMsg) {
 			return nil
 		})
 		cancel()
+		// The events of loop.SessionStore.Sequence, in the order of the
+		// queue: delivered with their entry ID, or without offset at the
+		// first failure (retried for the others, as any message).
+		for i := range batch {
+			if d := batch[i].deliver; d != nil {
+				batch[i].deliver = nil
+				id := ""
+				if i < len(cmds) {
+					if x, ok := cmds[i].(*redis.StringCmd); ok && x.Err() == nil {
+						id = x.Val()
+					}
+				}
+				d(id)
+			}
+		}
 		if err == nil {
 			for _, m := range batch {
 				a.ctr.sent[m.kind].Add(1)

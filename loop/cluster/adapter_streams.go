@@ -202,7 +202,7 @@ func (s *streams) onEntry(x *redis.XMessage) {
 	if !a.hasNamespace(m.Nsp) {
 		return
 	}
-	s.apply(&m, atts, x.ID)
+	s.apply(&m, atts, x.ID, x.ID)
 }
 
 // ---------------------------------------------------------------- pub/sub
@@ -220,13 +220,14 @@ func (s *streams) onPubSub(ch string, payload []byte) {
 	if m.UID == a.uid || !a.hasNamespace(m.Nsp) {
 		return
 	}
-	s.apply(&m, atts, ch)
+	s.apply(&m, atts, ch, "")
 }
 
 // apply handles a message of another server, from the stream or pub/sub,
 // as ClusterAdapter.onMessage and onResponse do. where names the entry ID
-// or channel for the log.
-func (s *streams) apply(m *clusterMessage, atts [][]byte, where string) {
+// or channel for the log; offset is the entry ID of a stream entry, the
+// offset of its event for connection state recovery.
+func (s *streams) apply(m *clusterMessage, atts [][]byte, where, offset string) {
 	a := s.a
 	var d clusterData
 	if len(m.Data) > 0 {
@@ -262,7 +263,7 @@ func (s *streams) apply(m *clusterMessage, atts [][]byte, where string) {
 			return
 		}
 		b := loop.Broadcast{Namespace: nsp, Rooms: target.Rooms, Except: target.Except, Local: true,
-			Event: ev, Args: args, Attachments: atts}
+			Event: ev, Args: args, Attachments: atts, Offset: offset}
 		if d.Opts != nil && d.Opts.Flags != nil {
 			b.Volatile = d.Opts.Flags.Volatile
 		}
