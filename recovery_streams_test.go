@@ -34,13 +34,18 @@ type xService struct {
 
 // startX runs a service with REDIS_ADAPTER=streams and
 // CONNECTION_STATE_RECOVERY on redisURL.
-func startX(t *testing.T, redisURL, stream string) *xService {
+func startX(t testing.TB, redisURL, stream string) *xService {
+	t.Helper()
+	return startXFlags(t, "--redis-url", redisURL, "--redis-adapter", "streams", "--redis-stream-name", stream,
+		"--connection-state-recovery", "1m", "--redis-publish-retry", "1s")
+}
+
+// startXFlags runs a service with flags.
+func startXFlags(t testing.TB, flags ...string) *xService {
 	t.Helper()
 	port, adminPort := testnet.FreePort(t), testnet.FreePort(t)
 	x := &xService{addr: "127.0.0.1:" + strconv.Itoa(port), admin: "127.0.0.1:" + strconv.Itoa(adminPort)}
-	cfg, err := LoadConfig([]string{"--port", strconv.Itoa(port), "--admin-addr", x.admin,
-		"--redis-url", redisURL, "--redis-adapter", "streams", "--redis-stream-name", stream,
-		"--connection-state-recovery", "1m", "--redis-publish-retry", "1s", "--shutdown-timeout", "3s"},
+	cfg, err := LoadConfig(append([]string{"--port", strconv.Itoa(port), "--admin-addr", x.admin, "--shutdown-timeout", "3s"}, flags...),
 		func(string) string { return "" }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -62,7 +67,7 @@ func startX(t *testing.T, redisURL, stream string) *xService {
 	}
 	t.Cleanup(x.stop)
 	<-x.svc.Server.Started()
-	for deadline := time.Now().Add(5 * time.Second); !x.svc.Cluster.Up(); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Second); x.svc.Cluster != nil && !x.svc.Cluster.Up(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("the streams adapter does not come up")
 		}
@@ -71,7 +76,7 @@ func startX(t *testing.T, redisURL, stream string) *xService {
 }
 
 // post broadcasts through x's POST /SendWebsocketEvent.
-func (x *xService) post(t *testing.T, body string) {
+func (x *xService) post(t testing.TB, body string) {
 	t.Helper()
 	resp, err := http.Post("http://"+x.admin+"/SendWebsocketEvent", "application/json", strings.NewReader(body))
 	if err != nil {
@@ -86,13 +91,13 @@ func (x *xService) post(t *testing.T, body string) {
 
 // xClient is a raw Socket.IO client over WebSocket.
 type xClient struct {
-	t    *testing.T
+	t    testing.TB
 	conn net.Conn
 	rw   io.ReadWriter
 }
 
 // dialX opens a session on addr and sends CONNECT with auth (nil: none).
-func dialX(t *testing.T, addr string, auth any) *xClient {
+func dialX(t testing.TB, addr string, auth any) *xClient {
 	t.Helper()
 	conn, br, _, err := ws.Dial(context.Background(), "ws://"+addr+"/socket.io/?EIO=4&transport=websocket")
 	if err != nil {

@@ -200,9 +200,15 @@ func (io *SocketIO) broadcastStored(rc *recovery, ns *Namespace, b *Broadcast) (
 	deliver := func(cp *Broadcast, offset string) {
 		eb = encodeEvent(ns, cp, false, 0, streamOff(offset))
 		reactors := *io.srv.reactors.Load()
+		var release func()
+		if whole && io.srv.onReactor() == nil {
+			// The stream reader or the publisher: bounded as any
+			// namespace-wide broadcast from off the reactors (Broadcast).
+			release = io.holdSlot(len(reactors))
+		}
 		rc.keep(eb, func() {
 			for _, r := range reactors {
-				j := job{eb: eb}
+				j := job{eb: eb, done: release}
 				if wg != nil {
 					wg.Add(1)
 					j.done = wg.Done
@@ -211,10 +217,13 @@ func (io *SocketIO) broadcastStored(rc *recovery, ns *Namespace, b *Broadcast) (
 			}
 		})
 	}
-	cp := copyBroadcast(b)
 	if b.Local {
-		deliver(cp, b.Offset)
+		// Encoded at once: only the room lists outlive the call.
+		cp := *b
+		cp.Rooms, cp.Except = slices.Clone(b.Rooms), slices.Clone(b.Except)
+		deliver(&cp, b.Offset)
 	} else {
+		cp := copyBroadcast(b)
 		if wg != nil {
 			wg.Add(1) // until deliver has queued the jobs
 		}
