@@ -19,6 +19,7 @@ import (
 	"github.com/gobwas/ws/wsutil"
 	"github.com/redis/go-redis/v9"
 
+	"sioloop/loop"
 	"sioloop/loop/cluster"
 	"sioloop/loop/cluster/redistest"
 	"sioloop/tools/testnet"
@@ -389,4 +390,37 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.cs = nil
+}
+
+// TestStreamsRecoveryOrder: events broadcast at the same time on A and
+// on B reach a client of A in the stream's order, so its last offset is
+// always its newest and a recovery never replays what it saw.
+func TestStreamsRecoveryOrder(t *testing.T) {
+	rs := redistest.Start(t)
+	a, b := startX(t, rs.URL, "x4"), startX(t, rs.URL, "x4")
+	c := dialX(t, a.addr, nil)
+	c.connected()
+	time.Sleep(100 * time.Millisecond)
+	const n = 1000
+	var wg sync.WaitGroup
+	for _, x := range []*xService{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range n {
+				if _, err := x.svc.IO.Broadcast(&loop.Broadcast{Event: "e", Args: []byte(strconv.Itoa(i))}); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	prev := ""
+	for i := range 2 * n {
+		_, _, off := c.event()
+		if prev != "" && !entryBefore(prev, off) {
+			t.Fatalf("event %d: offset %s after %s", i, off, prev)
+		}
+		prev = off
+	}
+	wg.Wait()
 }

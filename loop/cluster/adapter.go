@@ -327,6 +327,9 @@ func (a *Adapter) Close() error {
 	case <-time.After(2 * time.Second):
 		a.log.Warn("redis adapter: goroutines still busy after 2s, closing anyway")
 	}
+	if a.ss != nil {
+		a.ss.deliverOwn() // what the reader did not reach
+	}
 	a.mu.Lock()
 	for id, p := range a.pending {
 		delete(a.pending, id)
@@ -663,6 +666,39 @@ func (a *Adapter) publishLoop() {
 	}
 }
 
+// sequenced hands the entry IDs of the XADDs of batch that succeeded to
+// the sessions (loop.SessionStore.Sequence): each event is delivered
+// with its ID in stream order, or without offset at the first failure
+// (its XADD is retried for the other servers, as any message).
+func (a *Adapter) sequenced(batch []outMsg, cmds []redis.Cmder) {
+	for i := range batch {
+		m := &batch[i]
+		if m.entry == nil || (m.deliver == nil && a.ss == nil) {
+			continue
+		}
+		id := ""
+		if i < len(cmds) {
+			if x, ok := cmds[i].(*redis.StringCmd); ok && x.Err() == nil {
+				id = x.Val()
+			}
+		}
+		d := m.deliver
+		if id == "" {
+			if d != nil {
+				m.deliver = nil
+				d("")
+			}
+			continue
+		}
+		m.deliver = nil
+		if a.ss != nil {
+			a.ss.sequenced(id, d)
+		} else {
+			d(id)
+		}
+	}
+}
+
 // undelivered lets the events still queued when the publisher stops be
 // delivered without offset: loop waits for them.
 func (a *Adapter) undelivered() {
@@ -694,21 +730,7 @@ func (a *Adapter) flush(batch []outMsg) {
 			return nil
 		})
 		cancel()
-		// The events of loop.SessionStore.Sequence, in the order of the
-		// queue: delivered with their entry ID, or without offset at the
-		// first failure (retried for the others, as any message).
-		for i := range batch {
-			if d := batch[i].deliver; d != nil {
-				batch[i].deliver = nil
-				id := ""
-				if i < len(cmds) {
-					if x, ok := cmds[i].(*redis.StringCmd); ok && x.Err() == nil {
-						id = x.Val()
-					}
-				}
-				d(id)
-			}
-		}
+		a.sequenced(batch, cmds)
 		if err == nil {
 			for _, m := range batch {
 				a.ctr.sent[m.kind].Add(1)

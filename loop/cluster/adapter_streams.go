@@ -111,6 +111,9 @@ func (s *streams) readLoop() {
 				continue
 			}
 			s.last = id
+			if ss := s.a.ss; ss != nil {
+				ss.start(id)
+			}
 		}
 		block := streamsBlock
 		if !s.up.Load() {
@@ -135,9 +138,14 @@ func (s *streams) readLoop() {
 		}
 		for _, st := range res {
 			for i := range st.Messages {
-				s.last = st.Messages[i].ID
+				x := &st.Messages[i]
+				s.last = x.ID
 				s.read.Add(1)
-				s.onEntry(&st.Messages[i])
+				if ss := s.a.ss; ss != nil {
+					uid, _ := x.Values["uid"].(string)
+					ss.reached(x.ID, uid == s.a.uid)
+				}
+				s.onEntry(x)
 			}
 		}
 		if time.Since(s.lagAt) >= s.lagEvery {

@@ -80,6 +80,14 @@ type sessions struct {
 	dirty map[string]sessOp // pid → the write to make
 	kick  chan struct{}
 
+	// The order of this server's events (ownorder): its XADDs, by ID,
+	// that the reader has not reached yet.
+	omu      sync.Mutex
+	own      []ownEntry
+	pos      uint64 // packed ID of the last entry the reader reached
+	posKnown bool
+	ownKick  chan struct{}
+
 	persisted, restored, saveErrors atomic.Uint64
 	failed                          [restoreReasons]atomic.Uint64
 }
@@ -94,7 +102,7 @@ type sessOp struct {
 
 func newSessions(a *Adapter, window time.Duration) *sessions {
 	return &sessions{a: a, window: window, live: make(map[string]string), dirty: make(map[string]sessOp),
-		kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), ownKick: make(chan struct{}, 1)}
 }
 
 // sessionData is what a session's msgpack map holds, as Node's
