@@ -3,6 +3,7 @@ package loop
 import (
 	"errors"
 	"slices"
+	"sort"
 	"strconv"
 	"sync"
 )
@@ -140,7 +141,15 @@ func (rc *recovery) keep(eb *encodedBroadcast, enqueue func()) {
 	if eb.off != 0 {
 		now := rc.clock.Load()
 		size := int64(len(eb.frames)+len(eb.poll)) + recordOverhead
-		rc.hist = append(rc.hist, record{eb: eb, at: now, size: size})
+		rec := record{eb: eb, at: now, size: size}
+		// By offset: the stream's order, in which the reader delivers,
+		// but for an event whose XADD the reader had passed already.
+		if n := len(rc.hist); n == 0 || rc.hist[n-1].eb.off < eb.off {
+			rc.hist = append(rc.hist, rec)
+		} else {
+			i := sort.Search(n, func(i int) bool { return rc.hist[i].eb.off > eb.off })
+			rc.hist = slices.Insert(rc.hist, i, rec)
+		}
 		rc.bytes += size
 		k := 0
 		for k < len(rc.hist)-1 && (rc.bytes > rc.maxBytes || now-rc.hist[k].at > storeKeep) {
@@ -158,7 +167,7 @@ func (rc *recovery) keep(eb *encodedBroadcast, enqueue func()) {
 
 // sinceStored returns the events of the history after offset floor that a
 // socket of ns in rooms received, by offset, and the newest offset of
-// the history. The reactor calls it as the socket joins its rooms: the
+// the history (kept by offset: a binary search, then the events after). The reactor calls it as the socket joins its rooms: the
 // events queued after are delivered to it, those before that the store
 // did not return are here.
 func (rc *recovery) sinceStored(ns string, rooms []string, floor uint64) ([]*encodedBroadcast, uint64) {
@@ -166,22 +175,15 @@ func (rc *recovery) sinceStored(ns string, rooms []string, floor uint64) ([]*enc
 	defer rc.mu.Unlock()
 	var out []*encodedBroadcast
 	top := floor
-	for _, h := range rc.hist {
-		eb := h.eb
-		top = max(top, eb.off)
-		if eb.off > floor && eb.ns.name == ns && targets(rooms, eb.rooms, eb.except) {
+	if n := len(rc.hist); n > 0 {
+		top = max(top, rc.hist[n-1].eb.off)
+	}
+	i := sort.Search(len(rc.hist), func(i int) bool { return rc.hist[i].eb.off > floor })
+	for _, h := range rc.hist[i:] {
+		if eb := h.eb; eb.ns.name == ns && targets(rooms, eb.rooms, eb.except) {
 			out = append(out, eb)
 		}
 	}
-	slices.SortFunc(out, func(a, b *encodedBroadcast) int {
-		switch {
-		case a.off < b.off:
-			return -1
-		case a.off > b.off:
-			return 1
-		}
-		return 0
-	})
 	return out, top
 }
 
