@@ -327,6 +327,16 @@ func TestStreamsRecoveryRefused(t *testing.T) {
 	if st := b.svc.Cluster.Stats(); st.SessionsFailed[4] != 1 {
 		t.Errorf("failures %v: want one redis_unavailable", st.SessionsFailed)
 	}
+	// Redis down: events are delivered at once, without offset.
+	c := dialX(t, b.addr, nil)
+	c.connected()
+	start := time.Now()
+	if _, err := b.svc.IO.Broadcast(&loop.Broadcast{Event: "e", Args: []byte(`"x"`)}); err != nil {
+		t.Fatal(err)
+	}
+	if m := c.read(time.Second); m != `42["e","x"]` || time.Since(start) > 500*time.Millisecond {
+		t.Errorf("with Redis down: %q after %v, want the event at once without offset", m, time.Since(start))
+	}
 }
 
 // isEntryID reports whether s is a stream entry ID <ms>-<seq>.
