@@ -59,12 +59,20 @@ func (f *fakeStore) Forget(pid string) {
 func (f *fakeStore) Restore(ns, pid, offset string, done func(*loop.StoredSession, []loop.Broadcast, string, error)) {
 	f.mu.Lock()
 	f.done = done
+	hang, answer := f.hang, f.answer
 	f.mu.Unlock()
 	f.asked <- struct{}{}
-	if f.hang {
+	if hang {
 		return
 	}
-	go func() { done(f.answer(ns, pid, offset)) }()
+	go func() { done(answer(ns, pid, offset)) }()
+}
+
+// set changes how Restore answers.
+func (f *fakeStore) set(hang bool, answer func(ns, pid, offset string) (*loop.StoredSession, []loop.Broadcast, string, error)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.hang, f.answer = hang, answer
 }
 
 func (f *fakeStore) lastSaved() (loop.StoredSession, int) {
@@ -125,7 +133,7 @@ func TestRecoveryStore(t *testing.T) {
 	waitFor(t, "saved as disconnected", func() bool { s, _ := fs.lastSaved(); return s.Disconnected && s.PID == pid })
 
 	// A restore: the stored session and its missed events, then CONNECT.
-	fs.answer = func(ns, p, off string) (*loop.StoredSession, []loop.Broadcast, string, error) {
+	fs.set(false, func(ns, p, off string) (*loop.StoredSession, []loop.Broadcast, string, error) {
 		if ns != "/" || p != pid || off != "1-1" {
 			return nil, nil, "", loop.ErrSessionNotFound
 		}
@@ -134,7 +142,7 @@ func TestRecoveryStore(t *testing.T) {
 		fs.mu.Unlock()
 		return &loop.StoredSession{ID: sid, PID: pid, Rooms: []string{sid, "room1"}},
 			[]loop.Broadcast{{Event: "m", Args: []byte(`2`), Offset: "1-5"}}, "1-7", nil
-	}
+	})
 	w2, _ := ts.openWSAt(t, "/socket.io/")
 	w2.sendText(t, `40{"pid":"`+pid+`","offset":"1-1"}`)
 	if p := string(w2.msg(t).payload); p != `42["m",2,"1-5"]` {
@@ -154,9 +162,9 @@ func TestRecoveryStore(t *testing.T) {
 
 	// Refusals and errors: a fresh session each, counted.
 	for _, err := range []error{loop.ErrSessionNotFound, loop.ErrOffsetNotFound, errors.New("redis down")} {
-		fs.answer = func(string, string, string) (*loop.StoredSession, []loop.Broadcast, string, error) {
+		fs.set(false, func(string, string, string) (*loop.StoredSession, []loop.Broadcast, string, error) {
 			return nil, nil, "", err
-		}
+		})
 		if _, _, p := connect(`{"pid":"x","offset":"1-1"}`); p == "x" {
 			t.Errorf("%v: recovered", err)
 		}
@@ -167,12 +175,12 @@ func TestRecoveryStore(t *testing.T) {
 
 	// Events delivered between the store's answer and the socket joining
 	// its rooms (here, while a middleware waits) are replayed too, once.
-	fs.answer = func(ns, p, off string) (*loop.StoredSession, []loop.Broadcast, string, error) {
+	fs.set(false, func(ns, p, off string) (*loop.StoredSession, []loop.Broadcast, string, error) {
 		fs.mu.Lock()
 		fs.n = 20
 		fs.mu.Unlock()
 		return &loop.StoredSession{ID: sid, PID: pid, Rooms: []string{sid, "room1"}}, nil, "1-15", nil
-	}
+	})
 	w4, _ := ts.openWSAt(t, "/socket.io/")
 	w4.sendText(t, `40/slow,{"pid":"`+pid+`","offset":"1-12"}`)
 	<-fs.asked
@@ -196,7 +204,7 @@ func TestRecoveryStore(t *testing.T) {
 
 	// The client goes away while the store looks its session up: the
 	// session goes back to the store.
-	fs.hang = true
+	fs.set(true, nil)
 	w3, _ := ts.openWSAt(t, "/socket.io/")
 	w3.sendText(t, `40{"pid":"`+pid+`","offset":"1-1"}`)
 	<-fs.asked
