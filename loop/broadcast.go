@@ -94,6 +94,10 @@ type encodedBroadcast struct {
 //     waits for none of them, nor for a slot. A whole-namespace broadcast
 //     returns the number of sockets connected; any other returns only the
 //     recipients on the caller's reactor.
+//   - With SocketIO.Sessions, a replayable broadcast (not Volatile) goes to
+//     the store first and is delivered once it has its offset
+//     (recovery_store.go): on a reactor, a broadcast to rooms then counts
+//     no recipients; elsewhere it waits for its delivery as above.
 func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	nsName := b.Namespace
 	if nsName == "" {

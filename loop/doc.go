@@ -66,6 +66,8 @@
 //	config fields; Server.Handle, HandleOther
 //	Adapter.Publish                           called on the broadcasting   must not block
 //	                                          goroutine, maybe a reactor
+//	SessionStore methods (Sequence, Save,     called on reactors and       must not block; Restore
+//	Forget, Restore)                          elsewhere                    answers later, from anywhere
 //	SocketIO.OnNamespace, OnNamespaceRemoved  called on a reactor with     must be quick, must not call
 //	                                          the SocketIO's lock held     back into the SocketIO
 //

@@ -51,6 +51,10 @@ const (
 	// pages (Node: RESTORE_SESSION_MAX_XRANGE_CALLS, 100, without COUNT).
 	restorePage     = 1000
 	restoreMaxPages = 100
+	// maxRestores bounds the restores in progress at once: after a drain
+	// thousands of clients come back together; the others wait for a
+	// turn within RestoreTimeout.
+	maxRestores = 64
 )
 
 // sessionSaveEvery is how often the saved sessions are written (a
@@ -79,6 +83,7 @@ type sessions struct {
 	live  map[string]string // pid → blob of the connected sockets' sessions
 	dirty map[string]sessOp // pid → the write to make
 	kick  chan struct{}
+	turns chan struct{} // maxRestores
 
 	// The order of this server's events (ownorder): its XADDs, by ID,
 	// that the reader has not reached yet.
@@ -102,7 +107,7 @@ type sessOp struct {
 
 func newSessions(a *Adapter, window time.Duration) *sessions {
 	return &sessions{a: a, window: window, live: make(map[string]string), dirty: make(map[string]sessOp),
-		kick: make(chan struct{}, 1), ownKick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1), ownKick: make(chan struct{}, 1), turns: make(chan struct{}, maxRestores)}
 }
 
 // sessionData is what a session's msgpack map holds, as Node's
@@ -259,6 +264,13 @@ func (a *Adapter) Restore(ns, pid, offset string, done func(*loop.StoredSession,
 	go func() {
 		ctx, cancel := context.WithTimeout(a.ctx, RestoreTimeout)
 		defer cancel()
+		select {
+		case ss.turns <- struct{}{}:
+			defer func() { <-ss.turns }()
+		case <-ctx.Done():
+			fail(restoreUnavailable, ctx.Err())
+			return
+		}
 		s, missed, last, why, err := ss.restore(ctx, ns, pid, offset)
 		if err != nil {
 			fail(why, err)
