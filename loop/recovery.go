@@ -337,7 +337,9 @@ func (io *SocketIO) recovery() *recovery {
 		if io.Recovery > 0 {
 			cfg := io.srv.cfg
 			io.rec = newRecovery(io.Recovery, io.RecoveryBufferBytes, cfg.PingInterval+cfg.PingTimeout, &io.srv.clock)
-			io.rec.store = io.Sessions
+			if io.rec.store = io.Sessions; io.rec.store != nil {
+				io.rec.keepFor = max(storeKeep, int64(io.ConnectTimeout)+restoreBound)
+			}
 		}
 	})
 	return io.rec

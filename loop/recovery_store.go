@@ -127,8 +127,9 @@ func streamOff(id string) uint64 {
 	return off
 }
 
-// storeKeep is how long the history keeps events with a store: only
-// long enough to bridge a Restore's answer and the socket's joining.
+// storeKeep is the least time the history keeps events with a store:
+// they bridge a Restore's answer and the socket's joining, which a
+// middleware may delay up to ConnectTimeout (see SocketIO.recovery).
 const storeKeep = int64(30e9)
 
 // keep appends eb (offset off, a stream one) to the history and calls
@@ -152,7 +153,7 @@ func (rc *recovery) keep(eb *encodedBroadcast, enqueue func()) {
 		}
 		rc.bytes += size
 		k := 0
-		for k < len(rc.hist)-1 && (rc.bytes > rc.maxBytes || now-rc.hist[k].at > storeKeep) {
+		for k < len(rc.hist)-1 && (rc.bytes > rc.maxBytes || now-rc.hist[k].at > rc.keepFor) {
 			rc.bytes -= rc.hist[k].size
 			rc.hist[k] = record{}
 			k++
@@ -166,10 +167,11 @@ func (rc *recovery) keep(eb *encodedBroadcast, enqueue func()) {
 }
 
 // sinceStored returns the events of the history after offset floor that a
-// socket of ns in rooms received, by offset, and the newest offset of
-// the history (kept by offset: a binary search, then the events after). The reactor calls it as the socket joins its rooms: the
-// events queued after are delivered to it, those before that the store
-// did not return are here.
+// socket of ns in rooms received, by offset, and the newest offset of the
+// history (kept by offset: a binary search, then the events after). The
+// reactor calls it as the socket joins its rooms: the events queued after
+// are delivered to it, those before that the store did not return are
+// here.
 func (rc *recovery) sinceStored(ns string, rooms []string, floor uint64) ([]*encodedBroadcast, uint64) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
