@@ -73,6 +73,19 @@ func TestRedisStreamsSettings(t *testing.T) {
 	if ac := s.Cluster.Config(); !ac.Streams || ac.Stream != "app-stream" || ac.StreamMaxLen != 500 || s.Cluster.Stats().Adapter != "streams" {
 		t.Errorf("adapter config %+v", ac)
 	}
+	if s.IO.Sessions != nil {
+		t.Error("sessions in Redis without CONNECTION_STATE_RECOVERY")
+	}
+	// With recovery, the streams adapter keeps the sessions; with pub/sub
+	// they stay in the process.
+	c.ConnectionStateRecovery = time.Minute
+	if s, err = New(c, slog.New(slog.DiscardHandler)); err != nil || s.IO.Sessions != s.Cluster || s.Cluster.Config().SessionWindow != time.Minute {
+		t.Errorf("streams with recovery: sessions %v, err %v", s.IO.Sessions, err)
+	}
+	c.RedisAdapter = "pubsub"
+	if s, err = New(c, slog.New(slog.DiscardHandler)); err != nil || s.IO.Sessions != nil {
+		t.Errorf("pubsub with recovery: sessions %v, err %v", s.IO.Sessions, err)
+	}
 }
 
 // TestNewWithRedis builds a service with REDIS_URL: the adapter is set on

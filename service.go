@@ -188,9 +188,11 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.adminUI != nil {
 		s.adminUI.Close() // no more stats or all_sockets while the reactors stop
 	}
-	if s.Cluster != nil {
+	if s.Cluster != nil && s.IO.Sessions == nil {
 		// Leave the cluster first: the other servers stop counting on this
-		// one (PUBSUB NUMSUB) while its clients are sent away.
+		// one (PUBSUB NUMSUB) while its clients are sent away. With the
+		// sessions in Redis it leaves after the drain instead, which
+		// saves the session of every client it sends away.
 		_ = s.Cluster.Close()
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
@@ -199,6 +201,9 @@ func (s *Service) Run(ctx context.Context) error {
 	wg.Add(1)
 	go func() { defer wg.Done(); _ = s.Server.Shutdown(sctx) }()
 	wg.Wait()
+	if s.Cluster != nil {
+		_ = s.Cluster.Close() // idempotent
+	}
 	s.closeAdmin()
 	return <-errc
 }
@@ -264,6 +269,7 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		Streams:        cfg.RedisAdapter == "streams",
 		Stream:         cfg.RedisStreamName,
 		StreamMaxLen:   int64(cfg.RedisStreamMaxLen),
+		SessionWindow:  cfg.ConnectionStateRecovery,
 	}, io, log)
 	if err != nil {
 		return nil, err
@@ -276,6 +282,11 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 	io.OnNamespace = ad.AddNamespace
 	io.OnNamespaceRemoved = ad.RemoveNamespace
 	io.Adapter = ad
+	if c := ad.Config(); c.Streams && c.SessionWindow > 0 {
+		// Connection state recovery across servers: sessions and offsets
+		// in Redis, as @socket.io/redis-streams-adapter.
+		io.Sessions = ad
+	}
 	if c := ad.Config(); c.Streams {
 		log.Info("redis streams adapter enabled", "uid", ad.UID(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
 	} else {

@@ -34,6 +34,10 @@ type Broadcast struct {
 	Event       string
 	Args        []byte
 	Attachments [][]byte
+	// Offset is the stream entry ID ("<ms>-<seq>") of a broadcast read
+	// from another server's entry with SocketIO.Sessions: its offset for
+	// connection state recovery. Ignored otherwise.
+	Offset string
 }
 
 // ErrUnknownNamespace is returned by Broadcast for a namespace that was
@@ -90,6 +94,10 @@ type encodedBroadcast struct {
 //     waits for none of them, nor for a slot. A whole-namespace broadcast
 //     returns the number of sockets connected; any other returns only the
 //     recipients on the caller's reactor.
+//   - With SocketIO.Sessions, a replayable broadcast (not Volatile) goes to
+//     the store first and is delivered once it has its offset
+//     (recovery_store.go): on a reactor, a broadcast to rooms then counts
+//     no recipients; elsewhere it waits for its delivery as above.
 func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	nsName := b.Namespace
 	if nsName == "" {
@@ -112,6 +120,10 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	}
 	if socketio.IsReservedEvent([]byte(b.Event)) {
 		return 0, ErrReservedEvent
+	}
+	if rc := io.recovery(); rc != nil && rc.store != nil && !b.Volatile {
+		// The store publishes it to the other servers itself.
+		return io.broadcastStored(rc, ns, b)
 	}
 	if !b.Local && io.Adapter != nil {
 		io.Adapter.Publish(b)

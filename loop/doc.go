@@ -68,6 +68,8 @@
 //	config fields; Server.Handle, HandleOther
 //	Adapter.Publish                           called on the broadcasting   must not block
 //	                                          goroutine, maybe a reactor
+//	SessionStore methods (Sequence, Save,     called on reactors and       must not block; Restore
+//	Forget, Restore)                          elsewhere                    answers later, from anywhere
 //	SocketIO.OnNamespace, OnNamespaceRemoved  called on a reactor with     must be quick, must not call
 //	                                          the SocketIO's lock held     back into the SocketIO
 //
@@ -103,6 +105,19 @@
 // the older offsets they may hold must go first. Acks and CONNECT replies
 // are never queued. Kept sessions and the history are guarded by that
 // lock and swept when touched: no timer per session.
+//
+// With SocketIO.Sessions set as well (recovery_store.go; the Redis
+// Streams adapter of loop/cluster), sessions and events live in a store
+// the servers of a cluster share, and a client recovers on any of them.
+// Offsets are then the store's (stream entry IDs): a replayable event is
+// handed to the store first and delivered, through the reactors' queues,
+// once the store has given it its offset; an event of another server
+// arrives with its own. Broadcast then returns before delivery, on a
+// reactor or not (a broadcast to rooms counts no recipients there). A
+// CONNECT with {pid, offset} waits for the store without blocking its
+// reactor, pending as with UseAsync, and gets a fresh session if the
+// store cannot answer in time. Sessions are saved when a socket
+// connects, when its rooms change and when it leaves.
 //
 // # Posting work to a socket's reactor
 //

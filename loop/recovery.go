@@ -47,15 +47,16 @@ var recoverableReasons = map[string]bool{
 
 // Why a recovery failed, the index of recovery.refused.
 const (
-	recoverUnknownPID = iota // no session with that pid (or another namespace or user)
-	recoverExpired           // disconnected longer than the window
-	recoverTooOld            // packets after the offset were dropped, or the offset is not one of ours
+	recoverUnknownPID  = iota // no session with that pid (or another namespace or user)
+	recoverExpired            // disconnected longer than the window
+	recoverTooOld             // packets after the offset were dropped, or the offset is not one of ours
+	recoverUnavailable        // the session store (SocketIO.Sessions) did not answer in time
 	recoverRefusals
 )
 
 // RecoveryRefusalNames name the reasons of RecoveryStats.NotRecovered, by
 // index.
-var RecoveryRefusalNames = [recoverRefusals]string{"unknown_pid", "expired", "offset_too_old"}
+var RecoveryRefusalNames = [recoverRefusals]string{"unknown_pid", "expired", "offset_too_old", "store_unavailable"}
 
 // DefaultRecoveryBufferBytes bounds the packets kept for replay.
 const DefaultRecoveryBufferBytes = 64 << 20
@@ -72,6 +73,10 @@ type recovery struct {
 	keepFor  int64 // age past which a packet is dropped: window plus a heartbeat
 	maxBytes int64
 	clock    *atomic.Int64 // the server's coarse monotonic clock
+	// store, when set (SocketIO.Sessions), keeps the sessions and the
+	// events instead (recovery_store.go); the history then only bridges
+	// a restore.
+	store SessionStore
 
 	mu sync.Mutex
 	// next is the last offset handed out; evicted is the newest offset
@@ -115,6 +120,9 @@ type socketRec struct {
 	// floor is the newest offset replayed on recovery: a queued broadcast
 	// at or below it was replayed already and is skipped.
 	floor uint64
+	// live is set once the socket is connected: with a store, its
+	// session is saved again when its rooms change.
+	live bool
 }
 
 func newRecovery(window time.Duration, maxBytes int, heartbeat time.Duration, clock *atomic.Int64) *recovery {
@@ -130,7 +138,11 @@ func newRecovery(window time.Duration, maxBytes int, heartbeat time.Duration, cl
 // always goes before it.
 func appendOffset(buf []byte, off uint64) []byte {
 	buf = append(buf[:len(buf)-1], ',', '"')
-	buf = strconv.AppendUint(buf, off, 10)
+	if off&streamOffBit != 0 {
+		buf = appendStreamOffset(buf, off)
+	} else {
+		buf = strconv.AppendUint(buf, off, 10)
+	}
 	return append(buf, '"', ']')
 }
 
@@ -230,6 +242,10 @@ func (rc *recovery) restore(pid, ns, off string, hasOff bool) (*keptSession, []*
 // giveBack returns a session restore took to the kept ones, when the
 // CONNECT that took it was refused.
 func (rc *recovery) giveBack(ks *keptSession) {
+	if rc.store != nil {
+		rc.store.Save(&StoredSession{Namespace: ks.ns, ID: ks.id, PID: ks.pid, Rooms: ks.rooms, UserID: ks.userID, Disconnected: true})
+		return
+	}
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	if rc.sessions[ks.pid] == nil {
@@ -321,6 +337,9 @@ func (io *SocketIO) recovery() *recovery {
 		if io.Recovery > 0 {
 			cfg := io.srv.cfg
 			io.rec = newRecovery(io.Recovery, io.RecoveryBufferBytes, cfg.PingInterval+cfg.PingTimeout, &io.srv.clock)
+			if io.rec.store = io.Sessions; io.rec.store != nil {
+				io.rec.keepFor = max(storeKeep, int64(io.ConnectTimeout)+restoreBound)
+			}
 		}
 	})
 	return io.rec

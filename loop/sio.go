@@ -54,6 +54,12 @@ type SocketIO struct {
 	// RecoveryBufferBytes bounds the packets kept for replay; past it the
 	// oldest go first. Default DefaultRecoveryBufferBytes.
 	RecoveryBufferBytes int
+	// Sessions, when set with Recovery, keeps the sessions and the
+	// replayable events in a store shared by the servers of a cluster
+	// (the Redis Streams adapter of loop/cluster) instead of this
+	// process, so that a client recovers on any of them
+	// (recovery_store.go). Set it before Serve.
+	Sessions SessionStore
 	// MaxUserConnections bounds the sockets of one user (Socket.UserID,
 	// set by the middleware) in all namespaces of io together; one more
 	// CONNECT gets CONNECT_ERROR "too many connections for this user:
@@ -563,10 +569,24 @@ func (c *client) onConnect(h *socketio.Header) {
 	p := &joining{c: c, so: newSocket(ns, c)}
 	if rc := c.io.recovery(); rc != nil {
 		p.rc = rc
-		p.ks, p.missed = c.restore(rc, p.so, h.Data)
+		if rc.store != nil {
+			if c.restoreStored(rc, p, h.Data) {
+				return // finishRestore goes on
+			}
+		} else {
+			p.ks, p.missed = c.restore(rc, p.so, h.Data)
+		}
 	}
+	c.middleware(p, h.Data)
+}
+
+// middleware runs the namespace's middleware (Use, then UseAsync, which
+// may answer later) on a CONNECT and admits or refuses its socket.
+// Reactor only.
+func (c *client) middleware(p *joining, auth []byte) {
+	ns := p.so.ns
 	if ns.Use != nil {
-		if err := ns.Use(p.so, h.Data); err != nil {
+		if err := ns.Use(p.so, auth); err != nil {
 			c.refuse(p, err)
 			return
 		}
@@ -575,7 +595,7 @@ func (c *client) onConnect(h *socketio.Header) {
 		c.admit(p)
 		return
 	}
-	c.runAsync(p, h.Data)
+	c.runAsync(p, auth)
 }
 
 // joining is a CONNECT between its namespace lookup and its answer: the
@@ -592,6 +612,7 @@ type joining struct {
 	// Set while UseAsync has not answered (client.pending holds it).
 	timer     timer // CONNECT_TIMEOUT of the pending middleware
 	abandoned bool  // the session closed or the timer fired: done is ignored
+	restoring bool  // waiting for SocketIO.Sessions to restore a session
 
 	// state is asyncCalling until UseAsync returns or done is called,
 	// whichever comes first; called guards done against a second call.
@@ -759,9 +780,13 @@ func (c *client) admit(p *joining) {
 			so.Join(room)
 		}
 		rc.recovered.Add(1)
-		rc.replayed.Add(uint64(len(missed)))
-		for _, eb := range missed {
-			r.sendEncoded(so, eb)
+		if rc.store != nil {
+			rc.replayed.Add(uint64(r.replayStored(rc, so, ks, missed)))
+		} else {
+			rc.replayed.Add(uint64(len(missed)))
+			for _, eb := range missed {
+				r.sendEncoded(so, eb)
+			}
 		}
 	}
 	if so.rec != nil {
@@ -775,6 +800,12 @@ func (c *client) admit(p *joining) {
 	}
 	if so.ns.OnConnect != nil {
 		so.ns.OnConnect(so)
+	}
+	if rc != nil && rc.store != nil && !so.gone {
+		// Saved now, with the rooms OnConnect joined, so that a server
+		// killed without a drain does not take the session with it.
+		so.rec.live = true
+		rc.store.Save(so.storedSession(false))
 	}
 }
 

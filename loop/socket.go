@@ -154,7 +154,14 @@ func (so *Socket) remove(reason string) {
 		so.userSlot = false
 		so.ns.io.users.release(so.UserID)
 	}
-	if so.rec != nil && recoverableReasons[reason] {
+	if so.rec != nil && so.rec.live {
+		// With a store (recovery_store.go): kept for the window, or dropped.
+		if recoverableReasons[reason] {
+			so.ns.io.rec.store.Save(so.storedSession(true))
+		} else {
+			so.ns.io.rec.store.Forget(so.rec.pid)
+		}
+	} else if so.rec != nil && recoverableReasons[reason] {
 		if rc := so.ns.io.recovery(); rc != nil {
 			rc.persist(&keptSession{ns: so.ns.name, id: so.id, pid: so.rec.pid, rooms: so.Rooms(),
 				userID: so.UserID, data: so.Data, since: so.rec.since, at: r.now()})
@@ -223,6 +230,9 @@ func (so *Socket) Join(room string) {
 	if o := so.ns.io.observer(); o != nil && o.Joined != nil {
 		o.Joined(so, room)
 	}
+	if so.rec != nil && so.rec.live {
+		so.saveRooms()
+	}
 }
 
 // Leave removes the socket from room. O(1), amortised.
@@ -245,6 +255,9 @@ func (so *Socket) Leave(room string) {
 	}
 	if o := so.ns.io.observer(); o != nil && o.Left != nil {
 		o.Left(so, room)
+	}
+	if so.rec != nil && so.rec.live {
+		so.saveRooms()
 	}
 }
 
@@ -335,7 +348,10 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 		return
 	}
 	if !hasAck && so.rec != nil {
-		if rc := so.ns.io.recovery(); rc != nil {
+		if rc := so.ns.io.recovery(); rc != nil && rc.store != nil {
+			so.emitStored(rc, name, args, atts)
+			return
+		} else if rc != nil {
 			so.emitRecorded(rc, name, args, atts)
 			return
 		}

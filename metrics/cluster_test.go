@@ -52,6 +52,17 @@ func TestClusterFamilies(t *testing.T) {
 	f("sioloop_redis_stream_read_errors_total", 2)
 	f("sioloop_redis_stream_lag_entries", 17)
 
+	src.s.Sessions, src.s.SessionsPersisted, src.s.SessionSaveErrors, src.s.SessionsRestored = true, 50, 1, 6
+	src.s.SessionsFailed[4] = 3
+	b.Reset()
+	s.WritePrometheus(&b)
+	mfs = metricstest.Parse(t, b.Bytes())
+	f("sioloop_redis_sessions_persisted_total", 50)
+	f("sioloop_redis_session_save_errors_total", 1)
+	f("sioloop_redis_sessions_restored_total", 6)
+	f("sioloop_redis_session_restore_failures_total", 3, "reason", "redis_unavailable")
+	f("sioloop_redis_session_restore_failures_total", 0, "reason", "bad_offset")
+
 	src.s.Up = false
 	b.Reset()
 	s.WritePrometheus(&b)

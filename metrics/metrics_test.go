@@ -159,7 +159,7 @@ func TestReading(t *testing.T) {
 		draining:  true,
 		queuedErr: errors.New("timeout"),
 		hasRec:    true,
-		rec:       loop.RecoveryStats{Recovered: 31, NotRecovered: [3]uint64{32, 33, 34}, Replayed: 35, KeptBytes: 36, KeptSessions: 37},
+		rec:       loop.RecoveryStats{Recovered: 31, NotRecovered: [4]uint64{32, 33, 34, 38}, Replayed: 35, KeptBytes: 36, KeptSessions: 37},
 	}
 	var b []byte
 	for i := range families {
@@ -220,6 +220,7 @@ func TestReading(t *testing.T) {
 	f("sioloop_recovery_not_recovered_total", 32, "reason", "unknown_pid")
 	f("sioloop_recovery_not_recovered_total", 33, "reason", "expired")
 	f("sioloop_recovery_not_recovered_total", 34, "reason", "offset_too_old")
+	f("sioloop_recovery_not_recovered_total", 38, "reason", "store_unavailable")
 	f("sioloop_recovery_replayed_packets_total", 35)
 	f("sioloop_recovery_buffer_bytes", 36)
 	f("sioloop_recovery_sessions", 37)

@@ -57,6 +57,11 @@ type Config struct {
 	// StreamMaxLen bounds the stream, trimmed approximately (XADD MAXLEN ~)
 	// as its maxLen option. Default 10000 (env REDIS_STREAM_MAXLEN).
 	StreamMaxLen int64
+	// SessionWindow, with Streams, is connection state recovery's window
+	// (CONNECTION_STATE_RECOVERY): the expiry of the sessions the adapter
+	// keeps as loop.SessionStore (sessions_streams.go). Default 0: the
+	// adapter keeps no sessions.
+	SessionWindow time.Duration
 }
 
 // Resolve returns c with every zero field set to its default.
@@ -149,6 +154,9 @@ type Adapter struct {
 
 	// st is the state of the Streams protocol, nil with pub/sub.
 	st *streams
+	// ss are the sessions of connection state recovery, nil unless
+	// Streams with a SessionWindow.
+	ss *sessions
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -197,6 +205,9 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	if cfg.Streams {
 		a.uid = newHexID()
 		a.st = newStreams(a, opt)
+		if cfg.SessionWindow > 0 {
+			a.ss = newSessions(a, cfg.SessionWindow)
+		}
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
@@ -277,6 +288,10 @@ func (a *Adapter) Start() {
 		a.wg.Add(1)
 		go a.st.readLoop()
 	}
+	if a.ss != nil {
+		a.wg.Add(1)
+		go a.ss.saveLoop()
+	}
 }
 
 // Close stops the adapter: what waits to be published gets up to a second
@@ -291,6 +306,9 @@ func (a *Adapter) Close() error {
 		select {
 		case <-a.pubDone:
 		case <-time.After(time.Second):
+		}
+		if a.ss != nil {
+			a.ss.flushNow(time.Second) // the sessions of a drain
 		}
 	}
 	a.cancel()
@@ -308,6 +326,9 @@ func (a *Adapter) Close() error {
 	case <-done:
 	case <-time.After(2 * time.Second):
 		a.log.Warn("redis adapter: goroutines still busy after 2s, closing anyway")
+	}
+	if a.ss != nil {
+		a.ss.deliverOwn() // what the reader did not reach
 	}
 	a.mu.Lock()
 	for id, p := range a.pending {
@@ -580,6 +601,9 @@ type outMsg struct {
 	entry   *entry
 	at      time.Time
 	kind    kind
+	// deliver, when set, receives the entry's ID once the XADD is
+	// answered, or "" when it failed (loop.SessionStore.Sequence).
+	deliver func(offset string)
 }
 
 func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
@@ -595,6 +619,9 @@ func (a *Adapter) enqueueMsg(m outMsg) {
 	select {
 	case a.out <- m:
 	default:
+		if m.deliver != nil {
+			m.deliver("")
+		}
 		a.ctr.dropped.Add(1)
 		a.log.Debug("redis adapter: publish dropped", "err", ErrQueueFull, "channel", ch)
 	}
@@ -609,6 +636,7 @@ const maxBatch = 256
 func (a *Adapter) publishLoop() {
 	defer a.wg.Done()
 	defer close(a.pubDone)
+	defer a.undelivered()
 	batch := make([]outMsg, 0, maxBatch)
 	for {
 		stopping := false
@@ -638,6 +666,54 @@ func (a *Adapter) publishLoop() {
 	}
 }
 
+// sequenced hands the entry IDs of the XADDs of batch that succeeded to
+// the sessions (loop.SessionStore.Sequence): each event is delivered
+// with its ID in stream order, or without offset at the first failure
+// (its XADD is retried for the other servers, as any message).
+func (a *Adapter) sequenced(batch []outMsg, cmds []redis.Cmder) {
+	for i := range batch {
+		m := &batch[i]
+		if m.entry == nil || (m.deliver == nil && a.ss == nil) {
+			continue
+		}
+		id := ""
+		if i < len(cmds) {
+			if x, ok := cmds[i].(*redis.StringCmd); ok && x.Err() == nil {
+				id = x.Val()
+			}
+		}
+		d := m.deliver
+		if id == "" {
+			if d != nil {
+				m.deliver = nil
+				d("")
+			}
+			continue
+		}
+		m.deliver = nil
+		if a.ss != nil {
+			a.ss.sequenced(id, d)
+		} else {
+			d(id)
+		}
+	}
+}
+
+// undelivered lets the events still queued when the publisher stops be
+// delivered without offset: loop waits for them.
+func (a *Adapter) undelivered() {
+	for {
+		select {
+		case m := <-a.out:
+			if m.deliver != nil {
+				m.deliver("")
+			}
+		default:
+			return
+		}
+	}
+}
+
 // flush publishes batch, retrying what failed.
 func (a *Adapter) flush(batch []outMsg) {
 	backoff := 50 * time.Millisecond
@@ -654,6 +730,7 @@ func (a *Adapter) flush(batch []outMsg) {
 			return nil
 		})
 		cancel()
+		a.sequenced(batch, cmds)
 		if err == nil {
 			for _, m := range batch {
 				a.ctr.sent[m.kind].Add(1)

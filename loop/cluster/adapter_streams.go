@@ -111,6 +111,9 @@ func (s *streams) readLoop() {
 				continue
 			}
 			s.last = id
+			if ss := s.a.ss; ss != nil {
+				ss.start(id)
+			}
 		}
 		block := streamsBlock
 		if !s.up.Load() {
@@ -135,9 +138,14 @@ func (s *streams) readLoop() {
 		}
 		for _, st := range res {
 			for i := range st.Messages {
-				s.last = st.Messages[i].ID
+				x := &st.Messages[i]
+				s.last = x.ID
 				s.read.Add(1)
-				s.onEntry(&st.Messages[i])
+				if ss := s.a.ss; ss != nil {
+					uid, _ := x.Values["uid"].(string)
+					ss.reached(x.ID, uid == s.a.uid)
+				}
+				s.onEntry(x)
 			}
 		}
 		if time.Since(s.lagAt) >= s.lagEvery {
@@ -202,7 +210,7 @@ func (s *streams) onEntry(x *redis.XMessage) {
 	if !a.hasNamespace(m.Nsp) {
 		return
 	}
-	s.apply(&m, atts, x.ID)
+	s.apply(&m, atts, x.ID, x.ID)
 }
 
 // ---------------------------------------------------------------- pub/sub
@@ -220,13 +228,14 @@ func (s *streams) onPubSub(ch string, payload []byte) {
 	if m.UID == a.uid || !a.hasNamespace(m.Nsp) {
 		return
 	}
-	s.apply(&m, atts, ch)
+	s.apply(&m, atts, ch, "")
 }
 
 // apply handles a message of another server, from the stream or pub/sub,
 // as ClusterAdapter.onMessage and onResponse do. where names the entry ID
-// or channel for the log.
-func (s *streams) apply(m *clusterMessage, atts [][]byte, where string) {
+// or channel for the log; offset is the entry ID of a stream entry, the
+// offset of its event for connection state recovery.
+func (s *streams) apply(m *clusterMessage, atts [][]byte, where, offset string) {
 	a := s.a
 	var d clusterData
 	if len(m.Data) > 0 {
@@ -262,7 +271,7 @@ func (s *streams) apply(m *clusterMessage, atts [][]byte, where string) {
 			return
 		}
 		b := loop.Broadcast{Namespace: nsp, Rooms: target.Rooms, Except: target.Except, Local: true,
-			Event: ev, Args: args, Attachments: atts}
+			Event: ev, Args: args, Attachments: atts, Offset: offset}
 		if d.Opts != nil && d.Opts.Flags != nil {
 			b.Volatile = d.Opts.Flags.Volatile
 		}

@@ -47,6 +47,30 @@
 // the pub/sub protocol's: XADDs and PUBLISHes leave in the order they were
 // made, retried while Redis is unreachable for up to PublishRetry.
 //
+// # Connection state recovery across servers (sessions_streams.go, sessions_order.go)
+//
+// With Streams and Config.SessionWindow (CONNECTION_STATE_RECOVERY), the
+// Adapter is its SocketIO's loop.SessionStore, as the Node package's
+// persistSession and restoreSession: offsets are stream entry IDs; a
+// session is the base64 msgpack {sid, pid, rooms, data} at
+// "sio:session:<pid>", PX the window, written on a recoverable
+// disconnect (the SIGTERM drain included); a CONNECT with {pid, offset}
+// takes it with MULTI GET DEL, checks the offset with XRANGE offset
+// offset, and walks the stream after it with XRANGE, replaying the
+// broadcasts of the namespace its rooms received. Beyond Node
+// (socketio/socket.io-redis-streams-adapter#27), sessions are also
+// written when a socket connects and when its rooms change (PX twice the
+// window, written again every half window while it is connected), so a
+// server killed without a drain does not lose them; the writes are
+// coalesced by pid and pipelined every 20 ms by one goroutine.
+//
+// A replayable event of this server is XADDed first and delivered with
+// its entry ID (loop.SessionStore.Sequence); while Redis is unreachable it
+// is delivered at once without offset, as Node does, and its XADD waits
+// as any message. Every event, this server's and the others', is
+// delivered in stream order by the reader, so a client's last offset is
+// always its newest.
+//
 // # The two halves
 //
 // Codec is pure: it converts between loop's form of an event (raw JSON
@@ -78,9 +102,13 @@
 //
 // # Limitations
 //
-//   - Connection state recovery across servers is not supported: with
-//     pub/sub neither is it by the Node adapter; with Streams the sessions
-//     (sio:session:<pid>) and the replay from the stream are not done yet.
+//   - Connection state recovery across servers needs Streams: with
+//     pub/sub neither does the Node adapter support it.
+//   - Recovery with Streams: a client that saw no event yet has no offset
+//     and gets a fresh session (as Node; the process-local recovery
+//     restores it); volatile entries are not replayed (Node replays them);
+//     socket.data travels as {userId}; the session holds no namespace (as
+//     Node: a pid is looked up in the namespace of the CONNECT).
 //   - Streams: one stream (no streamCount), no sharded pub/sub, and no
 //     cluster-wide AllRooms (the protocol has no such request).
 //   - A broadcast with acks that another server asks of this one answers

@@ -166,6 +166,6 @@ func FuzzStreamsEntry(f *testing.F) {
 				t.Fatalf("round trip of %q: %q %s, want %s", data, again, m2.Data, js)
 			}
 		}
-		a.st.apply(&m, atts, "fuzz")
+		a.st.apply(&m, atts, "fuzz", "")
 	})
 }

@@ -44,6 +44,17 @@ type Stats struct {
 	// caught up yet).
 	StreamRead, StreamReadErrors uint64
 	StreamLag                    int64
+
+	// With streams and connection state recovery (sessions_streams.go):
+	// SessionsPersisted counts the session keys written (SET or DEL),
+	// SessionSaveErrors those given up after PublishRetry, SessionsRestored
+	// the sessions restored, SessionsFailed the restores that failed, by
+	// reason (RestoreFailureNames); Sessions is whether the adapter keeps
+	// them.
+	Sessions                             bool
+	SessionsPersisted, SessionSaveErrors uint64
+	SessionsRestored                     uint64
+	SessionsFailed                       [restoreReasons]uint64
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -61,6 +72,13 @@ func (a *Adapter) Stats() Stats {
 	if st := a.st; st != nil {
 		s.Adapter = "streams"
 		s.StreamRead, s.StreamReadErrors, s.StreamLag = st.read.Load(), st.errors.Load(), st.lag.Load()
+	}
+	if ss := a.ss; ss != nil {
+		s.Sessions = true
+		s.SessionsPersisted, s.SessionSaveErrors, s.SessionsRestored = ss.persisted.Load(), ss.saveErrors.Load(), ss.restored.Load()
+		for i := range s.SessionsFailed {
+			s.SessionsFailed[i] = ss.failed[i].Load()
+		}
 	}
 	for k := range numKinds {
 		s.Sent[k] = a.ctr.sent[k].Load()
