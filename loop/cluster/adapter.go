@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"sioloop/loop"
 )
@@ -29,11 +28,30 @@ const (
 )
 
 // Config configures an Adapter. The zero value of every field but URL
-// means its documented default; Resolve fills them in.
+// means its documented default; Resolve fills them in. Which Redis
+// deployment it names is Topology (client.go).
 type Config struct {
 	// URL is the Redis server: redis://[user:password@]host:port[/db] or
-	// rediss:// for TLS (env REDIS_URL). Required.
+	// rediss:// for TLS (env REDIS_URL). Exactly one of URL, SentinelAddrs
+	// and ClusterAddrs is required.
 	URL string
+	// SentinelAddrs are host:port of Redis Sentinels, which name the
+	// master SentinelMaster; the adapter follows its failovers (env
+	// REDIS_SENTINEL_ADDRS).
+	SentinelAddrs []string
+	// SentinelMaster is the name of the master the Sentinels monitor
+	// (env REDIS_SENTINEL_MASTER). Required with SentinelAddrs.
+	SentinelMaster string
+	// SentinelPassword is the Sentinels' own password (requirepass in
+	// sentinel.conf; env REDIS_SENTINEL_PASSWORD). Default none.
+	SentinelPassword string
+	// ClusterAddrs are host:port of some nodes of a Redis Cluster, from
+	// which the client learns the others (env REDIS_CLUSTER_ADDRS).
+	ClusterAddrs []string
+	// Password is the data nodes' password with SentinelAddrs or
+	// ClusterAddrs (env REDIS_PASSWORD); with URL the password is in the
+	// URL. Default none.
+	Password string
 	// Key is the channel prefix shared with the Node servers and emitters
 	// of the cluster. Default "socket.io" (env REDIS_KEY).
 	Key string
@@ -122,8 +140,9 @@ type Adapter struct {
 	uid   string
 	local Local
 	log   *slog.Logger
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	ps    *redis.PubSub
+	nodes *nodeWatch
 
 	bcPrefix, reqPrefix, respPrefix string
 
@@ -159,30 +178,29 @@ type Adapter struct {
 }
 
 // New returns an adapter for cfg serving local, without connecting yet.
-// It fails only on an invalid URL.
+// It fails only on a Config that names no Redis, several, or an invalid
+// URL.
 func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	cfg = cfg.Resolve()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opt, err := redis.ParseURL(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("invalid REDIS_URL %q: %v: want redis://[user:password@]host:port[/db] or rediss://…", redactURL(cfg.URL), err)
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	// Our own loops retry with backoff and count every failure; the
-	// client's retries would hide them and delay the "redis down" state.
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.DialTimeout = 2 * time.Second
-	opt.DisableIdentity = true
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	setRedisLogger(log)
+	nodes := &nodeWatch{log: log, topology: cfg.Topology(), sentinels: cfg.SentinelAddrs}
+	rdb, err := redisClient(cfg, 0, nodes)
+	if err != nil {
+		return nil, err
+	}
 	a := &Adapter{
 		cfg:        cfg,
 		uid:        newID(),
 		local:      local,
 		log:        log,
-		rdb:        redis.NewClient(opt),
+		rdb:        rdb,
+		nodes:      nodes,
 		bcPrefix:   cfg.Key + "#",
 		reqPrefix:  cfg.Key + "-request#",
 		respPrefix: cfg.Key + "-response#",
@@ -196,7 +214,13 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	}
 	if cfg.Streams {
 		a.uid = newHexID()
-		a.st = newStreams(a, opt)
+		// The reader's own connection, as Node's duplicate client: a
+		// blocked XREAD holds it.
+		srdb, err := redisClient(cfg, 1, nodes)
+		if err != nil {
+			return nil, err
+		}
+		a.st = newStreams(a, srdb)
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }

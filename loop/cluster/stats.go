@@ -44,6 +44,17 @@ type Stats struct {
 	// caught up yet).
 	StreamRead, StreamReadErrors uint64
 	StreamLag                    int64
+
+	// Topology is the Redis deployment: "single", "sentinel" or
+	// "cluster" (Config.Topology).
+	Topology string
+	// Master is the address of the Redis node the adapter last connected
+	// to: with Sentinel, the master the Sentinels named then ("" before
+	// the first connection and with a Redis Cluster).
+	Master string
+	// Failovers counts the changes of master seen with Sentinel: a new
+	// connection went to another address than the one before.
+	Failovers uint64
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -57,6 +68,9 @@ func (a *Adapter) Stats() Stats {
 		Timeouts:   a.ctr.timeouts.Load(),
 		Queued:     len(a.out),
 		Adapter:    "pubsub",
+		Topology:   a.cfg.Topology(),
+		Master:     a.nodes.current(),
+		Failovers:  a.nodes.failovers.Load(),
 	}
 	if st := a.st; st != nil {
 		s.Adapter = "streams"
