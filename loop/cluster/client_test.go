@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"sioloop/loop"
 	"sioloop/loop/cluster/redistest"
 )
@@ -180,4 +182,73 @@ func TestSentinelFailover(t *testing.T) {
 		// had not reached the replica when it died.
 		t.Errorf("streams: gap %v, %d of %d lost: %v", gap, len(lost), sent, lost)
 	}
+}
+
+// TestRedisCluster runs both protocols on a 3-master Redis Cluster:
+// PUBLISH reaches the subscribers of every node, the server count sums
+// PUBSUB NUMSUB over the nodes, and the stream lives on the one node of
+// its slot.
+func TestRedisCluster(t *testing.T) {
+	rc := redistest.StartCluster(t)
+	onCluster := func(streams bool) func(*Config) {
+		return func(c *Config) {
+			c.URL, c.ClusterAddrs = "", rc.Addrs()[:1] // one seed: the others are discovered
+			if streams {
+				c.Streams, c.Stream = true, "cluster-stream"
+			}
+		}
+	}
+	ctx := context.Background()
+	t.Run("pubsub", func(t *testing.T) {
+		fa, fb := newFakeLocal("a1"), newFakeLocal("b1", "b2")
+		a := startAdapter(t, "", fa, onCluster(false))
+		startAdapter(t, "", fb, onCluster(false))
+		a.Publish(&loop.Broadcast{Namespace: "/chat", Rooms: []string{"r"}, Event: "hi", Args: []byte(`1`)})
+		if got := recv(t, fb); got.Event != "hi" || got.Namespace != "/chat" || string(got.Args) != "1" {
+			t.Errorf("received %+v", got)
+		}
+		// A subscriber of the request channel on each node: the count is
+		// the sum over the nodes, wherever each subscription lives.
+		for _, addr := range rc.Addrs() {
+			c := redis.NewClient(&redis.Options{Addr: addr, DisableIdentity: true})
+			ps := c.Subscribe(ctx, RequestChannel(DefaultKey, "/"))
+			if _, err := ps.Receive(ctx); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ps.Close(); c.Close() })
+		}
+		if n, err := a.ServerCount(ctx, "/"); n != 5 || err != nil {
+			t.Errorf("ServerCount = %d, %v; want 2 adapters + 3 subscribers", n, err)
+		}
+		if s := a.Stats(); s.Topology != TopologyCluster || s.Master != "" {
+			t.Errorf("stats %+v", s)
+		}
+	})
+	t.Run("pubsub requests", func(t *testing.T) {
+		fa, fb := newFakeLocal("a1"), newFakeLocal("b1", "b2")
+		a := startAdapter(t, "", fa, func(c *Config) { onCluster(false)(c); c.Key = "req" })
+		startAdapter(t, "", fb, func(c *Config) { onCluster(false)(c); c.Key = "req" })
+		list, reach, err := a.FetchSockets(ctx, loop.Target{})
+		if err != nil || reach != (Reach{2, 2}) || len(list) != 3 {
+			t.Errorf("FetchSockets = %v, %+v, %v", list, reach, err)
+		}
+	})
+	t.Run("streams", func(t *testing.T) {
+		fa, fb := newFakeLocal("a1"), newFakeLocal("b1")
+		a := startAdapter(t, "", fa, onCluster(true))
+		b := startAdapter(t, "", fb, onCluster(true))
+		waitReading(t, b)
+		for i := range 3 {
+			a.Publish(&loop.Broadcast{Event: "e", Args: []byte(strconv.Itoa(i))})
+		}
+		for i := range 3 {
+			if got := recv(t, fb); string(got.Args) != strconv.Itoa(i) {
+				t.Errorf("entry %d: %+v", i, got)
+			}
+		}
+		list, reach, err := b.FetchSockets(ctx, loop.Target{})
+		if err != nil || reach != (Reach{2, 2}) || len(list) != 2 {
+			t.Errorf("FetchSockets = %v, %+v, %v", list, reach, err)
+		}
+	})
 }
