@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -98,6 +99,13 @@ type Config struct {
 	RedisAdapter        string        // REDIS_ADAPTER, --redis-adapter: pubsub (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter). Default "pubsub".
 	RedisStreamName     string        // REDIS_STREAM_NAME, --redis-stream-name: the stream of REDIS_ADAPTER=streams. Default "socket.io".
 	RedisStreamMaxLen   int           // REDIS_STREAM_MAXLEN, --redis-stream-maxlen: approximate length the stream is trimmed to. Default 10000.
+
+	// Redis deployments other than one server (REDIS_URL).
+	RedisSentinelAddrs    []string // REDIS_SENTINEL_ADDRS, --redis-sentinel-addrs: host:port of the Sentinels naming the master instead of REDIS_URL. Default none.
+	RedisSentinelMaster   string   // REDIS_SENTINEL_MASTER, --redis-sentinel-master: the master's name in the Sentinels. Default none.
+	RedisSentinelPassword string   // REDIS_SENTINEL_PASSWORD, --redis-sentinel-password: the Sentinels' own password. Default none.
+	RedisClusterAddrs     []string // REDIS_CLUSTER_ADDRS, --redis-cluster-addrs: seed nodes of a Redis Cluster instead of REDIS_URL. Default none.
+	RedisPassword         string   // REDIS_PASSWORD, --redis-password: the data nodes' password with Sentinel or Cluster. Default none.
 }
 
 // Setting describes one configuration variable.
@@ -160,6 +168,11 @@ func Settings() []Setting {
 		{"REDIS_ADAPTER", "redis-adapter", "pubsub", "protocol of the cluster: pubsub (@socket.io/redis-adapter 8, lost messages while Redis is unreachable) or streams (@socket.io/redis-streams-adapter 0.3: broadcasts go through a Redis stream, and a replica that loses Redis reads what it missed when it is back)", func(c *Config, v string) error { return parseRedisAdapter(v, &c.RedisAdapter) }},
 		{"REDIS_STREAM_NAME", "redis-stream-name", "socket.io", "Redis stream of REDIS_ADAPTER=streams (the streamName option of the Node adapter)", func(c *Config, v string) error { return parseStreamName(v, &c.RedisStreamName) }},
 		{"REDIS_STREAM_MAXLEN", "redis-stream-maxlen", "10000", "entries the stream of REDIS_ADAPTER=streams keeps, trimmed approximately (XADD MAXLEN ~, the maxLen option of the Node adapter)", func(c *Config, v string) error { return parseLimit(v, &c.RedisStreamMaxLen) }},
+		{"REDIS_SENTINEL_ADDRS", "redis-sentinel-addrs", "", "comma-separated host:port of Redis Sentinels (list them all), instead of REDIS_URL: the master is the one they name as REDIS_SENTINEL_MASTER, and a failover is followed without a restart", func(c *Config, v string) error { return parseAddrs(v, &c.RedisSentinelAddrs) }},
+		{"REDIS_SENTINEL_MASTER", "redis-sentinel-master", "", "name of the master the Sentinels monitor (sentinel monitor <name> ...); required with REDIS_SENTINEL_ADDRS", func(c *Config, v string) error { c.RedisSentinelMaster = v; return nil }},
+		{"REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "password of the Sentinels themselves (requirepass in sentinel.conf), not of the data nodes", func(c *Config, v string) error { c.RedisSentinelPassword = v; return nil }},
+		{"REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "", "comma-separated host:port of some nodes of a Redis Cluster, instead of REDIS_URL: the other nodes are discovered", func(c *Config, v string) error { return parseAddrs(v, &c.RedisClusterAddrs) }},
+		{"REDIS_PASSWORD", "redis-password", "", "password of the data nodes with REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS (with REDIS_URL it goes in the URL)", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
 	}
 }
@@ -216,6 +229,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		return c, err
 	}
 	if err := checkRedisURL(c.RedisURL); err != nil {
+		return c, err
+	}
+	if err := checkRedisTopology(c); err != nil {
 		return c, err
 	}
 	if c.DrainDuration >= c.ShutdownTimeout {
@@ -280,6 +296,48 @@ func checkRedisURL(v string) error {
 			return fmt.Errorf("invalid REDIS_URL %q: the path must be a database number like /0", u.Redacted())
 		}
 	}
+	return nil
+}
+
+// checkRedisTopology refuses settings that name several Redis
+// deployments, or an incomplete one.
+func checkRedisTopology(c Config) error {
+	var set []string
+	for _, k := range []struct {
+		env string
+		on  bool
+	}{{"REDIS_URL", c.RedisURL != ""}, {"REDIS_SENTINEL_ADDRS", len(c.RedisSentinelAddrs) > 0}, {"REDIS_CLUSTER_ADDRS", len(c.RedisClusterAddrs) > 0}} {
+		if k.on {
+			set = append(set, k.env)
+		}
+	}
+	switch {
+	case len(set) > 1:
+		return fmt.Errorf("invalid %s: set one of REDIS_URL, REDIS_SENTINEL_ADDRS and REDIS_CLUSTER_ADDRS, not several", strings.Join(set, " and "))
+	case len(c.RedisSentinelAddrs) > 0 && c.RedisSentinelMaster == "":
+		return fmt.Errorf("invalid REDIS_SENTINEL_ADDRS %q: it needs REDIS_SENTINEL_MASTER, the name of the master the Sentinels monitor", strings.Join(c.RedisSentinelAddrs, ","))
+	case len(c.RedisSentinelAddrs) == 0 && c.RedisSentinelMaster != "":
+		return fmt.Errorf("invalid REDIS_SENTINEL_MASTER %q: it needs REDIS_SENTINEL_ADDRS", c.RedisSentinelMaster)
+	case len(c.RedisSentinelAddrs) == 0 && c.RedisSentinelPassword != "":
+		return errors.New("invalid REDIS_SENTINEL_PASSWORD: it needs REDIS_SENTINEL_ADDRS")
+	case c.RedisPassword != "" && len(set) == 0:
+		return errors.New("invalid REDIS_PASSWORD: it needs REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS")
+	case c.RedisPassword != "" && c.RedisURL != "":
+		return errors.New("invalid REDIS_PASSWORD: with REDIS_URL the password goes in the URL (redis://:password@host:port)")
+	}
+	return nil
+}
+
+// parseAddrs reads a comma-separated list of host:port.
+func parseAddrs(v string, dst *[]string) error {
+	list := splitList(v)
+	for _, a := range list {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q is not host:port: want a list like 10.0.0.1:26379,10.0.0.2:26379", a)
+		}
+	}
+	*dst = list
 	return nil
 }
 

@@ -24,7 +24,8 @@ type Service struct {
 	Server *loop.Server
 	IO     *loop.SocketIO
 	// Cluster is the Redis adapter that joins this server to the others
-	// of a cluster, or nil when REDIS_URL is not set.
+	// of a cluster, or nil when none of REDIS_URL, REDIS_SENTINEL_ADDRS and
+	// REDIS_CLUSTER_ADDRS is set.
 	Cluster *cluster.Adapter
 
 	auth      *api.JWTAuth // nil without JWT settings
@@ -75,7 +76,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	api.Install(nss, auth, cfg.Limits())
 	srv.Handle(cfg.SocketIOPath, io)
 	s := &Service{Config: cfg, Log: log, Server: srv, IO: io, auth: auth}
-	if cfg.RedisURL != "" {
+	if cfg.RedisURL != "" || len(cfg.RedisSentinelAddrs) > 0 || len(cfg.RedisClusterAddrs) > 0 {
 		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
 			return nil, err
 		}
@@ -218,13 +219,18 @@ func jwtError(cfg Config, err error) error {
 // last socket (SocketIO.OnNamespaceRemoved).
 func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.Logger) (*cluster.Adapter, error) {
 	ad, err := cluster.New(cluster.Config{
-		URL:            cfg.RedisURL,
-		Key:            cfg.RedisKey,
-		RequestTimeout: cfg.RedisRequestTimeout,
-		PublishRetry:   cfg.RedisPublishRetry,
-		Streams:        cfg.RedisAdapter == "streams",
-		Stream:         cfg.RedisStreamName,
-		StreamMaxLen:   int64(cfg.RedisStreamMaxLen),
+		URL:              cfg.RedisURL,
+		SentinelAddrs:    cfg.RedisSentinelAddrs,
+		SentinelMaster:   cfg.RedisSentinelMaster,
+		SentinelPassword: cfg.RedisSentinelPassword,
+		ClusterAddrs:     cfg.RedisClusterAddrs,
+		Password:         cfg.RedisPassword,
+		Key:              cfg.RedisKey,
+		RequestTimeout:   cfg.RedisRequestTimeout,
+		PublishRetry:     cfg.RedisPublishRetry,
+		Streams:          cfg.RedisAdapter == "streams",
+		Stream:           cfg.RedisStreamName,
+		StreamMaxLen:     int64(cfg.RedisStreamMaxLen),
 	}, io, log)
 	if err != nil {
 		return nil, err
@@ -238,9 +244,9 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 	io.OnNamespaceRemoved = ad.RemoveNamespace
 	io.Adapter = ad
 	if c := ad.Config(); c.Streams {
-		log.Info("redis streams adapter enabled", "uid", ad.UID(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
+		log.Info("redis streams adapter enabled", "uid", ad.UID(), "redis", c.Topology(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
 	} else {
-		log.Info("redis adapter enabled", "uid", ad.UID(), "key", c.Key)
+		log.Info("redis adapter enabled", "uid", ad.UID(), "redis", c.Topology(), "key", c.Key)
 	}
 	return ad, nil
 }

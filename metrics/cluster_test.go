@@ -52,6 +52,13 @@ func TestClusterFamilies(t *testing.T) {
 	f("sioloop_redis_stream_read_errors_total", 2)
 	f("sioloop_redis_stream_lag_entries", 17)
 
+	src.s.Topology, src.s.Master, src.s.Failovers = "sentinel", "10.0.0.2:6379", 3
+	b.Reset()
+	s.WritePrometheus(&b)
+	mfs = metricstest.Parse(t, b.Bytes())
+	f("sioloop_redis_info", 1, "topology", "sentinel", "master", "10.0.0.2:6379")
+	f("sioloop_redis_failovers_total", 3)
+
 	src.s.Up = false
 	b.Reset()
 	s.WritePrometheus(&b)
