@@ -42,7 +42,7 @@ func TestRedisSettings(t *testing.T) {
 	f(map[string]string{"REDIS_KEY": "a*b"}, `invalid REDIS_KEY "a*b"`)
 	f(map[string]string{"REDIS_REQUEST_TIMEOUT": "0s"}, `invalid REDIS_REQUEST_TIMEOUT "0s"`)
 	f(map[string]string{"REDIS_READINESS": "sometimes"}, `invalid REDIS_READINESS "sometimes": want true or false`)
-	f(map[string]string{"REDIS_ADAPTER": "sharded"}, `invalid REDIS_ADAPTER "sharded": want pubsub or streams`)
+	f(map[string]string{"REDIS_ADAPTER": "kafka"}, `invalid REDIS_ADAPTER "kafka": want pubsub, streams or sharded`)
 	f(map[string]string{"REDIS_STREAM_NAME": "a b"}, `invalid REDIS_STREAM_NAME "a b"`)
 	f(map[string]string{"REDIS_STREAM_MAXLEN": "-5"}, `invalid REDIS_STREAM_MAXLEN "-5": want a positive whole number`)
 	f(map[string]string{"REDIS_STREAM_MAXLEN": "1e9x"}, `invalid REDIS_STREAM_MAXLEN "1e9x"`)
@@ -139,6 +139,10 @@ func TestRedisTopologySettings(t *testing.T) {
 	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_PASSWORD": "secret"},
 		"invalid REDIS_PASSWORD: with REDIS_URL the password goes in the URL (redis://:password@host:port)")
 	f(map[string]string{"REDIS_PASSWORD": "secret"}, "invalid REDIS_PASSWORD: it needs REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS")
+	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_SUBSCRIPTION_MODE": "static"},
+		`invalid REDIS_SUBSCRIPTION_MODE "static": it is for REDIS_ADAPTER=sharded (REDIS_ADAPTER is pubsub)`)
+	f(map[string]string{"REDIS_ADAPTER": "sharded", "REDIS_SUBSCRIPTION_MODE": "dynamic-private"},
+		`invalid REDIS_SUBSCRIPTION_MODE "dynamic-private": want dynamic or static (dynamic-private is not supported)`)
 	f(map[string]string{"REDIS_CLUSTER_ADDRS": "h:1,h"},
 		`invalid REDIS_CLUSTER_ADDRS "h:1,h": "h" is not host:port: want a list like 10.0.0.1:26379,10.0.0.2:26379`)
 }

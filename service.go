@@ -229,6 +229,8 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		RequestTimeout:   cfg.RedisRequestTimeout,
 		PublishRetry:     cfg.RedisPublishRetry,
 		Streams:          cfg.RedisAdapter == "streams",
+		Sharded:          cfg.RedisAdapter == "sharded",
+		SubscriptionMode: cfg.RedisSubscriptionMode,
 		Stream:           cfg.RedisStreamName,
 		StreamMaxLen:     int64(cfg.RedisStreamMaxLen),
 	}, io, log)
@@ -243,6 +245,20 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 	io.OnNamespace = ad.AddNamespace
 	io.OnNamespaceRemoved = ad.RemoveNamespace
 	io.Adapter = ad
+	if cfg.RedisAdapter == "sharded" {
+		// Refuse a Redis without sharded pub/sub at start rather than
+		// fail every SSUBSCRIBE; an unreachable Redis is no error here.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := ad.CheckVersion(ctx)
+		cancel()
+		if err != nil {
+			_ = ad.Close()
+			return nil, fmt.Errorf("invalid REDIS_ADAPTER \"sharded\": %s", strings.TrimPrefix(err.Error(), "cluster: "))
+		}
+		io.OnRoom, io.OnRoomRemoved = ad.OnRoom, ad.OnRoomRemoved
+		log.Info("redis sharded adapter enabled", "uid", ad.UID(), "redis", ad.Config().Topology(), "key", ad.Config().Key, "subscription_mode", ad.Config().SubscriptionMode)
+		return ad, nil
+	}
 	if c := ad.Config(); c.Streams {
 		log.Info("redis streams adapter enabled", "uid", ad.UID(), "redis", c.Topology(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
 	} else {

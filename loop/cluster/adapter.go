@@ -72,6 +72,14 @@ type Config struct {
 	// Stream is the Redis stream of the Streams protocol (its streamName
 	// option). Default "socket.io" (env REDIS_STREAM_NAME).
 	Stream string
+	// Sharded selects the protocol of createShardedAdapter of
+	// @socket.io/redis-adapter 8.3, on Redis 7 sharded pub/sub (env
+	// REDIS_ADAPTER=sharded): see adapter_sharded.go. Not with Streams.
+	Sharded bool
+	// SubscriptionMode is the sharded protocol's subscriptionMode:
+	// SubscribeDynamic (default) or SubscribeStatic (env
+	// REDIS_SUBSCRIPTION_MODE).
+	SubscriptionMode string
 	// StreamMaxLen bounds the stream, trimmed approximately (XADD MAXLEN ~)
 	// as its maxLen option. Default 10000 (env REDIS_STREAM_MAXLEN).
 	StreamMaxLen int64
@@ -96,6 +104,9 @@ func (c Config) Resolve() Config {
 	}
 	if c.StreamMaxLen <= 0 {
 		c.StreamMaxLen = DefaultStreamMaxLen
+	}
+	if c.SubscriptionMode == "" {
+		c.SubscriptionMode = SubscribeDynamic
 	}
 	return c
 }
@@ -166,8 +177,12 @@ type Adapter struct {
 	// goroutine that subscribes touches it (Start, then subscribeLoop).
 	subbed map[string]struct{}
 
-	// st is the state of the Streams protocol, nil with pub/sub.
+	// st is the state of the Streams protocol, nil with pub/sub. The
+	// sharded protocol uses it too (its messages are the same), without
+	// its stream.
 	st *streams
+	// sh is the state of the sharded protocol, nil without it.
+	sh *sharded
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -222,6 +237,11 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 		}
 		a.st = newStreams(a, srdb)
 	}
+	if cfg.Sharded {
+		a.uid = newHexID()
+		a.st = newStreams(a, nil)
+		a.sh = newSharded(a)
+	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
 	a.pubOK.Store(true)
@@ -261,15 +281,33 @@ func (a *Adapter) RemoveNamespace(nsp string) {
 	a.queueSub(nsp, false)
 }
 
-// subOp is a namespace to subscribe (add) or unsubscribe.
+// subOp is a namespace to subscribe (add) or unsubscribe, or with
+// channel set one channel of it (a room's, sharded protocol).
 type subOp struct {
-	nsp string
-	add bool
+	nsp     string
+	add     bool
+	channel string
 }
 
-func (a *Adapter) queueSub(nsp string, add bool) {
+// key identifies what op subscribes, for subscribePending.
+func (op subOp) key() string {
+	if op.channel != "" {
+		return "\x00" + op.channel
+	}
+	return op.nsp
+}
+
+func (a *Adapter) queueSub(nsp string, add bool) { a.queueOp(subOp{nsp: nsp, add: add}) }
+
+// queueChannel queues the subscription (add) or unsubscription of one
+// channel of nsp.
+func (a *Adapter) queueChannel(nsp, ch string, add bool) {
+	a.queueOp(subOp{nsp: nsp, add: add, channel: ch})
+}
+
+func (a *Adapter) queueOp(op subOp) {
 	a.mu.Lock()
-	a.toSub = append(a.toSub, subOp{nsp, add})
+	a.toSub = append(a.toSub, op)
 	a.mu.Unlock()
 	select {
 	case a.kick <- struct{}{}:
@@ -297,7 +335,7 @@ func (a *Adapter) Start() {
 	go a.dispatchLoop()
 	go a.subscribeLoop()
 	go a.publishLoop()
-	if a.st != nil {
+	if a.st != nil && a.sh == nil {
 		a.wg.Add(1)
 		go a.st.readLoop()
 	}
@@ -321,7 +359,9 @@ func (a *Adapter) Close() error {
 	if a.ps != nil {
 		_ = a.ps.Close()
 	}
-	if a.st != nil {
+	if a.sh != nil {
+		a.sh.close()
+	} else if a.st != nil {
 		_ = a.st.rdb.Close() // ends a blocked XREAD
 	}
 	// The dispatcher may be inside a local operation that a stopping
@@ -346,7 +386,7 @@ func (a *Adapter) Close() error {
 // and the last publish succeeded (and, with Streams, the last read of the
 // stream).
 func (a *Adapter) Up() bool {
-	return a.subUp.Load() && a.pubOK.Load() && (a.st == nil || a.st.up.Load())
+	return a.subUp.Load() && a.pubOK.Load() && (a.st == nil || a.sh != nil || a.st.up.Load())
 }
 
 // ---------------------------------------------------------------- subscriptions
@@ -378,20 +418,26 @@ func (a *Adapter) subscribePending() {
 	}
 	last := make(map[string]bool, len(list))
 	for _, op := range list {
-		last[op.nsp] = op.add
+		last[op.key()] = op.add
 	}
 	var subChans, subPats, unChans, unPats []string
 	for _, op := range list {
-		add, ok := last[op.nsp]
+		k := op.key()
+		add, ok := last[k]
 		if !ok {
 			continue // done already
 		}
-		delete(last, op.nsp)
-		if _, on := a.subbed[op.nsp]; on == add {
+		delete(last, k)
+		if _, on := a.subbed[k]; on == add {
+			continue
+		}
+		if op.channel != "" && add && !a.hasNamespace(op.nsp) {
 			continue
 		}
 		var chans, pats []string
-		if a.st != nil {
+		if op.channel != "" {
+			chans = []string{op.channel}
+		} else if a.st != nil {
 			chans = a.st.channels(op.nsp)
 		} else {
 			resp := ResponseChannel(a.cfg.Key, op.nsp)
@@ -399,10 +445,10 @@ func (a *Adapter) subscribePending() {
 			pats = []string{broadcastPattern(a.cfg.Key, op.nsp)}
 		}
 		if add {
-			a.subbed[op.nsp] = struct{}{}
+			a.subbed[k] = struct{}{}
 			subChans, subPats = append(subChans, chans...), append(subPats, pats...)
 		} else {
-			delete(a.subbed, op.nsp)
+			delete(a.subbed, k)
 			unChans, unPats = append(unChans, chans...), append(unPats, pats...)
 		}
 	}
@@ -416,6 +462,15 @@ func (a *Adapter) subscribePending() {
 	}
 	// Never call (P)Unsubscribe without names: that drops every
 	// subscription.
+	if a.sh != nil {
+		if len(subChans) > 0 {
+			note(a.sh.subscribe(ctx, subChans, true))
+		}
+		if len(unChans) > 0 {
+			note(a.sh.subscribe(ctx, unChans, false))
+		}
+		subChans, unChans = nil, nil
+	}
 	if len(subPats) > 0 {
 		note(a.ps.PSubscribe(ctx, subPats...))
 	}
@@ -439,7 +494,6 @@ func (a *Adapter) subscribePending() {
 // attempts and tracks the up/down state.
 func (a *Adapter) receiveLoop() {
 	defer a.wg.Done()
-	defer close(a.in)
 	backoff := 100 * time.Millisecond
 	for {
 		msg, err := a.ps.ReceiveTimeout(a.ctx, 15*time.Second)
@@ -509,9 +563,19 @@ func (a *Adapter) noteError(op string, err error) {
 func (a *Adapter) dispatchLoop() {
 	defer a.wg.Done()
 	var m Message
-	for msg := range a.in {
+	for {
+		var msg *redis.Message
+		select {
+		case msg = <-a.in:
+		case <-a.ctx.Done():
+			return // a.in is not closed: the sharded protocol has several senders
+		}
 		ch := msg.Channel
 		payload := []byte(msg.Payload)
+		if a.sh != nil {
+			a.sh.onMessage(ch, payload)
+			continue
+		}
 		if a.st != nil {
 			a.st.onPubSub(ch, payload)
 			continue
@@ -565,6 +629,10 @@ func (a *Adapter) Publish(b *loop.Broadcast) {
 	if a.closed.Load() {
 		return
 	}
+	if a.sh != nil {
+		a.sh.publish(b)
+		return
+	}
 	if a.st != nil {
 		a.st.publish(b)
 		return
@@ -613,6 +681,9 @@ func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
 func (a *Adapter) enqueueMsg(m outMsg) {
 	if a.closed.Load() {
 		return
+	}
+	if a.sh != nil && m.entry != nil {
+		m = a.sh.fromEntry(m)
 	}
 	m.at = time.Now()
 	ch := m.channel
@@ -671,6 +742,8 @@ func (a *Adapter) flush(batch []outMsg) {
 			for _, m := range batch {
 				if m.entry != nil {
 					p.XAdd(ctx, m.entry.args(m.channel, a.cfg.StreamMaxLen))
+				} else if a.sh != nil {
+					p.SPublish(ctx, m.channel, m.payload)
 				} else {
 					p.Publish(ctx, m.channel, m.payload)
 				}

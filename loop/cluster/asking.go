@@ -79,6 +79,13 @@ func (a *Adapter) ownRequest(id string) bool {
 // included: PUBSUB NUMSUB of its request channel, as RedisAdapter.serverCount,
 // or with Streams of its public channel, as RedisStreamsAdapter.serverCount.
 func (a *Adapter) ServerCount(ctx context.Context, nsp string) (int, error) {
+	if a.sh != nil {
+		n, err := a.sh.serverCount(ctx, nsp)
+		if err != nil {
+			a.noteError("shardnumsub", err)
+		}
+		return n, err
+	}
 	ch := RequestChannel(a.cfg.Key, nsp)
 	if a.st != nil {
 		ch = publicChannel(a.cfg.Key, nsp)

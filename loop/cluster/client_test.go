@@ -38,12 +38,13 @@ type ticker struct {
 	mu     sync.Mutex
 	sent   int
 	got    map[int]time.Time
-	stop   chan struct{}
+	stop   chan struct{} // stops the publisher
+	done   chan struct{} // stops the receiver
 	closed sync.WaitGroup
 }
 
 func startTicker(a, b *Adapter, fb *fakeLocal) *ticker {
-	tk := &ticker{a: a, b: b, fb: fb, got: map[int]time.Time{}, stop: make(chan struct{})}
+	tk := &ticker{a: a, b: b, fb: fb, got: map[int]time.Time{}, stop: make(chan struct{}), done: make(chan struct{})}
 	tk.closed.Add(2)
 	go func() {
 		defer tk.closed.Done()
@@ -63,7 +64,7 @@ func startTicker(a, b *Adapter, fb *fakeLocal) *ticker {
 		defer tk.closed.Done()
 		for {
 			select {
-			case <-tk.stop:
+			case <-tk.done:
 				return
 			case m := <-fb.got:
 				n, _ := strconv.Atoi(string(m.Args))
@@ -88,12 +89,13 @@ func (tk *ticker) receivedAfter(t time.Time) bool {
 	return false
 }
 
-// finish stops the ticker once what was published had 2s to arrive, and
+// finish stops the publisher, gives what it published 2s to arrive, and
 // returns how many ticks were sent, which numbers never arrived, and the
 // longest time between two arrivals.
 func (tk *ticker) finish() (sent int, lost []int, gap time.Duration) {
-	time.Sleep(2 * time.Second)
 	close(tk.stop)
+	time.Sleep(2 * time.Second)
+	close(tk.done)
 	tk.closed.Wait()
 	tk.mu.Lock()
 	defer tk.mu.Unlock()

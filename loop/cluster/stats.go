@@ -35,7 +35,8 @@ type Stats struct {
 	Timeouts       uint64 // cluster-wide requests that some server did not answer in time
 	Queued         int    // messages waiting to be published now
 
-	// Adapter is the protocol: "pubsub" or "streams" (REDIS_ADAPTER).
+	// Adapter is the protocol: "pubsub", "streams" or "sharded"
+	// (REDIS_ADAPTER).
 	Adapter string
 	// With streams: StreamRead counts the entries read from the stream
 	// (this server's own included), StreamReadErrors the XREAD failures,
@@ -72,7 +73,9 @@ func (a *Adapter) Stats() Stats {
 		Master:     a.nodes.current(),
 		Failovers:  a.nodes.failovers.Load(),
 	}
-	if st := a.st; st != nil {
+	if a.sh != nil {
+		s.Adapter = "sharded"
+	} else if st := a.st; st != nil {
 		s.Adapter = "streams"
 		s.StreamRead, s.StreamReadErrors, s.StreamLag = st.read.Load(), st.errors.Load(), st.lag.Load()
 	}
