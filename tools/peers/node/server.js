@@ -34,7 +34,10 @@
 //                   REDIS_REQUEST_TIMEOUT the adapter's requestsTimeout in ms (default 5000).
 //                   With REDIS_ADAPTER=streams it uses @socket.io/redis-streams-adapter 0.3
 //                   instead (stream REDIS_STREAM_NAME, default "socket.io"; REDIS_KEY is its
-//                   channelPrefix), as sioloop's REDIS_ADAPTER=streams.
+//                   channelPrefix), as sioloop's REDIS_ADAPTER=streams. With REDIS_ADAPTER=sharded
+//                   it uses createShardedAdapter of @socket.io/redis-adapter 8.3 (Redis 7 sharded
+//                   pub/sub; REDIS_KEY is its channelPrefix, REDIS_SUBSCRIPTION_MODE its
+//                   subscriptionMode, default "dynamic"), as sioloop's REDIS_ADAPTER=sharded.
 //
 // This file is the behavioural reference the Go server is tested against
 // (tools/interop). Keep it small and obvious.
@@ -497,7 +500,7 @@ let redisClients = null;
 async function useRedis() {
   const { createClient } = require("redis");
   if (REDIS_ADAPTER === "streams") return useRedisStreams(createClient);
-  const { createAdapter } = require("@socket.io/redis-adapter");
+  const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
   const pub = createClient({ url: REDIS_URL });
   const sub = pub.duplicate();
   let lastError = "";
@@ -513,6 +516,12 @@ async function useRedis() {
   }
   await Promise.all([pub.connect(), sub.connect()]);
   redisClients = [pub, sub];
+  if (REDIS_ADAPTER === "sharded") {
+    const subscriptionMode = process.env.REDIS_SUBSCRIPTION_MODE || "dynamic";
+    io.adapter(createShardedAdapter(pub, sub, { channelPrefix: REDIS_KEY, subscriptionMode }));
+    console.error(`node-peer: redis sharded adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (${subscriptionMode})`);
+    return;
+  }
   io.adapter(createAdapter(pub, sub, { key: REDIS_KEY, requestsTimeout: REDIS_REQUEST_TIMEOUT }));
   console.error(`node-peer: redis adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (key ${REDIS_KEY})`);
 }
