@@ -58,9 +58,9 @@ type sharded struct {
 	mu    sync.Mutex
 	rooms map[nsRoom]int // reactors on which the room has members (OnRoom minus OnRoomRemoved)
 
-	// slotSubs are the subscriptions on a Redis Cluster, by hash slot.
-	// Only the goroutine that subscribes touches it (Start, then
-	// subscribeLoop).
+	// slotSubs are the subscriptions on a Redis Cluster, by hash slot,
+	// under mu: the goroutine that subscribes (Start, then subscribeLoop)
+	// adds to it, Close closes them.
 	slotSubs map[uint16]*redis.PubSub
 }
 
@@ -225,28 +225,32 @@ func (s *sharded) subscribe(ctx context.Context, chans []string, add bool) error
 	var first error
 	for _, ch := range chans {
 		slot := hashSlot(ch)
+		s.mu.Lock()
 		ps := s.slotSubs[slot]
-		if ps == nil {
-			if !add {
-				continue
-			}
+		if ps == nil && add && a.ctx.Err() == nil {
 			ps = cc.SSubscribe(a.ctx)
 			s.slotSubs[slot] = ps
 			a.wg.Add(1)
 			go s.forward(ps)
 		}
+		s.mu.Unlock()
+		if ps == nil {
+			continue
+		}
 		var err error
 		if add {
 			err = ps.SSubscribe(ctx, ch)
-			if err == nil {
-				a.setSubUp(true, nil)
-			}
 		} else {
 			err = ps.SUnsubscribe(ctx, ch)
 		}
 		if err != nil && first == nil {
 			first = fmt.Errorf("cluster: SSUBSCRIBE %s (slot %d): %w", ch, slot, err)
 		}
+	}
+	if first == nil && add {
+		// The confirmations come on the slots' connections, which
+		// receiveLoop does not read: every channel asked is subscribed.
+		a.setSubUp(true, nil)
 	}
 	return first
 }
@@ -277,6 +281,8 @@ func (s *sharded) forward(ps *redis.PubSub) {
 
 // close closes the slot subscriptions.
 func (s *sharded) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, ps := range s.slotSubs {
 		_ = ps.Close()
 	}

@@ -117,13 +117,13 @@ func (tk *ticker) finish() (sent int, lost []int, gap time.Duration) {
 }
 
 // TestSentinelFailover runs a master, a replica and three Sentinels, and
-// two pairs of adapters found through the Sentinels, one pair with
-// pub/sub and one with streams, each publishing a broadcast every 10ms to
+// three pairs of adapters found through the Sentinels, one pair with
+// pub/sub, one with streams and one sharded, each publishing a broadcast every 10ms to
 // the other. The master is killed (SIGKILL, by PID): the Sentinels
 // promote the replica, and every adapter follows it without a restart;
 // delivery resumes within 10s (about 3s here: 1s down-after-milliseconds,
 // the vote, the promotion, then go-redis's reconnection). What pub/sub
-// lost is what was published while the subscriber was not subscribed to
+// (and sharded) lost is what was published while the subscriber was not subscribed to
 // the new master; streams lose nothing that reached the stream that the
 // new master holds.
 func TestSentinelFailover(t *testing.T) {
@@ -131,25 +131,29 @@ func TestSentinelFailover(t *testing.T) {
 		t.Skip("a Sentinel failover takes several seconds")
 	}
 	rs := redistest.StartSentinel(t)
-	sentinel := func(streams bool) func(*Config) {
+	sentinel := func(adapter string) func(*Config) {
 		return func(c *Config) {
 			c.URL, c.SentinelAddrs, c.SentinelMaster = "", rs.Addrs(), redistest.SentinelMaster
-			if streams {
+			c.Key = adapter
+			switch adapter {
+			case "streams":
 				c.Streams, c.Stream = true, "failover"
+			case "sharded":
+				c.Sharded = true
 			}
 		}
 	}
-	pair := func(streams bool) *ticker {
+	pair := func(adapter string) *ticker {
 		fa, fb := newFakeLocal("a1"), newFakeLocal("b1")
 		fb.got = make(chan loop.Broadcast, 10000)
-		a := startAdapter(t, "", fa, sentinel(streams))
-		b := startAdapter(t, "", fb, sentinel(streams))
-		if streams {
+		a := startAdapter(t, "", fa, sentinel(adapter))
+		b := startAdapter(t, "", fb, sentinel(adapter))
+		if adapter == "streams" {
 			waitReading(t, b)
 		}
 		return startTicker(a, b, fb)
 	}
-	ps, st := pair(false), pair(true)
+	ps, st, sh := pair("pubsub"), pair("streams"), pair("sharded")
 	if m := ps.a.Stats().Master; m != rs.Master.Addr() {
 		t.Fatalf("master %q, want %s", m, rs.Master.Addr())
 	}
@@ -160,8 +164,10 @@ func TestSentinelFailover(t *testing.T) {
 	resumedPS := time.Since(killed)
 	waitFor(t, "streams delivery after the failover", 20*time.Second, func() bool { return st.receivedAfter(killed.Add(time.Second)) })
 	resumedST := time.Since(killed)
+	waitFor(t, "sharded delivery after the failover", 20*time.Second, func() bool { return sh.receivedAfter(killed.Add(time.Second)) })
+	resumedSH := time.Since(killed)
 	time.Sleep(500 * time.Millisecond)
-	for _, tk := range []*ticker{ps, st} {
+	for _, tk := range []*ticker{ps, st, sh} {
 		for _, ad := range []*Adapter{tk.a, tk.b} {
 			if s := ad.Stats(); s.Master != rs.Replica.Addr() || s.Failovers != 1 || !s.Up || s.Topology != TopologySentinel {
 				t.Errorf("after the failover: master %q failovers %d up %v topology %q, want %s 1 true sentinel",
@@ -176,6 +182,11 @@ func TestSentinelFailover(t *testing.T) {
 	t.Logf("pub/sub: delivery resumed %v after the kill; longest gap %v; %d of %d lost: %v", resumedPS.Round(time.Millisecond), gap.Round(time.Millisecond), len(lost), sent, lost)
 	if gap > 10*time.Second || len(lost) > sent/2 {
 		t.Errorf("pub/sub: gap %v, %d of %d lost", gap, len(lost), sent)
+	}
+	sent, lost, gap = sh.finish()
+	t.Logf("sharded: delivery resumed %v after the kill; longest gap %v; %d of %d lost", resumedSH.Round(time.Millisecond), gap.Round(time.Millisecond), len(lost), sent)
+	if gap > 10*time.Second || len(lost) > sent/2 {
+		t.Errorf("sharded: gap %v, %d of %d lost", gap, len(lost), sent)
 	}
 	sent, lost, gap = st.finish()
 	t.Logf("streams: delivery resumed %v after the kill; longest gap %v; %d of %d lost: %v", resumedST.Round(time.Millisecond), gap.Round(time.Millisecond), len(lost), sent, lost)
