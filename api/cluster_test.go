@@ -50,7 +50,10 @@ func TestClusterStreams(t *testing.T) { testCluster(t, "streams") }
 
 // TestClusterSharded is TestCluster with REDIS_ADAPTER=sharded (dynamic
 // subscription mode).
-func TestClusterSharded(t *testing.T) { testCluster(t, "sharded") }
+func TestClusterSharded(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	testCluster(t, "sharded")
+}
 
 // TestShardedRoomTraffic: with REDIS_ADAPTER=sharded a broadcast to a
 // room is published on the room's channel, which only the servers with a
@@ -58,6 +61,7 @@ func TestClusterSharded(t *testing.T) { testCluster(t, "sharded") }
 // the one with no member receives no Redis message for it at all, while
 // a broadcast to everyone reaches both others.
 func TestShardedRoomTraffic(t *testing.T) {
+	redistest.NeedVersion(t, 7)
 	rs := redistest.Start(t)
 	var ss []*testService
 	for range 3 {

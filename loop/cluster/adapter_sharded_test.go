@@ -37,6 +37,7 @@ func TestCheckVersionInfo(t *testing.T) {
 
 // TestShardedSingle runs the sharded protocol on one Redis 7 server.
 func TestShardedSingle(t *testing.T) {
+	redistest.NeedVersion(t, 7)
 	rs := redistest.Start(t)
 	testSharded(t, func(c *Config) { c.URL = rs.URL })
 }
@@ -45,6 +46,7 @@ func TestShardedSingle(t *testing.T) {
 // Cluster: the channels of the namespace and of each room live on the
 // node of their slot.
 func TestShardedCluster(t *testing.T) {
+	redistest.NeedVersion(t, 7)
 	rc := redistest.StartCluster(t)
 	testSharded(t, func(c *Config) { c.URL, c.ClusterAddrs = "", rc.Addrs() })
 }

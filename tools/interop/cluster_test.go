@@ -119,7 +119,10 @@ func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, true) }
 // TestClusterSharded runs cluster.js with REDIS_ADAPTER=sharded: two sioloop servers and one
 // Node socket.io server with createShardedAdapter of @socket.io/redis-adapter 8.3 (dynamic
 // subscription mode) on one Redis 7, with sharded pub/sub.
-func TestClusterSharded(t *testing.T) { runCluster(t, "sharded", 2, false) }
+func TestClusterSharded(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	runCluster(t, "sharded", 2, false)
+}
 
 // runCluster runs cluster.js against n sioloop servers and the Node peer, all with
 // REDIS_ADAPTER=adapter, killing Redis for 5 s in the middle when outage is set.

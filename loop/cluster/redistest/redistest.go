@@ -182,3 +182,25 @@ func (s *Server) Restart(t testing.TB) {
 	}
 	t.Fatal(err)
 }
+
+// NeedVersion skips t when the installed redis-server is older than
+// major (Redis 7 brought sharded pub/sub), or fails it with NEED_REDIS=1
+// or CI set, where the machine is expected to have it (Debian 12 ships
+// Redis 7).
+func NeedVersion(t testing.TB, major int) {
+	t.Helper()
+	out, err := exec.Command(binary(t), "--version").Output()
+	if err != nil {
+		t.Fatalf("redistest: redis-server --version: %v", err)
+	}
+	// "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=…"
+	_, v, _ := strings.Cut(string(out), "v=")
+	v, _, _ = strings.Cut(v, ".")
+	if n, err := strconv.Atoi(v); err != nil || n < major {
+		msg := fmt.Sprintf("redis-server is older than %d (%s): install Redis %d or later (Debian 12: apt-get install redis-server)", major, strings.TrimSpace(string(out)), major)
+		if os.Getenv("NEED_REDIS") == "1" || os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+}
