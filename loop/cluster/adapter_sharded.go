@@ -59,8 +59,9 @@ type sharded struct {
 	rooms map[nsRoom]int // reactors on which the room has members (OnRoom minus OnRoomRemoved)
 
 	// slotSubs are the subscriptions on a Redis Cluster, by hash slot,
-	// under mu: the goroutine that subscribes (Start, then subscribeLoop)
-	// adds to it, Close closes them.
+	// under subMu (not mu, which reactors take): the goroutine that
+	// subscribes (Start, then subscribeLoop) adds to it, Close closes them.
+	subMu    sync.Mutex
 	slotSubs map[uint16]*redis.PubSub
 }
 
@@ -225,23 +226,31 @@ func (s *sharded) subscribe(ctx context.Context, chans []string, add bool) error
 	var first error
 	for _, ch := range chans {
 		slot := hashSlot(ch)
-		s.mu.Lock()
+		var err error
+		s.subMu.Lock()
 		ps := s.slotSubs[slot]
 		if ps == nil && add && a.ctx.Err() == nil {
+			// Subscribe before anything reads: a read first would connect
+			// to a random node, which answers the SSUBSCRIBE with MOVED
+			// (a reply, not a broken connection: no reconnection). Once
+			// the channel is recorded go-redis reconnects to its slot's
+			// node.
 			ps = cc.SSubscribe(a.ctx)
+			err = ps.SSubscribe(ctx, ch)
 			s.slotSubs[slot] = ps
 			a.wg.Add(1)
 			go s.forward(ps)
-		}
-		s.mu.Unlock()
-		if ps == nil {
-			continue
-		}
-		var err error
-		if add {
-			err = ps.SSubscribe(ctx, ch)
+			s.subMu.Unlock()
 		} else {
-			err = ps.SUnsubscribe(ctx, ch)
+			s.subMu.Unlock()
+			switch {
+			case ps == nil:
+				continue
+			case add:
+				err = ps.SSubscribe(ctx, ch)
+			default:
+				err = ps.SUnsubscribe(ctx, ch)
+			}
 		}
 		if err != nil && first == nil {
 			first = fmt.Errorf("cluster: SSUBSCRIBE %s (slot %d): %w", ch, slot, err)
@@ -281,8 +290,8 @@ func (s *sharded) forward(ps *redis.PubSub) {
 
 // close closes the slot subscriptions.
 func (s *sharded) close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.subMu.Lock()
+	defer s.subMu.Unlock()
 	for _, ps := range s.slotSubs {
 		_ = ps.Close()
 	}
