@@ -110,17 +110,48 @@ func TestShardedRoomTraffic(t *testing.T) {
 }
 
 // TestHealthSentinel: with Redis Sentinel, GET /health names the master
-// the adapter is connected to and counts the failovers it saw.
+// the adapter is connected to and counts the failovers it saw. Two
+// services follow a failover (the master killed by PID): /health names
+// the promoted replica, and a broadcast posted to one reaches the client
+// of the other, which was never disconnected.
 func TestHealthSentinel(t *testing.T) {
 	rs := redistest.StartSentinel(t)
-	s := startService(t, "--redis-sentinel-addrs", strings.Join(rs.Addrs(), ","), "--redis-sentinel-master", redistest.SentinelMaster)
-	m := waitHealth(t, s, "up", http.StatusOK)
+	var ss []*testService
+	for range 2 {
+		ss = append(ss, startService(t, "--redis-sentinel-addrs", strings.Join(rs.Addrs(), ","), "--redis-sentinel-master", redistest.SentinelMaster))
+	}
+	m := waitHealth(t, ss[0], "up", http.StatusOK)
 	if m["redis_master"] != rs.Master.Addr() || number(t, m["redis_failovers"]) != 0 {
 		t.Errorf("GET /health: %v, want redis_master %s and redis_failovers 0", m, rs.Master.Addr())
 	}
-	mfs := scrape(t, s.admin)
+	mfs := scrape(t, ss[0].admin)
 	if v, ok := metricstest.Value(mfs, "sioloop_redis_info", "topology", "sentinel", "master", rs.Master.Addr()); !ok || v != 1 {
 		t.Errorf("sioloop_redis_info = %v (present %v)", v, ok)
+	}
+	waitHealth(t, ss[1], "up", http.StatusOK)
+	c := dialSIO(t, ss[1], "/")
+	killed := time.Now()
+	rs.Master.Kill()
+	for _, s := range ss {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			m := do(t, http.MethodGet, s.admin+"/health", nil).object(t)
+			if m["redis"] == "up" && m["redis_master"] == rs.Replica.Addr() && number(t, m["redis_failovers"]) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /health 20s after the master was killed: %v, want redis up on %s after 1 failover", m, rs.Replica.Addr())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("both services on the promoted replica %v after the kill", time.Since(killed).Round(time.Millisecond))
+	postJSON(t, ss[0].admin+"/SendWebsocketEvent", `{"event":"after"}`)
+	if got := c.read(); got != `42["after"]` {
+		t.Errorf("the client of the other service got %q, want the broadcast posted after the failover", got)
+	}
+	if v, _ := metricstest.Value(scrape(t, ss[1].admin), "sioloop_redis_failovers_total"); v != 1 {
+		t.Errorf("sioloop_redis_failovers_total = %v, want 1", v)
 	}
 }
 
