@@ -7,7 +7,7 @@ import (
 )
 
 // secretEnv are the settings whose values "sioloop config" does not print.
-var secretEnv = map[string]bool{"ADMIN_TOKEN": true, "JWT_SECRET": true}
+var secretEnv = map[string]bool{"ADMIN_TOKEN": true, "JWT_SECRET": true, "REDIS_PASSWORD": true, "REDIS_SENTINEL_PASSWORD": true}
 
 // SettingValue is one line of "sioloop config": a setting and the value
 // the server would run with.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"net"
 	"net/netip"
 	"net/url"
 	"os"
@@ -121,6 +122,13 @@ type Config struct {
 	HookForwardHeaders []string      // HOOK_FORWARD_HEADERS, --hook-forward-headers: handshake headers the connect hook receives. Default none.
 	HookBatchInterval  time.Duration // HOOK_BATCH_INTERVAL, --hook-batch-interval: longest wait of a disconnect for its batch. Default 1s.
 	HookBatchSize      int           // HOOK_BATCH_SIZE, --hook-batch-size: most disconnects in one batch. Default 100.
+	// Redis deployments other than one server (REDIS_URL).
+	RedisSentinelAddrs    []string // REDIS_SENTINEL_ADDRS, --redis-sentinel-addrs: host:port of the Sentinels naming the master instead of REDIS_URL. Default none.
+	RedisSentinelMaster   string   // REDIS_SENTINEL_MASTER, --redis-sentinel-master: the master's name in the Sentinels. Default none.
+	RedisSentinelPassword string   // REDIS_SENTINEL_PASSWORD, --redis-sentinel-password: the Sentinels' own password. Default none.
+	RedisClusterAddrs     []string // REDIS_CLUSTER_ADDRS, --redis-cluster-addrs: seed nodes of a Redis Cluster instead of REDIS_URL. Default none.
+	RedisPassword         string   // REDIS_PASSWORD, --redis-password: the data nodes' password with Sentinel or Cluster. Default none.
+	RedisSubscriptionMode string   // REDIS_SUBSCRIPTION_MODE, --redis-subscription-mode: dynamic or static, with REDIS_ADAPTER=sharded. Default "dynamic".
 }
 
 // Setting describes one configuration variable.
@@ -186,9 +194,15 @@ func Settings() []Setting {
 		{"REDIS_KEY", "redis-key", "socket.io", "prefix of the Redis channels (the key option of the Node adapter and emitter)", func(c *Config, v string) error { return parseRedisKey(v, &c.RedisKey) }},
 		{"REDIS_REQUEST_TIMEOUT", "redis-request-timeout", "5s", "how long a cluster-wide request (GET /sockets, fetchSockets from other servers) waits for the other servers", func(c *Config, v string) error { return parseDuration(v, &c.RedisRequestTimeout) }},
 		{"REDIS_PUBLISH_RETRY", "redis-publish-retry", "10s", "how long a message for the other servers is retried while Redis is unreachable before it is dropped (and counted)", func(c *Config, v string) error { return parseDuration(v, &c.RedisPublishRetry) }},
-		{"REDIS_ADAPTER", "redis-adapter", "pubsub", "protocol of the cluster: pubsub (@socket.io/redis-adapter 8, lost messages while Redis is unreachable) or streams (@socket.io/redis-streams-adapter 0.3: broadcasts go through a Redis stream, and a replica that loses Redis reads what it missed when it is back)", func(c *Config, v string) error { return parseRedisAdapter(v, &c.RedisAdapter) }},
+		{"REDIS_ADAPTER", "redis-adapter", "pubsub", "protocol of the cluster: pubsub (@socket.io/redis-adapter 8, lost messages while Redis is unreachable), streams (@socket.io/redis-streams-adapter 0.3: broadcasts go through a Redis stream, and a replica that loses Redis reads what it missed when it is back) or sharded (createShardedAdapter of @socket.io/redis-adapter 8.3: Redis 7 sharded pub/sub, see REDIS_SUBSCRIPTION_MODE)", func(c *Config, v string) error { return parseRedisAdapter(v, &c.RedisAdapter) }},
 		{"REDIS_STREAM_NAME", "redis-stream-name", "socket.io", "Redis stream of REDIS_ADAPTER=streams (the streamName option of the Node adapter)", func(c *Config, v string) error { return parseStreamName(v, &c.RedisStreamName) }},
 		{"REDIS_STREAM_MAXLEN", "redis-stream-maxlen", "10000", "entries the stream of REDIS_ADAPTER=streams keeps, trimmed approximately (XADD MAXLEN ~, the maxLen option of the Node adapter)", func(c *Config, v string) error { return parseLimit(v, &c.RedisStreamMaxLen) }},
+		{"REDIS_SENTINEL_ADDRS", "redis-sentinel-addrs", "", "comma-separated host:port of Redis Sentinels (list them all), instead of REDIS_URL: the master is the one they name as REDIS_SENTINEL_MASTER, and a failover is followed without a restart", func(c *Config, v string) error { return parseAddrs(v, &c.RedisSentinelAddrs) }},
+		{"REDIS_SENTINEL_MASTER", "redis-sentinel-master", "", "name of the master the Sentinels monitor (sentinel monitor <name> ...); required with REDIS_SENTINEL_ADDRS", func(c *Config, v string) error { c.RedisSentinelMaster = v; return nil }},
+		{"REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "password of the Sentinels themselves (requirepass in sentinel.conf), not of the data nodes", func(c *Config, v string) error { c.RedisSentinelPassword = v; return nil }},
+		{"REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "", "comma-separated host:port of some nodes of a Redis Cluster, instead of REDIS_URL: the other nodes are discovered", func(c *Config, v string) error { return parseAddrs(v, &c.RedisClusterAddrs) }},
+		{"REDIS_SUBSCRIPTION_MODE", "redis-subscription-mode", "dynamic", "with REDIS_ADAPTER=sharded (the subscriptionMode option of createShardedAdapter): dynamic (a broadcast to one room goes on that room's channel, which only the servers with a member of the room subscribe) or static (every message on the namespace's channel)", func(c *Config, v string) error { return parseSubscriptionMode(v, &c.RedisSubscriptionMode) }},
+		{"REDIS_PASSWORD", "redis-password", "", "password of the data nodes with REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS (with REDIS_URL it goes in the URL)", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
 		{"CONNECT_HOOK_URL", "connect-hook-url", "", `backend URL POSTed on every CONNECT (namespace, auth, address, query, HOOK_FORWARD_HEADERS, JWT sub); 200 {"user","channels","data"} accepts, 403 {"message","data"} refuses with that connect_error; a timeout, 5xx or unreachable backend refuses with "backend unavailable" (README "Backend hooks"); empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.ConnectHookURL) }},
 		{"SUBSCRIBE_HOOK_URL", "subscribe-hook-url", "", `backend URL POSTed on every subscribe with the channels the limits and the JWT channels claim allow; 200 {"channels":[…]} names those joined, and the ack follows; empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.SubscribeHookURL) }},
@@ -262,6 +276,9 @@ func LoadConfig(args []string, getenv func(string) string, out io.Writer) (Confi
 		return c, err
 	}
 	if err := checkAdminUI(c); err != nil {
+		return c, err
+	}
+	if err := checkRedisTopology(c); err != nil {
 		return c, err
 	}
 	if c.DrainDuration >= c.ShutdownTimeout {
@@ -351,6 +368,60 @@ func checkRedisURL(v string) error {
 	return nil
 }
 
+// checkRedisTopology refuses settings that name several Redis
+// deployments, or an incomplete one.
+func checkRedisTopology(c Config) error {
+	var set []string
+	for _, k := range []struct {
+		env string
+		on  bool
+	}{{"REDIS_URL", c.RedisURL != ""}, {"REDIS_SENTINEL_ADDRS", len(c.RedisSentinelAddrs) > 0}, {"REDIS_CLUSTER_ADDRS", len(c.RedisClusterAddrs) > 0}} {
+		if k.on {
+			set = append(set, k.env)
+		}
+	}
+	switch {
+	case len(set) > 1:
+		return fmt.Errorf("invalid %s: set one of REDIS_URL, REDIS_SENTINEL_ADDRS and REDIS_CLUSTER_ADDRS, not several", strings.Join(set, " and "))
+	case len(c.RedisSentinelAddrs) > 0 && c.RedisSentinelMaster == "":
+		return fmt.Errorf("invalid REDIS_SENTINEL_ADDRS %q: it needs REDIS_SENTINEL_MASTER, the name of the master the Sentinels monitor", strings.Join(c.RedisSentinelAddrs, ","))
+	case len(c.RedisSentinelAddrs) == 0 && c.RedisSentinelMaster != "":
+		return fmt.Errorf("invalid REDIS_SENTINEL_MASTER %q: it needs REDIS_SENTINEL_ADDRS", c.RedisSentinelMaster)
+	case len(c.RedisSentinelAddrs) == 0 && c.RedisSentinelPassword != "":
+		return errors.New("invalid REDIS_SENTINEL_PASSWORD: it needs REDIS_SENTINEL_ADDRS")
+	case c.RedisPassword != "" && len(set) == 0:
+		return errors.New("invalid REDIS_PASSWORD: it needs REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS")
+	case c.RedisSubscriptionMode != "dynamic" && c.RedisAdapter != "sharded":
+		return fmt.Errorf("invalid REDIS_SUBSCRIPTION_MODE %q: it is for REDIS_ADAPTER=sharded (REDIS_ADAPTER is %s)", c.RedisSubscriptionMode, c.RedisAdapter)
+	case c.RedisPassword != "" && c.RedisURL != "":
+		return errors.New("invalid REDIS_PASSWORD: with REDIS_URL the password goes in the URL (redis://:password@host:port)")
+	}
+	return nil
+}
+
+// parseSubscriptionMode reads REDIS_SUBSCRIPTION_MODE. Node's third
+// mode, dynamic-private (a channel per socket too), is not offered.
+func parseSubscriptionMode(v string, dst *string) error {
+	if v != "dynamic" && v != "static" {
+		return errors.New("want dynamic or static (dynamic-private is not supported)")
+	}
+	*dst = v
+	return nil
+}
+
+// parseAddrs reads a comma-separated list of host:port.
+func parseAddrs(v string, dst *[]string) error {
+	list := splitList(v)
+	for _, a := range list {
+		host, port, err := net.SplitHostPort(a)
+		if n, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%q is not host:port: want a list like 10.0.0.1:26379,10.0.0.2:26379", a)
+		}
+	}
+	*dst = list
+	return nil
+}
+
 // parseRedisKey refuses an empty key and the glob characters Redis's
 // PSUBSCRIBE patterns would misread.
 func parseRedisKey(v string, dst *string) error {
@@ -363,8 +434,8 @@ func parseRedisKey(v string, dst *string) error {
 
 // parseRedisAdapter reads REDIS_ADAPTER.
 func parseRedisAdapter(v string, dst *string) error {
-	if v != "pubsub" && v != "streams" {
-		return errors.New("want pubsub or streams")
+	if v != "pubsub" && v != "streams" && v != "sharded" {
+		return errors.New("want pubsub, streams or sharded")
 	}
 	*dst = v
 	return nil

@@ -42,7 +42,7 @@ func TestRedisSettings(t *testing.T) {
 	f(map[string]string{"REDIS_KEY": "a*b"}, `invalid REDIS_KEY "a*b"`)
 	f(map[string]string{"REDIS_REQUEST_TIMEOUT": "0s"}, `invalid REDIS_REQUEST_TIMEOUT "0s"`)
 	f(map[string]string{"REDIS_READINESS": "sometimes"}, `invalid REDIS_READINESS "sometimes": want true or false`)
-	f(map[string]string{"REDIS_ADAPTER": "sharded"}, `invalid REDIS_ADAPTER "sharded": want pubsub or streams`)
+	f(map[string]string{"REDIS_ADAPTER": "kafka"}, `invalid REDIS_ADAPTER "kafka": want pubsub, streams or sharded`)
 	f(map[string]string{"REDIS_STREAM_NAME": "a b"}, `invalid REDIS_STREAM_NAME "a b"`)
 	f(map[string]string{"REDIS_STREAM_MAXLEN": "-5"}, `invalid REDIS_STREAM_MAXLEN "-5": want a positive whole number`)
 	f(map[string]string{"REDIS_STREAM_MAXLEN": "1e9x"}, `invalid REDIS_STREAM_MAXLEN "1e9x"`)
@@ -111,4 +111,51 @@ func TestNewWithRedis(t *testing.T) {
 	if s, err = New(c, log); err != nil || s.Cluster != nil || s.IO.Adapter != nil {
 		t.Errorf("without REDIS_URL: cluster %v adapter %v err %v", s.Cluster, s.IO.Adapter, err)
 	}
+}
+
+// TestRedisTopologySettings checks REDIS_SENTINEL_* , REDIS_CLUSTER_ADDRS
+// and REDIS_PASSWORD: their way to the adapter, and the combinations
+// refused at start with one line.
+func TestRedisTopologySettings(t *testing.T) {
+	c, err := LoadConfig([]string{"--redis-sentinel-master", "mymaster"},
+		env(map[string]string{"REDIS_SENTINEL_ADDRS": "10.0.0.1:26379, 10.0.0.2:26379", "REDIS_SENTINEL_PASSWORD": "sp", "REDIS_PASSWORD": "dp"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(c, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ac := s.Cluster.Config(); ac.Topology() != "sentinel" || strings.Join(ac.SentinelAddrs, ",") != "10.0.0.1:26379,10.0.0.2:26379" ||
+		ac.SentinelMaster != "mymaster" || ac.SentinelPassword != "sp" || ac.Password != "dp" {
+		t.Errorf("adapter config %+v", ac)
+	}
+	c, err = LoadConfig(nil, env(map[string]string{"REDIS_CLUSTER_ADDRS": "n1:7000,[::1]:7001"}), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err = New(c, slog.New(slog.DiscardHandler)); err != nil || s.Cluster.Config().Topology() != "cluster" {
+		t.Errorf("cluster: %v", err)
+	}
+	f := func(e map[string]string, want string) {
+		t.Helper()
+		_, err := LoadConfig(nil, env(e), io.Discard)
+		if err == nil || err.Error() != want {
+			t.Errorf("env %v: err %v\nwant %s", e, err, want)
+		}
+	}
+	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_CLUSTER_ADDRS": "h:2"},
+		"invalid REDIS_URL and REDIS_CLUSTER_ADDRS: set one of REDIS_URL, REDIS_SENTINEL_ADDRS and REDIS_CLUSTER_ADDRS, not several")
+	f(map[string]string{"REDIS_SENTINEL_ADDRS": "h:1"},
+		`invalid REDIS_SENTINEL_ADDRS "h:1": it needs REDIS_SENTINEL_MASTER, the name of the master the Sentinels monitor`)
+	f(map[string]string{"REDIS_SENTINEL_MASTER": "m"}, `invalid REDIS_SENTINEL_MASTER "m": it needs REDIS_SENTINEL_ADDRS`)
+	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_PASSWORD": "secret"},
+		"invalid REDIS_PASSWORD: with REDIS_URL the password goes in the URL (redis://:password@host:port)")
+	f(map[string]string{"REDIS_PASSWORD": "secret"}, "invalid REDIS_PASSWORD: it needs REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS")
+	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_SUBSCRIPTION_MODE": "static"},
+		`invalid REDIS_SUBSCRIPTION_MODE "static": it is for REDIS_ADAPTER=sharded (REDIS_ADAPTER is pubsub)`)
+	f(map[string]string{"REDIS_ADAPTER": "sharded", "REDIS_SUBSCRIPTION_MODE": "dynamic-private"},
+		`invalid REDIS_SUBSCRIPTION_MODE "dynamic-private": want dynamic or static (dynamic-private is not supported)`)
+	f(map[string]string{"REDIS_CLUSTER_ADDRS": "h:1,h"},
+		`invalid REDIS_CLUSTER_ADDRS "h:1,h": "h" is not host:port: want a list like 10.0.0.1:26379,10.0.0.2:26379`)
 }

@@ -26,7 +26,8 @@ type Service struct {
 	Server *loop.Server
 	IO     *loop.SocketIO
 	// Cluster is the Redis adapter that joins this server to the others
-	// of a cluster, or nil when REDIS_URL is not set.
+	// of a cluster, or nil when none of REDIS_URL, REDIS_SENTINEL_ADDRS and
+	// REDIS_CLUSTER_ADDRS is set.
 	Cluster *cluster.Adapter
 
 	auth      *api.JWTAuth  // nil without JWT settings
@@ -83,7 +84,7 @@ func New(cfg Config, log *slog.Logger) (*Service, error) {
 	api.Install(nss, auth, cfg.Limits(), hk)
 	srv.Handle(cfg.SocketIOPath, io)
 	s := &Service{Config: cfg, Log: log, Server: srv, IO: io, auth: auth, hooks: hk}
-	if cfg.RedisURL != "" {
+	if cfg.RedisURL != "" || len(cfg.RedisSentinelAddrs) > 0 || len(cfg.RedisClusterAddrs) > 0 {
 		if s.Cluster, err = newCluster(cfg, io, nss, log); err != nil {
 			return nil, err
 		}
@@ -262,14 +263,21 @@ func jwtError(cfg Config, err error) error {
 // last socket (SocketIO.OnNamespaceRemoved).
 func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.Logger) (*cluster.Adapter, error) {
 	ad, err := cluster.New(cluster.Config{
-		URL:            cfg.RedisURL,
-		Key:            cfg.RedisKey,
-		RequestTimeout: cfg.RedisRequestTimeout,
-		PublishRetry:   cfg.RedisPublishRetry,
-		Streams:        cfg.RedisAdapter == "streams",
-		Stream:         cfg.RedisStreamName,
-		StreamMaxLen:   int64(cfg.RedisStreamMaxLen),
-		SessionWindow:  cfg.ConnectionStateRecovery,
+		URL:              cfg.RedisURL,
+		SentinelAddrs:    cfg.RedisSentinelAddrs,
+		SentinelMaster:   cfg.RedisSentinelMaster,
+		SentinelPassword: cfg.RedisSentinelPassword,
+		ClusterAddrs:     cfg.RedisClusterAddrs,
+		Password:         cfg.RedisPassword,
+		Key:              cfg.RedisKey,
+		RequestTimeout:   cfg.RedisRequestTimeout,
+		PublishRetry:     cfg.RedisPublishRetry,
+		Streams:          cfg.RedisAdapter == "streams",
+		Sharded:          cfg.RedisAdapter == "sharded",
+		SubscriptionMode: cfg.RedisSubscriptionMode,
+		Stream:           cfg.RedisStreamName,
+		StreamMaxLen:     int64(cfg.RedisStreamMaxLen),
+		SessionWindow:    cfg.ConnectionStateRecovery,
 	}, io, log)
 	if err != nil {
 		return nil, err
@@ -287,10 +295,24 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 		// in Redis, as @socket.io/redis-streams-adapter.
 		io.Sessions = ad
 	}
+	if cfg.RedisAdapter == "sharded" {
+		// Refuse a Redis without sharded pub/sub at start rather than
+		// fail every SSUBSCRIBE; an unreachable Redis is no error here.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		err := ad.CheckVersion(ctx)
+		cancel()
+		if err != nil {
+			_ = ad.Close()
+			return nil, fmt.Errorf("invalid REDIS_ADAPTER \"sharded\": %s", strings.TrimPrefix(err.Error(), "cluster: "))
+		}
+		io.OnRoom, io.OnRoomRemoved = ad.OnRoom, ad.OnRoomRemoved
+		log.Info("redis sharded adapter enabled", "uid", ad.UID(), "redis", ad.Config().Topology(), "key", ad.Config().Key, "subscription_mode", ad.Config().SubscriptionMode)
+		return ad, nil
+	}
 	if c := ad.Config(); c.Streams {
-		log.Info("redis streams adapter enabled", "uid", ad.UID(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
+		log.Info("redis streams adapter enabled", "uid", ad.UID(), "redis", c.Topology(), "key", c.Key, "stream", c.Stream, "maxlen", c.StreamMaxLen)
 	} else {
-		log.Info("redis adapter enabled", "uid", ad.UID(), "key", c.Key)
+		log.Info("redis adapter enabled", "uid", ad.UID(), "redis", c.Topology(), "key", c.Key)
 	}
 	return ad, nil
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -46,6 +47,113 @@ func TestCluster(t *testing.T) { testCluster(t, "pubsub") }
 
 // TestClusterStreams is TestCluster with REDIS_ADAPTER=streams.
 func TestClusterStreams(t *testing.T) { testCluster(t, "streams") }
+
+// TestClusterSharded is TestCluster with REDIS_ADAPTER=sharded (dynamic
+// subscription mode).
+func TestClusterSharded(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	testCluster(t, "sharded")
+}
+
+// TestShardedRoomTraffic: with REDIS_ADAPTER=sharded a broadcast to a
+// room is published on the room's channel, which only the servers with a
+// member of the room subscribe (loop's OnRoom hook): of three servers,
+// the one with no member receives no Redis message for it at all, while
+// a broadcast to everyone reaches both others.
+func TestShardedRoomTraffic(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	rs := redistest.Start(t)
+	var ss []*testService
+	for range 3 {
+		s := startService(t, "--redis-url", rs.URL, "--redis-adapter", "sharded")
+		waitHealth(t, s, "up", http.StatusOK)
+		ss = append(ss, s)
+	}
+	member, other := dialSIO(t, ss[1], "/"), dialSIO(t, ss[2], "/")
+	postJSON(t, ss[1].admin+"/sockets/join", `{"to":"`+member.sid+`","room":"r"}`)
+	// The room's channel is subscribed when its first member joins.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, err := ss[0].ad.ServerCount(context.Background(), "/")
+		r := do(t, http.MethodGet, ss[0].admin+"/sockets?room=r", nil)
+		if err == nil && n == 3 && number(t, r.object(t)["count"]) == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the member never joined r: %s", r.body)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	received := func(s *testService) uint64 { return s.ad.Stats().Received[0] } // broadcasts
+	r1, r2 := received(ss[1]), received(ss[2])
+	const n = 20
+	for range n {
+		postJSON(t, ss[0].admin+"/SendWebsocketEvent", `{"rooms":"r","event":"room"}`)
+	}
+	for range n {
+		if got := member.read(); got != `42["room"]` {
+			t.Fatalf("member got %q", got)
+		}
+	}
+	postJSON(t, ss[0].admin+"/SendWebsocketEvent", `{"event":"all"}`)
+	if got := other.read(); got != `42["all"]` {
+		t.Fatalf("other got %q, want all (and no room broadcast before it)", got)
+	}
+	if got := member.read(); got != `42["all"]` {
+		t.Fatalf("member got %q", got)
+	}
+	d1, d2 := received(ss[1])-r1, received(ss[2])-r2
+	t.Logf("%d broadcasts to a room with its one member on server 2, then 1 to all: Redis messages received by server 2: %d, by server 3: %d", n, d1, d2)
+	if d1 != n+1 || d2 != 1 {
+		t.Errorf("received %d and %d, want %d and 1", d1, d2, n+1)
+	}
+}
+
+// TestHealthSentinel: with Redis Sentinel, GET /health names the master
+// the adapter is connected to and counts the failovers it saw. Two
+// services follow a failover (the master killed by PID): /health names
+// the promoted replica, and a broadcast posted to one reaches the client
+// of the other, which was never disconnected.
+func TestHealthSentinel(t *testing.T) {
+	rs := redistest.StartSentinel(t)
+	var ss []*testService
+	for range 2 {
+		ss = append(ss, startService(t, "--redis-sentinel-addrs", strings.Join(rs.Addrs(), ","), "--redis-sentinel-master", redistest.SentinelMaster))
+	}
+	m := waitHealth(t, ss[0], "up", http.StatusOK)
+	if m["redis_master"] != rs.Master.Addr() || number(t, m["redis_failovers"]) != 0 {
+		t.Errorf("GET /health: %v, want redis_master %s and redis_failovers 0", m, rs.Master.Addr())
+	}
+	mfs := scrape(t, ss[0].admin)
+	if v, ok := metricstest.Value(mfs, "sioloop_redis_info", "topology", "sentinel", "master", rs.Master.Addr()); !ok || v != 1 {
+		t.Errorf("sioloop_redis_info = %v (present %v)", v, ok)
+	}
+	waitHealth(t, ss[1], "up", http.StatusOK)
+	c := dialSIO(t, ss[1], "/")
+	killed := time.Now()
+	rs.Master.Kill()
+	for _, s := range ss {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			m := do(t, http.MethodGet, s.admin+"/health", nil).object(t)
+			if m["redis"] == "up" && m["redis_master"] == rs.Replica.Addr() && number(t, m["redis_failovers"]) == 1 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("GET /health 20s after the master was killed: %v, want redis up on %s after 1 failover", m, rs.Replica.Addr())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	t.Logf("both services on the promoted replica %v after the kill", time.Since(killed).Round(time.Millisecond))
+	postJSON(t, ss[0].admin+"/SendWebsocketEvent", `{"event":"after"}`)
+	if got := c.read(); got != `42["after"]` {
+		t.Errorf("the client of the other service got %q, want the broadcast posted after the failover", got)
+	}
+	if v, _ := metricstest.Value(scrape(t, ss[1].admin), "sioloop_redis_failovers_total"); v != 1 {
+		t.Errorf("sioloop_redis_failovers_total = %v, want 1", v)
+	}
+}
 
 func testCluster(t *testing.T, adapter string) {
 	rs := redistest.Start(t)

@@ -33,6 +33,7 @@ type testService struct {
 	main  string // http://127.0.0.1:<port>
 	admin string // http://127.0.0.1:<admin port>
 	port  int
+	ad    *cluster.Adapter // nil without Redis
 	stop  context.CancelFunc
 	done  chan error
 }
@@ -62,6 +63,8 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	jwtSecret := fs.String("jwt-secret", "", "")
 	maxUserConns := fs.Int("max-user-connections", 0, "")
 	redisAdapter := fs.String("redis-adapter", "pubsub", "")
+	sentinelAddrs := fs.String("redis-sentinel-addrs", "", "")
+	sentinelMaster := fs.String("redis-sentinel-master", "", "")
 	if err := fs.Parse(extra); err != nil {
 		t.Fatalf("startService(%q): %v", extra, err)
 	}
@@ -83,10 +86,17 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	Install(nss, auth, lim, nil)
 	srv.Handle("/socket.io/", sio)
 	var ad *cluster.Adapter
-	if *redisURL != "" {
+	if *redisURL != "" || *sentinelAddrs != "" {
 		var err error
-		if ad, err = cluster.New(cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout, Streams: *redisAdapter == "streams"}, sio, log); err != nil {
+		cfg := cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout, Streams: *redisAdapter == "streams", Sharded: *redisAdapter == "sharded"}
+		if *sentinelAddrs != "" {
+			cfg.SentinelAddrs, cfg.SentinelMaster = strings.Split(*sentinelAddrs, ","), *sentinelMaster
+		}
+		if ad, err = cluster.New(cfg, sio, log); err != nil {
 			t.Fatal(err)
+		}
+		if cfg.Sharded {
+			sio.OnRoom, sio.OnRoomRemoved = ad.OnRoom, ad.OnRoomRemoved
 		}
 		for _, ns := range nss {
 			if name := ns.Name(); !strings.Contains(name, "*") {
@@ -107,6 +117,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 		main:  "http://127.0.0.1:" + strconv.Itoa(port),
 		admin: "http://" + adminLn.Addr().String(),
 		port:  port,
+		ad:    ad,
 		stop:  cancel,
 		done:  make(chan error, 1),
 	}

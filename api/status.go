@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sioloop/loop/cluster"
 )
 
 // rootResponse is the body of GET /.
@@ -37,6 +39,11 @@ type healthResponse struct {
 	Connections int64  `json:"connections"`
 	// Redis is "up" or "down" with REDIS_URL, absent without.
 	Redis string `json:"redis,omitempty"`
+	// RedisMaster is the master the Sentinels named when the adapter last
+	// connected, RedisFailovers the changes of master it saw since the
+	// start; both only with REDIS_SENTINEL_ADDRS.
+	RedisMaster    string  `json:"redis_master,omitempty"`
+	RedisFailovers *uint64 `json:"redis_failovers,omitempty"`
 }
 
 // metricsJSON is the old service's JSON form of GET /metrics.
@@ -77,6 +84,9 @@ func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request, _ time.Tim
 	status := http.StatusOK
 	if c := h.s.Cluster; c != nil {
 		resp.Redis = "up"
+		if st := c.Stats(); st.Topology == cluster.TopologySentinel {
+			resp.RedisMaster, resp.RedisFailovers = st.Master, &st.Failovers
+		}
 		if !c.Up() {
 			// Local delivery goes on without Redis: still alive, and
 			// ready unless REDIS_READINESS asks for Redis too.

@@ -72,6 +72,8 @@
 //	Forget, Restore)                          elsewhere                    answers later, from anywhere
 //	SocketIO.OnNamespace, OnNamespaceRemoved  called on a reactor with     must be quick, must not call
 //	                                          the SocketIO's lock held     back into the SocketIO
+//	SocketIO.OnRoom, OnRoomRemoved            called on the reactor whose  must be quick, must not call
+//	                                          socket joined or left        back into the SocketIO
 //
 // # No self-deadlock
 //

@@ -33,6 +33,16 @@ type SocketIO struct {
 	// left (its reactor), with io's lock held, like OnNamespace. Set it
 	// before Serve.
 	OnNamespaceRemoved func(name string)
+	// OnRoom, when set, is called when a room of namespace ns gets its
+	// first member on a reactor, and OnRoomRemoved when its last member
+	// there leaves: per reactor, so a room of the process exists from the
+	// first OnRoom to the last matching OnRoomRemoved (count them). A
+	// socket's own id room is never reported. Both run on that reactor,
+	// on every such change, and must be quick and must not call back into
+	// io (the sharded Redis adapter subscribes to a room's channel with
+	// them, as Node's adapter does on "create-room" and "delete-room").
+	// Set them before Serve.
+	OnRoom, OnRoomRemoved func(ns, room string)
 	// ConnectTimeout closes a client that joins no namespace in time.
 	// Default 45s.
 	ConnectTimeout time.Duration

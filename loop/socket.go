@@ -220,6 +220,9 @@ func (so *Socket) Join(room string) {
 	if set == nil {
 		set = &roomSet{}
 		l.rooms[room] = set
+		if h := so.ns.io.OnRoom; h != nil {
+			h(so.ns.name, room)
+		}
 	}
 	if so.roomIx == nil {
 		so.roomIx = make(map[string]int)
@@ -305,6 +308,9 @@ func (so *Socket) detach(l *nsLocal, ref roomRef) {
 	}
 	if len(ref.set.members) == 0 {
 		delete(l.rooms, ref.name)
+		if h := so.ns.io.OnRoomRemoved; h != nil {
+			h(so.ns.name, ref.name)
+		}
 	}
 }
 

@@ -118,6 +118,18 @@ var clusterFamilies = []clusterFamily{
 				}
 			}
 		}},
+	{"sioloop_redis_info", "gauge", "1, labelled with the Redis deployment (topology: single, sentinel or cluster) and, except on a cluster, the node the adapter last connected to (master: with Sentinel, the master the Sentinels name).",
+		func(a *appender, s *cluster.Stats) {
+			if s.Topology != "" {
+				a.int(`topology="`+s.Topology+`",master="`+s.Master+`"`, 1)
+			}
+		}},
+	{"sioloop_redis_failovers_total", "counter", "Changes of master seen through the Sentinels (REDIS_SENTINEL_ADDRS): a new connection went to another master than the one before.",
+		func(a *appender, s *cluster.Stats) {
+			if s.Topology == cluster.TopologySentinel {
+				a.uint("", s.Failovers)
+			}
+		}},
 	{"sioloop_cluster_request_timeouts_total", "counter", "Cluster-wide requests (fetch sockets, all rooms, acks) that some server did not answer within REDIS_REQUEST_TIMEOUT.",
 		func(a *appender, s *cluster.Stats) { a.uint("", s.Timeouts) }},
 }

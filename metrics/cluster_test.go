@@ -62,6 +62,12 @@ func TestClusterFamilies(t *testing.T) {
 	f("sioloop_redis_sessions_restored_total", 6)
 	f("sioloop_redis_session_restore_failures_total", 3, "reason", "redis_unavailable")
 	f("sioloop_redis_session_restore_failures_total", 0, "reason", "bad_offset")
+	src.s.Topology, src.s.Master, src.s.Failovers = "sentinel", "10.0.0.2:6379", 3
+	b.Reset()
+	s.WritePrometheus(&b)
+	mfs = metricstest.Parse(t, b.Bytes())
+	f("sioloop_redis_info", 1, "topology", "sentinel", "master", "10.0.0.2:6379")
+	f("sioloop_redis_failovers_total", 3)
 
 	src.s.Up = false
 	b.Reset()

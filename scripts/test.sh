@@ -3,7 +3,9 @@
 #
 # On a Debian machine with Go and Node.js (>= 18), it:
 #   1. installs redis-server from Debian's packages when it is missing (the Redis adapter tests
-#      start their own on a free loopback port and stop it by PID), and the Node packages of
+#      start their own on a free loopback port and stop it by PID; also, from the same binary, a
+#      master, a replica and three Sentinels (redis-server --sentinel), and a 3-master Redis
+#      Cluster; the sharded-adapter tests need Redis 7, Debian 12's), and the Node packages of
 #      the interop harness (npm ci in tools/interop and tools/peers/node), skipped when
 #      node_modules already matches package-lock.json;
 #   2. runs go vet ./... and checks that go mod tidy would change nothing, in the server's

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"sioloop/loop"
 )
@@ -29,11 +28,30 @@ const (
 )
 
 // Config configures an Adapter. The zero value of every field but URL
-// means its documented default; Resolve fills them in.
+// means its documented default; Resolve fills them in. Which Redis
+// deployment it names is Topology (client.go).
 type Config struct {
 	// URL is the Redis server: redis://[user:password@]host:port[/db] or
-	// rediss:// for TLS (env REDIS_URL). Required.
+	// rediss:// for TLS (env REDIS_URL). Exactly one of URL, SentinelAddrs
+	// and ClusterAddrs is required.
 	URL string
+	// SentinelAddrs are host:port of Redis Sentinels, which name the
+	// master SentinelMaster; the adapter follows its failovers (env
+	// REDIS_SENTINEL_ADDRS).
+	SentinelAddrs []string
+	// SentinelMaster is the name of the master the Sentinels monitor
+	// (env REDIS_SENTINEL_MASTER). Required with SentinelAddrs.
+	SentinelMaster string
+	// SentinelPassword is the Sentinels' own password (requirepass in
+	// sentinel.conf; env REDIS_SENTINEL_PASSWORD). Default none.
+	SentinelPassword string
+	// ClusterAddrs are host:port of some nodes of a Redis Cluster, from
+	// which the client learns the others (env REDIS_CLUSTER_ADDRS).
+	ClusterAddrs []string
+	// Password is the data nodes' password with SentinelAddrs or
+	// ClusterAddrs (env REDIS_PASSWORD); with URL the password is in the
+	// URL. Default none.
+	Password string
 	// Key is the channel prefix shared with the Node servers and emitters
 	// of the cluster. Default "socket.io" (env REDIS_KEY).
 	Key string
@@ -54,6 +72,14 @@ type Config struct {
 	// Stream is the Redis stream of the Streams protocol (its streamName
 	// option). Default "socket.io" (env REDIS_STREAM_NAME).
 	Stream string
+	// Sharded selects the protocol of createShardedAdapter of
+	// @socket.io/redis-adapter 8.3, on Redis 7 sharded pub/sub (env
+	// REDIS_ADAPTER=sharded): see adapter_sharded.go. Not with Streams.
+	Sharded bool
+	// SubscriptionMode is the sharded protocol's subscriptionMode:
+	// SubscribeDynamic (default) or SubscribeStatic (env
+	// REDIS_SUBSCRIPTION_MODE).
+	SubscriptionMode string
 	// StreamMaxLen bounds the stream, trimmed approximately (XADD MAXLEN ~)
 	// as its maxLen option. Default 10000 (env REDIS_STREAM_MAXLEN).
 	StreamMaxLen int64
@@ -83,6 +109,9 @@ func (c Config) Resolve() Config {
 	}
 	if c.StreamMaxLen <= 0 {
 		c.StreamMaxLen = DefaultStreamMaxLen
+	}
+	if c.SubscriptionMode == "" {
+		c.SubscriptionMode = SubscribeDynamic
 	}
 	return c
 }
@@ -127,8 +156,9 @@ type Adapter struct {
 	uid   string
 	local Local
 	log   *slog.Logger
-	rdb   *redis.Client
+	rdb   redis.UniversalClient
 	ps    *redis.PubSub
+	nodes *nodeWatch
 
 	bcPrefix, reqPrefix, respPrefix string
 
@@ -152,11 +182,15 @@ type Adapter struct {
 	// goroutine that subscribes touches it (Start, then subscribeLoop).
 	subbed map[string]struct{}
 
-	// st is the state of the Streams protocol, nil with pub/sub.
+	// st is the state of the Streams protocol, nil with pub/sub. The
+	// sharded protocol uses it too (its messages are the same), without
+	// its stream.
 	st *streams
 	// ss are the sessions of connection state recovery, nil unless
 	// Streams with a SessionWindow.
 	ss *sessions
+	// sh is the state of the sharded protocol, nil without it.
+	sh *sharded
 
 	started atomic.Bool
 	closed  atomic.Bool
@@ -167,30 +201,29 @@ type Adapter struct {
 }
 
 // New returns an adapter for cfg serving local, without connecting yet.
-// It fails only on an invalid URL.
+// It fails only on a Config that names no Redis, several, or an invalid
+// URL.
 func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	cfg = cfg.Resolve()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	opt, err := redis.ParseURL(cfg.URL)
-	if err != nil {
-		return nil, fmt.Errorf("invalid REDIS_URL %q: %v: want redis://[user:password@]host:port[/db] or rediss://…", redactURL(cfg.URL), err)
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
-	// Our own loops retry with backoff and count every failure; the
-	// client's retries would hide them and delay the "redis down" state.
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.DialTimeout = 2 * time.Second
-	opt.DisableIdentity = true
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
 	setRedisLogger(log)
+	nodes := &nodeWatch{log: log, topology: cfg.Topology(), sentinels: cfg.SentinelAddrs}
+	rdb, err := redisClient(cfg, 0, nodes)
+	if err != nil {
+		return nil, err
+	}
 	a := &Adapter{
 		cfg:        cfg,
 		uid:        newID(),
 		local:      local,
 		log:        log,
-		rdb:        redis.NewClient(opt),
+		rdb:        rdb,
+		nodes:      nodes,
 		bcPrefix:   cfg.Key + "#",
 		reqPrefix:  cfg.Key + "-request#",
 		respPrefix: cfg.Key + "-response#",
@@ -204,10 +237,21 @@ func New(cfg Config, local Local, log *slog.Logger) (*Adapter, error) {
 	}
 	if cfg.Streams {
 		a.uid = newHexID()
-		a.st = newStreams(a, opt)
+		// The reader's own connection, as Node's duplicate client: a
+		// blocked XREAD holds it.
+		srdb, err := redisClient(cfg, 1, nodes)
+		if err != nil {
+			return nil, err
+		}
+		a.st = newStreams(a, srdb)
 		if cfg.SessionWindow > 0 {
 			a.ss = newSessions(a, cfg.SessionWindow)
 		}
+	}
+	if cfg.Sharded {
+		a.uid = newHexID()
+		a.st = newStreams(a, nil)
+		a.sh = newSharded(a)
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.codecs.New = func() any { return new(Codec) }
@@ -248,15 +292,33 @@ func (a *Adapter) RemoveNamespace(nsp string) {
 	a.queueSub(nsp, false)
 }
 
-// subOp is a namespace to subscribe (add) or unsubscribe.
+// subOp is a namespace to subscribe (add) or unsubscribe, or with
+// channel set one channel of it (a room's, sharded protocol).
 type subOp struct {
-	nsp string
-	add bool
+	nsp     string
+	add     bool
+	channel string
 }
 
-func (a *Adapter) queueSub(nsp string, add bool) {
+// key identifies what op subscribes, for subscribePending.
+func (op subOp) key() string {
+	if op.channel != "" {
+		return "\x00" + op.channel
+	}
+	return op.nsp
+}
+
+func (a *Adapter) queueSub(nsp string, add bool) { a.queueOp(subOp{nsp: nsp, add: add}) }
+
+// queueChannel queues the subscription (add) or unsubscription of one
+// channel of nsp.
+func (a *Adapter) queueChannel(nsp, ch string, add bool) {
+	a.queueOp(subOp{nsp: nsp, add: add, channel: ch})
+}
+
+func (a *Adapter) queueOp(op subOp) {
 	a.mu.Lock()
-	a.toSub = append(a.toSub, subOp{nsp, add})
+	a.toSub = append(a.toSub, op)
 	a.mu.Unlock()
 	select {
 	case a.kick <- struct{}{}:
@@ -284,7 +346,7 @@ func (a *Adapter) Start() {
 	go a.dispatchLoop()
 	go a.subscribeLoop()
 	go a.publishLoop()
-	if a.st != nil {
+	if a.st != nil && a.sh == nil {
 		a.wg.Add(1)
 		go a.st.readLoop()
 	}
@@ -315,7 +377,9 @@ func (a *Adapter) Close() error {
 	if a.ps != nil {
 		_ = a.ps.Close()
 	}
-	if a.st != nil {
+	if a.sh != nil {
+		a.sh.close()
+	} else if a.st != nil {
 		_ = a.st.rdb.Close() // ends a blocked XREAD
 	}
 	// The dispatcher may be inside a local operation that a stopping
@@ -343,7 +407,7 @@ func (a *Adapter) Close() error {
 // and the last publish succeeded (and, with Streams, the last read of the
 // stream).
 func (a *Adapter) Up() bool {
-	return a.subUp.Load() && a.pubOK.Load() && (a.st == nil || a.st.up.Load())
+	return a.subUp.Load() && a.pubOK.Load() && (a.st == nil || a.sh != nil || a.st.up.Load())
 }
 
 // ---------------------------------------------------------------- subscriptions
@@ -375,20 +439,26 @@ func (a *Adapter) subscribePending() {
 	}
 	last := make(map[string]bool, len(list))
 	for _, op := range list {
-		last[op.nsp] = op.add
+		last[op.key()] = op.add
 	}
 	var subChans, subPats, unChans, unPats []string
 	for _, op := range list {
-		add, ok := last[op.nsp]
+		k := op.key()
+		add, ok := last[k]
 		if !ok {
 			continue // done already
 		}
-		delete(last, op.nsp)
-		if _, on := a.subbed[op.nsp]; on == add {
+		delete(last, k)
+		if _, on := a.subbed[k]; on == add {
+			continue
+		}
+		if op.channel != "" && add && !a.hasNamespace(op.nsp) {
 			continue
 		}
 		var chans, pats []string
-		if a.st != nil {
+		if op.channel != "" {
+			chans = []string{op.channel}
+		} else if a.st != nil {
 			chans = a.st.channels(op.nsp)
 		} else {
 			resp := ResponseChannel(a.cfg.Key, op.nsp)
@@ -396,10 +466,10 @@ func (a *Adapter) subscribePending() {
 			pats = []string{broadcastPattern(a.cfg.Key, op.nsp)}
 		}
 		if add {
-			a.subbed[op.nsp] = struct{}{}
+			a.subbed[k] = struct{}{}
 			subChans, subPats = append(subChans, chans...), append(subPats, pats...)
 		} else {
-			delete(a.subbed, op.nsp)
+			delete(a.subbed, k)
 			unChans, unPats = append(unChans, chans...), append(unPats, pats...)
 		}
 	}
@@ -413,6 +483,15 @@ func (a *Adapter) subscribePending() {
 	}
 	// Never call (P)Unsubscribe without names: that drops every
 	// subscription.
+	if a.sh != nil {
+		if len(subChans) > 0 {
+			note(a.sh.subscribe(ctx, subChans, true))
+		}
+		if len(unChans) > 0 {
+			note(a.sh.subscribe(ctx, unChans, false))
+		}
+		subChans, unChans = nil, nil
+	}
 	if len(subPats) > 0 {
 		note(a.ps.PSubscribe(ctx, subPats...))
 	}
@@ -436,7 +515,6 @@ func (a *Adapter) subscribePending() {
 // attempts and tracks the up/down state.
 func (a *Adapter) receiveLoop() {
 	defer a.wg.Done()
-	defer close(a.in)
 	backoff := 100 * time.Millisecond
 	for {
 		msg, err := a.ps.ReceiveTimeout(a.ctx, 15*time.Second)
@@ -506,9 +584,19 @@ func (a *Adapter) noteError(op string, err error) {
 func (a *Adapter) dispatchLoop() {
 	defer a.wg.Done()
 	var m Message
-	for msg := range a.in {
+	for {
+		var msg *redis.Message
+		select {
+		case msg = <-a.in:
+		case <-a.ctx.Done():
+			return // a.in is not closed: the sharded protocol has several senders
+		}
 		ch := msg.Channel
 		payload := []byte(msg.Payload)
+		if a.sh != nil {
+			a.sh.onMessage(ch, payload)
+			continue
+		}
 		if a.st != nil {
 			a.st.onPubSub(ch, payload)
 			continue
@@ -562,6 +650,10 @@ func (a *Adapter) Publish(b *loop.Broadcast) {
 	if a.closed.Load() {
 		return
 	}
+	if a.sh != nil {
+		a.sh.publish(b)
+		return
+	}
 	if a.st != nil {
 		a.st.publish(b)
 		return
@@ -613,6 +705,9 @@ func (a *Adapter) enqueue(ch string, payload []byte, k kind) {
 func (a *Adapter) enqueueMsg(m outMsg) {
 	if a.closed.Load() {
 		return
+	}
+	if a.sh != nil && m.entry != nil {
+		m = a.sh.fromEntry(m)
 	}
 	m.at = time.Now()
 	ch := m.channel
@@ -723,6 +818,8 @@ func (a *Adapter) flush(batch []outMsg) {
 			for _, m := range batch {
 				if m.entry != nil {
 					p.XAdd(ctx, m.entry.args(m.channel, a.cfg.StreamMaxLen))
+				} else if a.sh != nil {
+					p.SPublish(ctx, m.channel, m.payload)
 				} else {
 					p.Publish(ctx, m.channel, m.payload)
 				}

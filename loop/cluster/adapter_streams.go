@@ -44,7 +44,7 @@ var streamsLagEvery = 5 * time.Second
 // order, once. The pub/sub half runs on the Adapter's goroutines.
 type streams struct {
 	a    *Adapter
-	rdb  *redis.Client // the reader's own connection, as Node's duplicate client
+	rdb  redis.UniversalClient // the reader's own connection, as Node's duplicate client
 	name string
 	key  string
 
@@ -61,10 +61,8 @@ type streams struct {
 	lagEvery time.Duration
 }
 
-func newStreams(a *Adapter, opt *redis.Options) *streams {
-	ro := *opt
-	ro.PoolSize = 1
-	s := &streams{a: a, rdb: redis.NewClient(&ro), name: a.cfg.Stream, key: a.cfg.Key, lagEvery: streamsLagEvery}
+func newStreams(a *Adapter, rdb redis.UniversalClient) *streams {
+	s := &streams{a: a, rdb: rdb, name: a.cfg.Stream, key: a.cfg.Key, lagEvery: streamsLagEvery}
 	s.lag.Store(-1)
 	return s
 }

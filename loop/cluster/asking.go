@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"sioloop/loop"
 )
@@ -76,16 +79,41 @@ func (a *Adapter) ownRequest(id string) bool {
 // included: PUBSUB NUMSUB of its request channel, as RedisAdapter.serverCount,
 // or with Streams of its public channel, as RedisStreamsAdapter.serverCount.
 func (a *Adapter) ServerCount(ctx context.Context, nsp string) (int, error) {
+	if a.sh != nil {
+		n, err := a.sh.serverCount(ctx, nsp)
+		if err != nil {
+			a.noteError("shardnumsub", err)
+		}
+		return n, err
+	}
 	ch := RequestChannel(a.cfg.Key, nsp)
 	if a.st != nil {
 		ch = publicChannel(a.cfg.Key, nsp)
 	}
-	res, err := a.rdb.PubSubNumSub(ctx, ch).Result()
+	n, err := numSub(ctx, a.rdb, ch)
 	if err != nil {
 		a.noteError("numsub", err)
-		return 0, err
 	}
-	return int(res[ch]), nil
+	return n, err
+}
+
+// numSub returns PUBSUB NUMSUB of ch. On a Redis Cluster a subscription
+// lives on the one node the subscriber is connected to, so the counts of
+// every node are summed, as @socket.io/redis-adapter 8.3 does for an
+// ioredis Cluster (serverCount: PUBSUB NUMSUB on each of nodes()).
+func numSub(ctx context.Context, rdb redis.UniversalClient, ch string) (int, error) {
+	cc, ok := rdb.(*redis.ClusterClient)
+	if !ok {
+		res, err := rdb.PubSubNumSub(ctx, ch).Result()
+		return int(res[ch]), err
+	}
+	var sum atomic.Int64
+	err := cc.ForEachShard(ctx, func(ctx context.Context, c *redis.Client) error {
+		res, err := c.PubSubNumSub(ctx, ch).Result()
+		sum.Add(res[ch])
+		return err
+	})
+	return int(sum.Load()), err
 }
 
 // ask publishes a request with a fresh requestId (set by body) and

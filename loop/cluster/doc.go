@@ -1,11 +1,28 @@
 // Package cluster joins a sioloop server to other Socket.IO servers through
-// Redis, speaking byte for byte one of two protocols (Config.Streams,
-// REDIS_ADAPTER): that of @socket.io/redis-adapter 8.x (classic pub/sub,
-// not the sharded adapter), so that sioloop servers, Node socket.io servers
-// with that adapter and @socket.io/redis-emitter 5.x can share one Redis;
-// or that of @socket.io/redis-streams-adapter 0.3.1 (see "The Streams
-// protocol" below). It is off unless REDIS_URL is set (see service.go
-// beside main.go).
+// Redis, speaking byte for byte one of three protocols (REDIS_ADAPTER):
+// that of @socket.io/redis-adapter 8.x (classic pub/sub), so that sioloop
+// servers, Node socket.io servers with that adapter and
+// @socket.io/redis-emitter 5.x can share one Redis; that of
+// @socket.io/redis-streams-adapter 0.3.1 (Config.Streams, see "The
+// Streams protocol" below); or that of createShardedAdapter of
+// @socket.io/redis-adapter 8.3 (Config.Sharded, see "The sharded
+// protocol"). It is off unless REDIS_URL, REDIS_SENTINEL_ADDRS or
+// REDIS_CLUSTER_ADDRS is set (see service.go beside main.go).
+//
+// # Redis deployments (client.go)
+//
+// Config.Topology is one Redis server (URL), a master found through
+// Sentinels (SentinelAddrs, SentinelMaster) or a Redis Cluster
+// (ClusterAddrs); redisClient makes the matching go-redis client, with its
+// own retries off (the adapter's loops retry and count). A Sentinel
+// client asks the Sentinels for the master on every new connection and
+// go-redis drops the connections to the old master on +switch-master, so
+// the publisher, the subscription and the stream reader all follow a
+// failover by reconnecting; Stats.Master and Failovers come from the
+// addresses the clients dial. On a Redis Cluster, PUBLISH reaches the
+// subscribers of every node, and the server count sums PUBSUB NUMSUB over
+// the nodes, as the Node adapter does for an ioredis Cluster; a stream is
+// one key, on the node of its slot.
 //
 // # Wire format (lib/index.ts of @socket.io/redis-adapter 8.3.0)
 //
@@ -71,6 +88,21 @@
 // delivered in stream order by the reader, so a client's last offset is
 // always its newest.
 //
+// # The sharded protocol (dist/sharded-adapter.js of @socket.io/redis-adapter 8.3.0)
+//
+// It is ClusterAdapter's too, the messages of the Streams protocol, all
+// sent with SPUBLISH (Redis 7): JSON {type, data, uid, nsp}, or msgpack
+// when data holds binary; receivers read both. "<key>#<nsp>#" carries
+// everything but responses (every server SSUBSCRIBEs it; PUBSUB
+// SHARDNUMSUB of it is the server count), "<key>#<nsp>#<uid>#" the
+// responses to server uid. In dynamic mode a broadcast without acks to
+// exactly one room, whose name is not 20 characters long (a socket id),
+// goes on "<key>#<nsp>#<room>#", which a server SSUBSCRIBEs while the room
+// has a member there (loop.SocketIO.OnRoom and OnRoomRemoved, per
+// reactor, counted in adapter_sharded.go). On a Redis Cluster a shard
+// channel lives on the node of its hash slot: one subscription connection
+// per slot in use.
+//
 // # The two halves
 //
 // Codec is pure: it converts between loop's form of an event (raw JSON
@@ -114,8 +146,13 @@
 //   - A broadcast with acks that another server asks of this one answers
 //     all at once, when every client has acknowledged or the (slightly
 //     shortened) timeout passed; Node answers ack by ack.
-//   - Sentinel and Redis Cluster are not supported; the sharded adapter
-//     (SSUBSCRIBE) speaks another protocol.
+//   - Sentinel and Cluster: no TLS and no ACL user name (only passwords),
+//     database 0. A failover is a gap: pub/sub and sharded lose what a
+//     server published before the others subscribed again to the new
+//     master; Streams lose only entries the old master had not replicated.
+//   - Sharded: no dynamic-private mode; the ephemeral messages (requests,
+//     responses) are always msgpack; on a Redis Cluster one subscription
+//     connection per hash slot in use instead of one per node.
 //   - The handshake of a sioloop socket, as another server's
 //     fetchSockets() sees it, holds only address, the initial transport (in
 //     query) and empty headers and auth; socket.data holds userId.

@@ -49,6 +49,11 @@ var (
 	// (AllRooms).
 	ErrUnsupported = errors.New("cluster: not supported by the streams adapter protocol")
 
+	// ErrNoShardedPubSub is returned by CheckVersion when the sharded
+	// protocol (Config.Sharded) meets a Redis older than 7, which has no
+	// SPUBLISH and SSUBSCRIBE.
+	ErrNoShardedPubSub = errors.New("cluster: sharded pub/sub needs Redis 7 or later")
+
 	// ErrQueueFull is counted (not returned: Publish never fails) when a
 	// message is dropped because the publish queue is full.
 	ErrQueueFull = errors.New("cluster: publish queue full")

@@ -35,7 +35,8 @@ type Stats struct {
 	Timeouts       uint64 // cluster-wide requests that some server did not answer in time
 	Queued         int    // messages waiting to be published now
 
-	// Adapter is the protocol: "pubsub" or "streams" (REDIS_ADAPTER).
+	// Adapter is the protocol: "pubsub", "streams" or "sharded"
+	// (REDIS_ADAPTER).
 	Adapter string
 	// With streams: StreamRead counts the entries read from the stream
 	// (this server's own included), StreamReadErrors the XREAD failures,
@@ -55,6 +56,17 @@ type Stats struct {
 	SessionsPersisted, SessionSaveErrors uint64
 	SessionsRestored                     uint64
 	SessionsFailed                       [restoreReasons]uint64
+
+	// Topology is the Redis deployment: "single", "sentinel" or
+	// "cluster" (Config.Topology).
+	Topology string
+	// Master is the address of the Redis node the adapter last connected
+	// to: with Sentinel, the master the Sentinels named then ("" before
+	// the first connection and with a Redis Cluster).
+	Master string
+	// Failovers counts the changes of master seen with Sentinel: a new
+	// connection went to another address than the one before.
+	Failovers uint64
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -68,8 +80,13 @@ func (a *Adapter) Stats() Stats {
 		Timeouts:   a.ctr.timeouts.Load(),
 		Queued:     len(a.out),
 		Adapter:    "pubsub",
+		Topology:   a.cfg.Topology(),
+		Master:     a.nodes.current(),
+		Failovers:  a.nodes.failovers.Load(),
 	}
-	if st := a.st; st != nil {
+	if a.sh != nil {
+		s.Adapter = "sharded"
+	} else if st := a.st; st != nil {
 		s.Adapter = "streams"
 		s.StreamRead, s.StreamReadErrors, s.StreamLag = st.read.Load(), st.errors.Load(), st.lag.Load()
 	}

@@ -30,7 +30,9 @@ const REDIS = process.env.CLUSTER_REDIS || "";
 const OUTAGE = process.env.CLUSTER_OUTAGE === "1";
 // With CLUSTER_ADAPTER=streams every server speaks @socket.io/redis-streams-adapter 0.3 (one
 // Redis stream); @socket.io/redis-emitter has no such protocol, so its checks are skipped.
-const STREAMS = process.env.CLUSTER_ADAPTER === "streams";
+// CLUSTER_ADAPTER=sharded (createShardedAdapter, Redis 7 sharded pub/sub) has no emitter either:
+// it runs the same checks as streams.
+const STREAMS = process.env.CLUSTER_ADAPTER === "streams" || process.env.CLUSTER_ADAPTER === "sharded";
 const KILL_MARKER = "@@KILL_REDIS@@";
 
 // Lines the driver writes on stdin.

@@ -116,9 +116,29 @@ func TestCluster(t *testing.T) { runCluster(t, "pubsub", 3, true) }
 // killed for 5 s in the middle as in TestCluster.
 func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, true) }
 
+// TestClusterSharded runs cluster.js with REDIS_ADAPTER=sharded: two sioloop servers and one
+// Node socket.io server with createShardedAdapter of @socket.io/redis-adapter 8.3 (dynamic
+// subscription mode) on one Redis 7, with sharded pub/sub.
+func TestClusterSharded(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	runCluster(t, "sharded", 2, false)
+}
+
+// TestClusterShardedOnCluster is TestClusterSharded on a 3-master Redis Cluster: the sioloop
+// servers with REDIS_CLUSTER_ADDRS, the Node server with node-redis's createCluster.
+func TestClusterShardedOnCluster(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	runClusterOn(t, "sharded", 2, false, true)
+}
+
 // runCluster runs cluster.js against n sioloop servers and the Node peer, all with
 // REDIS_ADAPTER=adapter, killing Redis for 5 s in the middle when outage is set.
 func runCluster(t *testing.T, adapter string, n int, outage bool) {
+	runClusterOn(t, adapter, n, outage, false)
+}
+
+// runClusterOn is runCluster, on a 3-master Redis Cluster when onCluster is set (no outage then).
+func runClusterOn(t *testing.T, adapter string, n int, outage, onCluster bool) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
@@ -130,7 +150,17 @@ func runCluster(t *testing.T, adapter string, n int, outage bool) {
 		}
 	}
 	start := time.Now()
-	rs := redistest.Start(t)
+	var rs *redistest.Server
+	redisEnv := func() string { return "REDIS_URL=" + rs.URL }
+	redisURL := ""
+	if onCluster {
+		rc := redistest.StartCluster(t)
+		redisEnv = func() string { return "REDIS_CLUSTER_ADDRS=" + strings.Join(rc.Addrs(), ",") }
+		redisURL = rc.Nodes[0].URL
+	} else {
+		rs = redistest.Start(t)
+		redisURL = rs.URL
+	}
 	bin := h.binary(t, "sioloop")
 	var sioloop []string
 	var procs []*clusterProc
@@ -138,14 +168,14 @@ func runCluster(t *testing.T, adapter string, n int, outage bool) {
 		port, admin := testnet.FreePort(t), testnet.FreePort(t)
 		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
 			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
-			"REDIS_URL=" + rs.URL, "REDIS_ADAPTER=" + adapter, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
+			redisEnv(), "REDIS_ADAPTER=" + adapter, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
 		}, port)
 		procs = append(procs, p)
 		sioloop = append(sioloop, p.url)
 	}
 	nodePort := testnet.FreePort(t)
 	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
-		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", "REDIS_URL=" + rs.URL, "REDIS_ADAPTER=" + adapter,
+		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", redisEnv(), "REDIS_ADAPTER=" + adapter,
 	}, nodePort)
 	procs = append(procs, np)
 	t.Logf("redis-server, %d sioloop and 1 Node server (%s) ready in %v", n, adapter, time.Since(start).Round(time.Millisecond))
@@ -155,7 +185,7 @@ func runCluster(t *testing.T, adapter string, n int, outage bool) {
 	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "cluster.js"), "--timeout", "110")
 	cmd.Dir = h.dir
 	cmd.Env = append(clusterEnv(),
-		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+rs.URL,
+		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+redisURL,
 		"CLUSTER_ADAPTER="+adapter)
 	if outage {
 		cmd.Env = append(cmd.Env, "CLUSTER_OUTAGE=1")

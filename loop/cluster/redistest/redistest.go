@@ -30,6 +30,7 @@ type Server struct {
 
 	bin  string
 	dir  string
+	args []string // more arguments: --replicaof, --cluster-enabled; a config file first with --sentinel
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -37,6 +38,13 @@ type Server struct {
 // Start runs redis-server on a free loopback port and stops it when t
 // ends.
 func Start(t testing.TB) *Server {
+	t.Helper()
+	return start(t, freePort(t, false), nil)
+}
+
+// binary returns the path of redis-server, or skips or fails t when it
+// is not installed.
+func binary(t testing.TB) string {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -46,13 +54,39 @@ func Start(t testing.TB) *Server {
 		}
 		t.Skip(msg)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	return bin
+}
+
+// freePort returns a loopback port free now; with bus, one whose
+// Redis Cluster bus port (+10000) is free too.
+func freePort(t testing.TB, bus bool) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !bus {
+			return port
+		}
+		if port+10000 > 65535 {
+			continue
+		}
+		if lb, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+10000)); err == nil {
+			lb.Close()
+			return port
+		}
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	s := &Server{Port: port, URL: "redis://127.0.0.1:" + strconv.Itoa(port), bin: bin, dir: t.TempDir()}
+	t.Fatal("redistest: no free port pair for a cluster node")
+	return 0
+}
+
+// start runs redis-server with args on port and stops it when t ends.
+func start(t testing.TB, port int, args []string) *Server {
+	t.Helper()
+	s := &Server{Port: port, URL: "redis://127.0.0.1:" + strconv.Itoa(port), bin: binary(t), dir: t.TempDir(), args: args}
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +94,18 @@ func Start(t testing.TB) *Server {
 	return s
 }
 
+// Addr returns 127.0.0.1:<Port>.
+func (s *Server) Addr() string { return "127.0.0.1:" + strconv.Itoa(s.Port) }
+
 // start spawns the process and waits until it answers PING.
 func (s *Server) start() error {
-	cmd := exec.Command(s.bin,
-		"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", s.dir, "--daemonize", "no", "--loglevel", "warning")
+	argv := []string{"--port", strconv.Itoa(s.Port), "--bind", "127.0.0.1", "--daemonize", "no", "--loglevel", "warning"}
+	if len(s.args) > 0 && s.args[len(s.args)-1] == "--sentinel" {
+		argv = append(s.args, argv...) // redis-server sentinel.conf --sentinel --port …
+	} else {
+		argv = append(append(argv, "--save", "", "--appendonly", "no", "--dir", s.dir), s.args...)
+	}
+	cmd := exec.Command(s.bin, argv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: starting redis-server: %v", err)
@@ -140,4 +181,26 @@ func (s *Server) Restart(t testing.TB) {
 		time.Sleep(100 * time.Millisecond) // the port may linger a moment
 	}
 	t.Fatal(err)
+}
+
+// NeedVersion skips t when the installed redis-server is older than
+// major (Redis 7 brought sharded pub/sub), or fails it with NEED_REDIS=1
+// or CI set, where the machine is expected to have it (Debian 12 ships
+// Redis 7).
+func NeedVersion(t testing.TB, major int) {
+	t.Helper()
+	out, err := exec.Command(binary(t), "--version").Output()
+	if err != nil {
+		t.Fatalf("redistest: redis-server --version: %v", err)
+	}
+	// "Redis server v=7.0.15 sha=00000000:0 malloc=jemalloc-5.3.0 bits=64 build=…"
+	_, v, _ := strings.Cut(string(out), "v=")
+	v, _, _ = strings.Cut(v, ".")
+	if n, err := strconv.Atoi(v); err != nil || n < major {
+		msg := fmt.Sprintf("redis-server is older than %d (%s): install Redis %d or later (Debian 12: apt-get install redis-server)", major, strings.TrimSpace(string(out)), major)
+		if os.Getenv("NEED_REDIS") == "1" || os.Getenv("CI") != "" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
 }

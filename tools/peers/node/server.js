@@ -34,7 +34,12 @@
 //                   REDIS_REQUEST_TIMEOUT the adapter's requestsTimeout in ms (default 5000).
 //                   With REDIS_ADAPTER=streams it uses @socket.io/redis-streams-adapter 0.3
 //                   instead (stream REDIS_STREAM_NAME, default "socket.io"; REDIS_KEY is its
-//                   channelPrefix), as sioloop's REDIS_ADAPTER=streams.
+//                   channelPrefix), as sioloop's REDIS_ADAPTER=streams. With REDIS_ADAPTER=sharded
+//                   it uses createShardedAdapter of @socket.io/redis-adapter 8.3 (Redis 7 sharded
+//                   pub/sub; REDIS_KEY is its channelPrefix, REDIS_SUBSCRIPTION_MODE its
+//                   subscriptionMode, default "dynamic"), as sioloop's REDIS_ADAPTER=sharded.
+//   REDIS_CLUSTER_ADDRS  instead of REDIS_URL, with REDIS_ADAPTER=sharded: host:port of some nodes
+//                   of a Redis Cluster (node-redis createCluster), as sioloop's REDIS_CLUSTER_ADDRS.
 //
 // This file is the behavioural reference the Go server is tested against
 // (tools/interop). Keep it small and obvious.
@@ -66,6 +71,7 @@ const MAX_PAYLOAD = intEnv("MAX_PAYLOAD", 1000000);
 const ADMIN_MAX_BODY = intEnv("ADMIN_MAX_BODY", 1 << 20);
 const JWT_SECRET = process.env.JWT_SECRET || "";
 const REDIS_URL = process.env.REDIS_URL || "";
+const REDIS_CLUSTER_ADDRS = (process.env.REDIS_CLUSTER_ADDRS || "").split(",").map((s) => s.trim()).filter(Boolean);
 // connectionStateRecovery.maxDisconnectionDuration in milliseconds; 0 (default): off.
 const CONNECTION_STATE_RECOVERY = intEnv("CONNECTION_STATE_RECOVERY", 0);
 const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
@@ -284,7 +290,7 @@ function onHTTPRequest(req, res) {
         uptime: (Date.now() - startedAt) / 1000,
         connectedClients: connectedClients(),
         engineIOClients: eio.clientsCount,
-      }, redisClients ? { redis: redisClients.every((c) => c.isReady) ? "up" : "down" } : {}));
+      }, redisClients ? { redis: redisClients.every((c) => c.isReady ?? c.isOpen) ? "up" : "down" } : {}));
     case "/sockets":
       if (req.method !== "GET") {
         return sendJSON(res, 405, { error: "method not allowed" }, { Allow: "GET" });
@@ -501,10 +507,15 @@ let redisClients = null;
 // useRedis connects the two clients @socket.io/redis-adapter needs (one goes into subscriber
 // mode) and makes every namespace, existing and future, use the adapter.
 async function useRedis() {
-  const { createClient } = require("redis");
+  const { createClient, createCluster } = require("redis");
   if (REDIS_ADAPTER === "streams") return useRedisStreams(createClient);
-  const { createAdapter } = require("@socket.io/redis-adapter");
-  const pub = createClient({ url: REDIS_URL });
+  const { createAdapter, createShardedAdapter } = require("@socket.io/redis-adapter");
+  if (REDIS_CLUSTER_ADDRS.length > 0 && REDIS_ADAPTER !== "sharded") {
+    throw new Error("REDIS_CLUSTER_ADDRS is for REDIS_ADAPTER=sharded in this peer");
+  }
+  const pub = REDIS_CLUSTER_ADDRS.length > 0
+    ? createCluster({ rootNodes: REDIS_CLUSTER_ADDRS.map((a) => ({ url: "redis://" + a })) })
+    : createClient({ url: REDIS_URL });
   const sub = pub.duplicate();
   let lastError = "";
   for (const c of [pub, sub]) {
@@ -519,6 +530,13 @@ async function useRedis() {
   }
   await Promise.all([pub.connect(), sub.connect()]);
   redisClients = [pub, sub];
+  if (REDIS_ADAPTER === "sharded") {
+    const subscriptionMode = process.env.REDIS_SUBSCRIPTION_MODE || "dynamic";
+    io.adapter(createShardedAdapter(pub, sub, { channelPrefix: REDIS_KEY, subscriptionMode }));
+    const where = REDIS_CLUSTER_ADDRS.length > 0 ? `the Redis Cluster of ${REDIS_CLUSTER_ADDRS.join(",")}` : REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@");
+    console.error(`node-peer: redis sharded adapter on ${where} (${subscriptionMode})`);
+    return;
+  }
   io.adapter(createAdapter(pub, sub, { key: REDIS_KEY, requestsTimeout: REDIS_REQUEST_TIMEOUT }));
   console.error(`node-peer: redis adapter on ${REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@")} (key ${REDIS_KEY})`);
 }
@@ -560,7 +578,7 @@ function useAdminUI() {
 
 // ---------------------------------------------------------------- lifecycle
 
-(REDIS_URL ? useRedis() : Promise.resolve()).then(
+(REDIS_URL || REDIS_CLUSTER_ADDRS.length > 0 ? useRedis() : Promise.resolve()).then(
   () => {
     useAdminUI();
     httpServer.listen(PORT, HOST, () => {
