@@ -11,38 +11,43 @@ import (
 
 // connState is the per-connection state stored in gnet's conn context. It
 // is owned by the conn's reactor.
+//
+// Every connected client holds one for its whole life, so its fields are
+// grouped by size (pointers and slices, then 4-byte fields, then bytes)
+// to keep it in the 128-byte size class (TestConnStateSize); the doc.go
+// section "Memory per connection" lists what else a client holds.
 type connState struct {
-	r  *reactor
-	ws bool // the connection speaks WebSocket frames after a 101
+	r *reactor
 
-	sess  *Session // ws: the session this conn carries or probes
-	probe bool     // ws: still probing an upgrade of sess
-
-	parked    *Session // http: the session whose GET waits on this conn
-	keepAlive bool     // http: the parked request allows keep-alive
-	held      []byte   // http: responses waiting behind the parked GET
-	posting   *Session // http: the session whose POST body is arriving here
-	cors      int      // http: index+1 of the allowed origin of the parked request, 0: none
+	sess    *Session // ws: the session this conn carries or probes
+	parked  *Session // http: the session whose GET waits on this conn
+	posting *Session // http: the session whose POST body is arriving here
+	held    []byte   // http: responses waiting behind the parked GET
 
 	// carry holds bytes read before the connection moved from another
 	// reactor, or bytes left over on such a connection; they are served
 	// before anything new.
 	carry []byte
 	// frag accumulates a fragmented WebSocket message (RFC 6455 §5.4).
-	frag   []byte
+	frag []byte
+
+	// waitSeq names the entry of wait in the reactor's deadline queue, 0
+	// if none (timeouts.go).
+	waitSeq    uint32
+	cors       int32 // http: index+1 of the allowed origin of the parked request, 0: none
+	lingerLeft int32 // bytes a lingering conn may still discard
+
+	// wait is what an HTTP connection waits for from its client.
+	wait   httpWait
 	fragOp wsframe.OpCode
 
-	// wait is what an HTTP connection waits for from its client; waitSeq
-	// names its entry in the reactor's deadline queue, 0 if none
-	// (timeouts.go).
-	wait    httpWait
-	waitSeq uint32
-
-	closing    bool // a close is scheduled; input is discarded
-	lingering  bool // closing gracefully, see linger
-	lingerLeft int  // bytes a lingering conn may still discard
-	closed     bool // OnClose ran
-	migrating  bool // the socket moved to another reactor or to net/http
+	ws        bool // the connection speaks WebSocket frames after a 101
+	probe     bool // ws: still probing an upgrade of sess
+	keepAlive bool // http: the parked request allows keep-alive
+	closing   bool // a close is scheduled; input is discarded
+	lingering bool // closing gracefully, see linger
+	closed    bool // OnClose ran
+	migrating bool // the socket moved to another reactor or to net/http
 	// peerClose is set once the client sent a WebSocket close frame: the
 	// connection's end is then a "transport close", as in Node (ws emits
 	// "close"), however the TCP connection goes after it.
@@ -81,9 +86,11 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 			_, _ = c.Discard(len(in))
 		}
 		if cs.lingerLeft > 0 {
-			if cs.lingerLeft -= len(in) - off; cs.lingerLeft <= 0 {
+			left := int(cs.lingerLeft) - (len(in) - off)
+			if left <= 0 {
 				return gnet.Close
 			}
+			cs.lingerLeft = int32(left)
 		}
 		if cs.migrating {
 			return gnet.Close

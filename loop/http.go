@@ -224,7 +224,7 @@ func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, c
 	s.get = c
 	cs.parked = s
 	cs.keepAlive = req.KeepAlive
-	cs.cors = cors
+	cs.cors = int32(cors)
 	if len(s.queue) > 0 {
 		s.flushPoll()
 	}
@@ -443,7 +443,7 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 
 // writePollResponse answers the parked GET on c with payload.
 func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
-	cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/plain; charset=UTF-8", payload)
+	cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/plain; charset=UTF-8", payload)
 	cs.release(c)
 	if cs.parked == nil {
 		cs.settle(c, 0)

@@ -130,8 +130,7 @@ func newSession(r *reactor, h Handler, remote, query string) *Session {
 	s := &Session{id: r.newID(), r: r, h: h, remote: remote, query: query, issued: r.now() / 1e6}
 	s.heartbeat.index = -1
 	s.heartbeat.fire = s.onHeartbeat
-	s.upgradeTimer.index = -1
-	s.upgradeTimer.fire = s.onUpgradeTimer
+	s.upgradeTimer.index = -1 // its fire is set by the upgrade, if one comes
 	return s
 }
 
@@ -409,7 +408,7 @@ func (s *Session) closeFromPOST(c gnet.Conn, cs *connState, keepAlive bool, cors
 	s.closer = c
 	cs.parked = s // responses to requests pipelined behind the POST wait for its ok
 	cs.keepAlive = keepAlive
-	cs.cors = cors
+	cs.cors = int32(cors)
 }
 
 // terminate ends the session at once with reason; code is the WebSocket
@@ -466,7 +465,7 @@ func (s *Session) finish() {
 		cs := c.Context().(*connState)
 		cs.parked = nil
 		if !cs.closed {
-			cs.writeResponse(c, 200, cs.keepAlive, cs.cors, "text/html", []byte("ok"))
+			cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/html", []byte("ok"))
 			cs.release(c)
 		}
 	}

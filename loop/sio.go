@@ -781,6 +781,7 @@ func (c *client) admit(p *joining) {
 	}
 	name := nsBytes(so.ns)
 	r.timers.stop(&c.connectTimer)
+	c.connectTimer.fire = nil // never armed again: let the closure go (16 bytes a client)
 	c.sockets = append(c.sockets, so)
 	so.add()
 	if ks != nil {

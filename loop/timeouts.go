@@ -36,6 +36,9 @@ type deadlineQueue struct {
 	timer   timer // fires at the head entry's deadline
 }
 
+// deadlineKeep is the capacity a drained deadline queue keeps.
+const deadlineKeep = 1024
+
 type deadlineEntry struct {
 	c    gnet.Conn
 	cs   *connState
@@ -118,6 +121,12 @@ func (r *reactor) sweepDeadlines(w httpWait, now int64) {
 		}
 	}
 	if q.head == len(q.entries) {
+		// A drained queue gives back what a connection storm grew it to
+		// (40 bytes an entry, one per connection that arrived within the
+		// timeout); a small one is kept for the next requests.
+		if cap(q.entries) > deadlineKeep {
+			q.entries = nil
+		}
 		q.entries, q.head = q.entries[:0], 0
 	} else {
 		if q.head > len(q.entries)/2 {

@@ -89,6 +89,9 @@ func (cs *connState) serveProbe(c gnet.Conn, req *http1.Request, s *Session) {
 	s.probe = c
 	s.probing = false
 	s.upgradeEnd = cs.r.now() + int64(cs.r.srv.cfg.UpgradeTimeout)
+	// Set here rather than in newSession: the method value is a 16-byte
+	// closure that a session opened on a WebSocket never needs.
+	s.upgradeTimer.fire = s.onUpgradeTimer
 	cs.r.timers.set(&s.upgradeTimer, s.upgradeEnd)
 }
 
