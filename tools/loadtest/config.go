@@ -66,6 +66,7 @@ type Config struct {
 	Ladder      string        // --ladder: total echo rates of the echo-ladder steps, messages/s, comma-separated. Default 5000,10000,20000,30000,40000,50000.
 	Step        time.Duration // --step: measured time of one ladder step. Default 5s.
 	Warmup      time.Duration // --warmup: an unjudged echo run at the first rate before the ladder, 0 for none. Default 3s.
+	StepTries   int           // --step-tries: runs of a rate before it counts as failed. Default 1.
 	LadderP99   time.Duration // --ladder-p99: highest round-trip p99 of a passing step. Default 10ms.
 
 	// Resolved by resolve.
@@ -126,6 +127,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.Ladder, "ladder", defaultLadder, "echo-ladder: total message rates of the steps (messages/s over all clients, comma-separated, increasing)")
 	fs.DurationVar(&c.Step, "step", 5*time.Second, "echo-ladder: measured time of one step")
 	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "echo-ladder: unjudged echo run at the first rate before the steps (0: none)")
+	fs.IntVar(&c.StepTries, "step-tries", 1, "echo-ladder: runs of a rate before the step counts as failed (2 tells a stall of a shared machine from a rate the server cannot hold)")
 	fs.DurationVar(&c.LadderP99, "ladder-p99", 10*time.Millisecond, "echo-ladder: highest round-trip p99 of a passing step")
 	c.Duration, c.Interval = 10*time.Second, time.Second
 	if err := fs.Parse(args); err != nil {

@@ -38,7 +38,7 @@ func TestLadderClimb(t *testing.T) {
 		asked = append(asked, rate)
 		return LadderStep{Rate: rate, Clients: 100, SentPerSec: rate, P99: p99[rate]}, false
 	}
-	steps, best := climb([]float64{5000, 10000, 20000, 30000, 40000}, 100, 10*time.Millisecond, step)
+	steps, best := climb([]float64{5000, 10000, 20000, 30000, 40000}, 1, 100, 10*time.Millisecond, step)
 	if best != 20000 {
 		t.Errorf("best %g, want 20000", best)
 	}
@@ -47,17 +47,34 @@ func TestLadderClimb(t *testing.T) {
 		t.Errorf("steps %+v, asked %v", steps, asked)
 	}
 
-	if _, best := climb([]float64{5000}, 100, 10*time.Millisecond, func(r float64) (LadderStep, bool) {
+	if _, best := climb([]float64{5000}, 1, 100, 10*time.Millisecond, func(r float64) (LadderStep, bool) {
 		return LadderStep{Rate: r, Clients: 100, SentPerSec: r, P99: 50}, false
 	}); best != 0 {
 		t.Errorf("first step failing: best %g, want 0", best)
 	}
 	// stop (an interrupt or an error) ends the climb without a step.
-	steps, best = climb([]float64{5000, 10000}, 100, 10*time.Millisecond, func(r float64) (LadderStep, bool) {
+	steps, best = climb([]float64{5000, 10000}, 1, 100, 10*time.Millisecond, func(r float64) (LadderStep, bool) {
 		return LadderStep{Rate: r, Clients: 100, SentPerSec: r}, r > 5000
 	})
 	if len(steps) != 1 || best != 5000 {
 		t.Errorf("stopped climb: %d steps, best %g", len(steps), best)
+	}
+}
+
+func TestLadderRetry(t *testing.T) {
+	// 10k fails its first try (a stall) and passes its second; 20k fails
+	// both and ends the climb.
+	tries := map[float64]int{}
+	steps, best := climb([]float64{5000, 10000, 20000, 30000}, 2, 100, 10*time.Millisecond, func(r float64) (LadderStep, bool) {
+		tries[r]++
+		p99 := 1.0
+		if (r == 10000 && tries[r] == 1) || r == 20000 {
+			p99 = 40
+		}
+		return LadderStep{Rate: r, Clients: 100, SentPerSec: r, P99: p99}, false
+	})
+	if best != 10000 || len(steps) != 3 || steps[0].Tries != 1 || steps[1].Tries != 2 || !steps[1].Pass || steps[2].Tries != 2 || steps[2].Pass || tries[30000] != 0 {
+		t.Errorf("best %g, steps %+v, tries %v", best, steps, tries)
 	}
 }
 
