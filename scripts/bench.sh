@@ -17,6 +17,8 @@
 #                        "sioloop-write" is sioloop with IO_URING=off (write(2) per
 #                        recipient, as where a seccomp profile refuses io_uring)
 #   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
+#   BENCH_LADDER         echo-ladder rates, msgs/s, default "2500,5000,10000,20000,30000,40000,50000,60000,70000,80000"
+#                        [5000,10000,20000]
 #   BENCH_OUT            output directory, default bench-results
 #   BENCH_RUN_TIMEOUT    seconds one loadtest run may take, default 150
 #   BENCH_TABLE_ONLY=DIR rebuild the table from the JSON results of an earlier run in DIR
@@ -38,6 +40,12 @@
 #                given 120 s, so a server slow to answer still gets one every 500 ms): time to last client,
 #                deliveries/s, lost, RSS per client over the 3 replicas, CPU of every process
 #                (not in the default list: BENCH_SCENARIOS=cluster; zishang is skipped)
+#   echo-ladder  1,000 clients echo at each BENCH_LADDER rate (total msgs/s) for 5 s [2 s] after a
+#                3 s [1 s] warm-up, until a step fails twice in a row: the highest rate with p99 <= 10 ms, nothing
+#                lost and no error, with the server's and the tool's CPU per message. Runs every
+#                server of BENCH_SERVERS and tools/rawecho, a raw-epoll WebSocket echo server with
+#                no protocol: the ceiling of this machine with the load generator on it
+#                (not in the default list: BENCH_SCENARIOS=echo-ladder)
 #
 # Cluster settings: BENCH_CLUSTER_CLIENTS (clients per replica, default 19000 [2000]),
 # BENCH_CLUSTER_PROCS (loadtest processes, default 3: one may hold at most ~19,900
@@ -80,10 +88,12 @@ if [[ $QUICK == 1 ]]; then
 	N_RSS=2000 N_CONN=4000 N_ECHO=500 ECHO_DUR=5s N_BIG=2000
 	FAN_DUR=4s FAN10K_DUR=4s BURST_DUR=3s RSS_HOLD=2s
 	N_CLUSTER=${BENCH_CLUSTER_CLIENTS:-2000} CLUSTER_DUR=${BENCH_CLUSTER_DURATION:-6s}
+	LADDER=${BENCH_LADDER:-5000,10000,20000} LADDER_STEP=2s LADDER_WARMUP=1s
 else
 	N_RSS=10000 N_CONN=19000 N_ECHO=1000 ECHO_DUR=20s N_BIG=10000
 	FAN_DUR=10s FAN10K_DUR=50s BURST_DUR=5s RSS_HOLD=3s
 	N_CLUSTER=${BENCH_CLUSTER_CLIENTS:-19000} CLUSTER_DUR=${BENCH_CLUSTER_DURATION:-30s}
+	LADDER=${BENCH_LADDER:-2500,5000,10000,20000,30000,40000,50000,60000,70000,80000} LADDER_STEP=5s LADDER_WARMUP=3s
 fi
 CLUSTER_PROCS=${BENCH_CLUSTER_PROCS:-3}
 CLUSTER_TIMEOUT=${BENCH_CLUSTER_TIMEOUT:-420}
@@ -97,7 +107,7 @@ command -v go >/dev/null || die "go is not on PATH"
 command -v node >/dev/null || die "node is not on PATH (needed for the Node peer and the table)"
 mkdir -p "$RUN_DIR"
 log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
-(cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest) || die "go build failed"
+(cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest && go build -o "$BIN/rawecho" ./tools/rawecho) || die "go build failed"
 if [[ " $SCENARIOS " == *" cluster "* ]]; then
 	command -v "$REDIS_SERVER" >/dev/null || die "$REDIS_SERVER is not on PATH (the cluster scenario starts one; Debian: apt-get install redis-server)"
 fi
@@ -133,6 +143,7 @@ start_server() {
 	sioloop-write) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn IO_URING=off "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	node) (cd "$ROOT/tools/peers/node" && exec "${base[@]}" PORT="$port" HOST=127.0.0.1 node server.js) >"$logf" 2>&1 & ;;
 	zishang) "${base[@]}" PORT="$port" HOST=127.0.0.1 "$BIN/zishang" >"$logf" 2>&1 & ;;
+	rawecho) "$BIN/rawecho" --addr "127.0.0.1:$port" >"$logf" 2>&1 & ;;
 	*) die "unknown server $name" ;;
 	esac
 	SERVER_PID=$!
@@ -236,6 +247,7 @@ scenario_args() {
 	fan1k-burst) echo "--scenario fanout --connections 1000 --rate 1000 --posters 4 --duration $BURST_DUR" ;;
 	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --payload 100 --duration $FAN10K_DUR" ;;
 	fan10k-burst | fan10k-recovery) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
+	echo-ladder) echo "--scenario echo-ladder --connections 1000 --ladder $LADDER --step $LADDER_STEP --warmup $LADDER_WARMUP --step-tries 2" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -251,7 +263,15 @@ scenario_env() {
 # ---------------------------------------------------------------- runs
 
 for scenario in $SCENARIOS; do
-	for server in $SERVERS; do
+	servers=$SERVERS
+	# The raw echo server speaks only what the echo ladder needs: it is the
+	# ceiling of that row and of no other.
+	if [[ $scenario == echo-ladder && " $servers " != *" rawecho "* ]]; then servers+=" rawecho"; fi
+	for server in $servers; do
+		if [[ $server == rawecho && $scenario != echo-ladder ]]; then
+			log "$scenario: rawecho only runs the echo ladder, skipped"
+			continue
+		fi
 		if [[ $scenario == cluster ]]; then
 			case $server in
 			sioloop | sioloop-write | node) run_cluster "$server" ;;
@@ -265,13 +285,15 @@ for scenario in $SCENARIOS; do
 		start_server "$server" "$port" "$logf"
 		log "$scenario on $server (pid $SERVER_PID, port $port): loadtest $(scenario_args "$scenario")"
 		# shellcheck disable=SC2046 # the flags are meant to split
-		timeout --signal=INT --kill-after=10 "$RUN_TIMEOUT" "$BIN/loadtest" \
+		run_timeout=$RUN_TIMEOUT
+		[[ $scenario == echo-ladder ]] && run_timeout=$((RUN_TIMEOUT * 3)) # up to 7 runs of connect, step and drain
+		timeout --signal=INT --kill-after=10 "$run_timeout" "$BIN/loadtest" \
 			--server "http://127.0.0.1:$port" --pid "$SERVER_PID" --quiet \
 			--handshake-timeout 5s --grace 5s --max-errors 1000000000 --max-loss 100% \
 			--json "$RUN_DIR/$server-$scenario.json" $(scenario_args "$scenario") \
 			>"$RUN_DIR/$server-$scenario.txt" 2>&1 || log "loadtest exited with status $? (see $RUN_DIR/$server-$scenario.txt)"
 		stop_server
-		grep -E '^(connections|round trip|deliveries|to last client|errors) ' "$RUN_DIR/$server-$scenario.txt" | sed 's/^/    /' >&2 || true
+		grep -E '^(connections|round trip|deliveries|to last client|errors|best) ' "$RUN_DIR/$server-$scenario.txt" | sed 's/^/    /' >&2 || true
 	done
 done
 fi # BENCH_TABLE_ONLY
@@ -355,7 +377,7 @@ for (const [sc, what] of [["fan1k", "@20/s"], ["fan1k-burst", "burst"], ["fan10k
   rows.push([`fan-out ${size(sc)} clients ${what}: delivered / expected`, sc,
     (r) => `${r.fanout.delivered}/${r.fanout.expected_deliveries} (${(100 * r.fanout.delivered_ratio).toFixed(1)}%)`, 0, false]);
 }
-const scenarios = [...new Set(rows.map((r) => r[1]))];
+const scenarios = [...new Set(rows.map((r) => r[1]))]; // the echo ladder has its own table below
 rows.push(["errors, all scenarios", null, null, 0, false]);
 rows.push(["loadtest CPU, busiest scenario (% of a core)", null, null, 0, false]);
 
@@ -397,11 +419,42 @@ const quick = process.env.QUICK === "1" ? " (quick mode: smaller and shorter run
 console.log(`### Benchmark: sioloop vs Node socket.io 4.8 vs zishang520/socket.io v2${quick}\n`);
 console.log(`Machine: ${process.env.MACHINE}; ${process.env.VERSIONS}. Command: \`${process.env.CMD}\` (${process.env.ELAPSED}), ` +
   `load generator \`tools/loadtest\` on the same machine. Raw results: \`${dir.startsWith(process.env.ROOT + "/") ? path.relative(process.env.ROOT, dir) : dir}\`.\n`);
+if (out.length > 2) { // not when only the echo ladder ran
 console.log(out.join("\n"));
 console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to last client: per broadcast, the latest ` +
   `arrival among all clients, from the start of the POST. Burst rows keep 4 POSTs in flight at the asked rate: ` +
   `the deliveries/s achieved is the figure, broadcasts may reach the server out of order (reordered counts are expected there). ` +
   `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (tools/peers/zishang/main.go), hence its delivered/expected.`);
+}
+// The echo ladder: its own table, with the raw-epoll echo server as the
+// ceiling of the machine beside the servers.
+const lservers = [...servers.filter((s) => s !== "rawecho"), "rawecho"].filter((s) => load(s, "echo-ladder"));
+if (lservers.length > 0) {
+  const L = (s) => load(s, "echo-ladder");
+  const lnames = { ...names, rawecho: "raw epoll echo (ceiling)" };
+  const best = (r) => r.best_step || null;
+  const failed = (r) => r.steps.find((x) => !x.pass);
+  const raw = L("rawecho");
+  const lrows = [
+    ["highest sustained msgs/s (p99 ≤ 10 ms, 0 lost)", (r) => fmt(r.best_rate_per_second, 0)],
+    ["% of the raw-epoll ceiling", (r) => (raw && raw.best_rate_per_second > 0 ? fmt(100 * r.best_rate_per_second / raw.best_rate_per_second, 0) + " %" : "n/a")],
+    ["÷ Node", (r) => (L("node") && L("node").best_rate_per_second > 0 ? (r.best_rate_per_second / L("node").best_rate_per_second).toFixed(2) + "×" : "n/a")],
+    ["RTT p50 / p99 at that rate (ms)", (r) => (best(r) ? `${fmt(best(r).p50_ms, 3)} / ${fmt(best(r).p99_ms, 2)}` : "n/a")],
+    ["server CPU at that rate: % of a core, µs per message", (r) => (best(r) ? `${fmt(best(r).server_cpu_percent, 0)} %, ${fmt(best(r).server_cpu_us_per_message, 1)} µs` : "n/a")],
+    ["loadtest CPU at that rate: % of a core, µs per message", (r) => (best(r) ? `${fmt(best(r).loadtest_cpu_percent, 0)} %, ${fmt(best(r).loadtest_cpu_us_per_message, 1)} µs` : "n/a")],
+    ["first failing step", (r) => { const f = failed(r); return f ? `${fmt(f.rate_per_second, 0)}/s: p99 ${fmt(f.p99_ms, 1)} ms, lost ${f.lost}, server ${fmt(f.server_cpu_percent, 0)} % + loadtest ${fmt(f.loadtest_cpu_percent, 0)} %` : "none (add steps)"; }],
+  ];
+  const r0 = L(lservers[0]);
+  console.log(`\n#### Echo ladder: ${r0.connections.toLocaleString("en-US")} clients, steps ${r0.rates_per_second.join(", ")} msgs/s of ${r0.step_seconds} s after a ${r0.warmup_seconds} s warm-up\n`);
+  console.log(`| metric | ${lservers.map((s) => lnames[s] || s).join(" | ")} |`);
+  console.log(`|---|${lservers.map(() => "---:").join("|")}|`);
+  for (const [label, get] of lrows) console.log(`| ${label} | ${lservers.map((s) => { try { return get(L(s)); } catch { return "n/a"; } }).join(" | ")} |`);
+  console.log(`\nA step passes when every client stays connected, the tool sends ≥ 95 % of the asked rate, every echo comes back ` +
+    `and the round-trip p99 is at most 10 ms; a step that fails is run once more (one stall of this shared machine ` +
+    `must not end the climb), and the answer is the last step that passed. CPU figures cover the measured ` +
+    `phase of that step; µs per message = CPU time ÷ echoes. The raw echo server (tools/rawecho) has no protocol: ` +
+    `what it cannot sustain, no server can with the load generator on this machine.`);
+}
 if (servers.some((s) => load(s, "cluster"))) {
   console.log(`\nCluster rows: 3 replicas of each server on one redis-server (sioloop's REDIS_URL, Node's @socket.io/redis-adapter), ` +
     `the clients spread over the replicas by ${servers.map((s) => load(s, "cluster")).find(Boolean).setup.procs} loadtest processes, ` +

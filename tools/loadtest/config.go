@@ -21,6 +21,9 @@ const (
 	ScenarioEcho    = "echo"
 	ScenarioFanout  = "fanout"
 	ScenarioConnect = "connect"
+	// ScenarioEchoLadder runs the echo scenario at increasing rates
+	// (ladder.go).
+	ScenarioEchoLadder = "echo-ladder"
 
 	TransportWebSocket = "websocket"
 	TransportPolling   = "polling"
@@ -34,7 +37,7 @@ type Config struct {
 	Interval    time.Duration // --interval: time between two messages of one client (echo). Default 1000ms.
 	Server      string        // --server: base URL of the Socket.IO server, or several comma-separated (clients spread over them in turn). Default http://localhost:3000.
 	Path        string        // --path: Socket.IO path. Default /socket.io/.
-	Scenario    string        // --scenario: echo, fanout or connect. Default echo.
+	Scenario    string        // --scenario: echo, fanout, connect or echo-ladder. Default echo.
 	Transport   string        // --transport: websocket or polling. Default websocket.
 	Ramp        float64       // --ramp: new connections per second, 0 = as fast as possible.
 	Inflight    int           // --inflight: most handshakes in progress at once. Default 128 (websocket), 64 (polling).
@@ -60,6 +63,11 @@ type Config struct {
 	ConnectWait time.Duration // --connect-timeout: longest connect phase before the measured phase starts anyway. Default 60s plus the ramp time.
 	Quiet       bool          // --quiet: no live line.
 	CPUProfile  string        // --cpuprofile: write the tool's own CPU profile here (for work on the tool).
+	Ladder      string        // --ladder: total echo rates of the echo-ladder steps, messages/s, comma-separated. Default 5000,10000,20000,30000,40000,50000.
+	Step        time.Duration // --step: measured time of one ladder step. Default 5s.
+	Warmup      time.Duration // --warmup: an unjudged echo run at the first rate before the ladder, 0 for none. Default 3s.
+	StepTries   int           // --step-tries: runs of a rate before it counts as failed. Default 1.
+	LadderP99   time.Duration // --ladder-p99: highest round-trip p99 of a passing step. Default 10ms.
 
 	// Resolved by resolve.
 	target     netip.AddrPort   // address to dial (the first of targets)
@@ -74,6 +82,7 @@ type Config struct {
 	pad        string           // Payload bytes of 'x'
 	maxLossN   uint64           // when maxLossPct < 0
 	maxLossPct float64          // -1 when MaxLoss is a count
+	rates      []float64        // the parsed --ladder
 }
 
 // ErrHelp is returned by ParseFlags for -h/--help.
@@ -89,7 +98,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.Var(durationFlag{&c.Interval, time.Millisecond}, "interval", "time between two messages of one client, echo scenario (1000ms; a bare number is milliseconds)")
 	fs.StringVar(&c.Server, "server", "http://localhost:3000", "base URL of the Socket.IO server; several comma-separated URLs spread the clients over them in turn (websocket only)")
 	fs.StringVar(&c.Path, "path", "/socket.io/", "Socket.IO path")
-	fs.StringVar(&c.Scenario, "scenario", ScenarioEcho, "echo: clients emit `message` and count the echoes; fanout: clients listen while the tool POSTs /SendWebsocketEvent at --rate; connect: open and hold")
+	fs.StringVar(&c.Scenario, "scenario", ScenarioEcho, "echo: clients emit `message` and count the echoes; echo-ladder: echo at each --ladder rate in turn until a step fails; fanout: clients listen while the tool POSTs /SendWebsocketEvent at --rate; connect: open and hold")
 	fs.StringVar(&c.Transport, "transport", TransportWebSocket, "websocket or polling")
 	fs.Float64Var(&c.Ramp, "ramp", 0, "new connections per second (0: as fast as possible)")
 	fs.IntVar(&c.Inflight, "inflight", 0, "most handshakes in progress at once (0: 128 for websocket, 64 for polling); handshake latency grows with it, the connect rate hardly does past ~64 on 2 cores")
@@ -115,6 +124,11 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.ConnectWait, "connect-timeout", 0, "longest connect phase (0: 60s plus connections/ramp)")
 	fs.BoolVar(&c.Quiet, "quiet", false, "no live line")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load tool's own CPU profile to this file")
+	fs.StringVar(&c.Ladder, "ladder", defaultLadder, "echo-ladder: total message rates of the steps (messages/s over all clients, comma-separated, increasing)")
+	fs.DurationVar(&c.Step, "step", 5*time.Second, "echo-ladder: measured time of one step")
+	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "echo-ladder: unjudged echo run at the first rate before the steps (0: none)")
+	fs.IntVar(&c.StepTries, "step-tries", 1, "echo-ladder: runs of a rate before the step counts as failed (2 tells a stall of a shared machine from a rate the server cannot hold)")
+	fs.DurationVar(&c.LadderP99, "ladder-p99", 10*time.Millisecond, "echo-ladder: highest round-trip p99 of a passing step")
 	c.Duration, c.Interval = 10*time.Second, time.Second
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -205,8 +219,12 @@ func (c *Config) resolve(ctx context.Context) error {
 	case "":
 		c.Scenario = ScenarioEcho
 	case ScenarioEcho, ScenarioFanout, ScenarioConnect:
+	case ScenarioEchoLadder:
+		if err := c.resolveLadder(); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("invalid --scenario %q: want echo, fanout or connect", c.Scenario)
+		return fmt.Errorf("invalid --scenario %q: want echo, fanout, connect or echo-ladder", c.Scenario)
 	}
 	switch c.Transport {
 	case "":

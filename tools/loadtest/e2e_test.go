@@ -168,6 +168,41 @@ func TestEndToEnd(t *testing.T) {
 	})
 }
 
+// TestEndToEndLadder runs a two-step echo ladder at low rates against the
+// real server: both steps must pass and carry the server's CPU.
+func TestEndToEndLadder(t *testing.T) {
+	if os.Getenv("LOADTEST_E2E") == "off" {
+		t.Skip("LOADTEST_E2E=off")
+	}
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	srv := startServer(t)
+	cfg, err := ParseFlags([]string{"--server", "http://127.0.0.1:" + strconv.Itoa(srv.port), "--pid", strconv.Itoa(srv.pid),
+		"--quiet", "--grace", "3s", "--scenario", "echo-ladder", "--connections", "50",
+		"--ladder", "200,500", "--step", "1500ms", "--warmup", "500ms", "--ladder-p99", "250ms"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunLadder(context.Background(), cfg, nil)
+	if err != nil {
+		t.Fatalf("RunLadder: %v", err)
+	}
+	var b bytes.Buffer
+	res.PrintSummary(&b)
+	if !res.Pass || res.Best != 500 || len(res.Steps) != 2 || res.Warmup == nil {
+		t.Fatalf("ladder did not climb both steps:\n%s", b.String())
+	}
+	for _, s := range res.Steps {
+		if s.Clients != 50 || s.Lost != 0 || s.Echoed != s.Sent || s.Sent < uint64(s.Rate*1.5*0.9) {
+			t.Errorf("step %+v", s)
+		}
+		if s.ServerCPU <= 0 || s.ServerUSPerMsg <= 0 || s.ToolUSPerMsg <= 0 {
+			t.Errorf("step at %g/s has no CPU per message: %+v", s.Rate, s)
+		}
+	}
+}
+
 // checkClean fails unless the run passed with no error and no loss.
 func checkClean(t *testing.T, res *Result) {
 	t.Helper()

@@ -26,6 +26,11 @@
 //	         {"channel":"bench","payload":{"seq","ts","pad"}} at --rate and
 //	         every client expects event `bench` with {"payload":{...}}
 //	connect  clients open and hold for --duration
+//	echo-ladder  the echo scenario at each --ladder rate in turn (total
+//	         messages/s), --step each after a --warmup, until a step fails
+//	         (p99 above --ladder-p99, a message lost, an error, or less than
+//	         95 % of the rate sent); the answer is the last step that passed
+//	         (ladder.go). tools/rawecho is the machine's ceiling for it.
 //
 // A run has three phases: connect (until every client has connected or
 // failed), measure (--duration) and drain (at most --grace, waiting for
@@ -39,6 +44,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -88,6 +94,9 @@ func run(args []string) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if cfg.Scenario == ScenarioEchoLadder {
+		return runLadder(ctx, cfg)
+	}
 	res, err := Run(ctx, cfg, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "loadtest:", strings.TrimPrefix(err.Error(), "loadtest: "))
@@ -108,6 +117,40 @@ func run(args []string) int {
 		if err := res.WriteHTML(cfg.ReportFile); err != nil {
 			fmt.Fprintln(os.Stderr, "loadtest: --report:", err)
 			status = max(status, 1)
+		}
+	}
+	if res.Interrupted {
+		return 130
+	}
+	return status
+}
+
+// runLadder is run for --scenario echo-ladder: status 0 when a step passed.
+func runLadder(ctx context.Context, cfg Config) int {
+	live := io.Writer(os.Stderr)
+	if cfg.Quiet {
+		live = nil
+	}
+	res, err := RunLadder(ctx, cfg, live)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", strings.TrimPrefix(err.Error(), "loadtest: "))
+		return 2
+	}
+	res.PrintSummary(os.Stdout)
+	status := 0
+	if !res.Pass {
+		status = 1
+	}
+	if cfg.JSONFile != "" {
+		if err := res.WriteJSON(cfg.JSONFile); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: --json:", err)
+			status = 1
+		}
+	}
+	if cfg.ReportFile != "" {
+		if err := res.WriteHTML(cfg.ReportFile); err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest: --report:", err)
+			status = 1
 		}
 	}
 	if res.Interrupted {

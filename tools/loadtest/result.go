@@ -126,16 +126,18 @@ type ServerResult struct {
 	HWMKiB        uint64  `json:"vm_hwm_kib"`       // VmHWM, the kernel's peak
 	RSSPerConnKiB float64 `json:"rss_per_connection_kib"`
 	CPUSeconds    float64 `json:"cpu_seconds"`
-	CPUPercent    float64 `json:"cpu_percent"` // of one core, over the run
+	CPUPercent    float64 `json:"cpu_percent"`         // of one core, over the run
+	MeasureCPU    float64 `json:"measure_cpu_seconds"` // CPU seconds of the measured phase only
 }
 
 // SelfResult is the load tool's own cost.
 type SelfResult struct {
 	CPUSeconds float64 `json:"cpu_seconds"`
-	CPUPercent float64 `json:"cpu_percent"` // of one core, over the run
-	MaxRSSKiB  uint64  `json:"max_rss_kib"` // summed over the processes with --procs
-	Workers    int     `json:"workers"`     // epoll workers per process
-	Procs      int     `json:"procs"`       // processes holding clients (--procs), 1 without
+	CPUPercent float64 `json:"cpu_percent"`         // of one core, over the run
+	MeasureCPU float64 `json:"measure_cpu_seconds"` // CPU seconds of the measured phase only, children included
+	MaxRSSKiB  uint64  `json:"max_rss_kib"`         // summed over the processes with --procs
+	Workers    int     `json:"workers"`             // epoll workers per process
+	Procs      int     `json:"procs"`               // processes holding clients (--procs), 1 without
 }
 
 // Percentiles summarises a distribution in milliseconds.
@@ -274,6 +276,9 @@ func (r *Result) finish(eng engine, m *monitor) {
 
 	wall := float64(m.ended-m.started) / 1e9
 	r.Self = SelfResult{CPUSeconds: round3(m.selfEnd - m.selfStart), MaxRSSKiB: selfMaxRSS(), Workers: r.Setup.Workers, Procs: cfg.Procs}
+	if m.measSelf[1] > m.measSelf[0] {
+		r.Self.MeasureCPU = round3(m.measSelf[1] - m.measSelf[0])
+	}
 	if m.children != nil {
 		r.Self.MaxRSSKiB += m.children.childMaxRSS()
 	}
@@ -285,8 +290,11 @@ func (r *Result) finish(eng engine, m *monitor) {
 		if len(cfg.PIDs) > 1 {
 			s.PIDs = cfg.PIDs
 		}
-		if m.cpuStart > 0 && m.cpuEnd >= m.cpuStart {
+		if m.cpuOK && m.cpuEnd >= m.cpuStart {
 			s.CPUSeconds = round3(m.cpuEnd - m.cpuStart)
+		}
+		if m.cpuOK && m.measSrv[1] >= m.measSrv[0] {
+			s.MeasureCPU = round3(m.measSrv[1] - m.measSrv[0])
 		}
 		if m.serverErr != nil {
 			s.Error = m.serverErr.Error()

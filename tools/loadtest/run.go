@@ -128,6 +128,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		rs.measureEnd.Store(connectEnd + int64(cfg.Duration))
 		eng.enter(phaseMeasure)
 		mon.markPhase(phaseMeasure)
+		mon.measureCPU(0)
 		res.MeasuredClients = rs.sum().open
 		if cfg.Scenario == ScenarioFanout {
 			b := newBroadcaster(rs)
@@ -142,6 +143,7 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 			sleep(10 * time.Millisecond)
 		}
 		bwg.Wait()
+		mon.measureCPU(1)
 		res.phaseEnded(phaseMeasure, rs.clk.now())
 	}
 
@@ -211,6 +213,9 @@ type monitor struct {
 	cpuEnd    float64
 	selfStart float64
 	selfEnd   float64
+	cpuOK     bool       // the server's CPU could be read at the start
+	measSelf  [2]float64 // the tool's CPU at the start and the end of the measured phase
+	measSrv   [2]float64 // the server's, likewise
 	started   int64
 	ended     int64
 	openAtEnd int64
@@ -243,7 +248,7 @@ func (m *monitor) begin() {
 			m.serverErr = err
 		}
 		if c, err := readProcsCPU(pids); err == nil {
-			m.cpuStart, m.prevServer = c, c
+			m.cpuStart, m.prevServer, m.cpuOK = c, c, true
 		}
 	}
 }
@@ -351,6 +356,18 @@ func (m *monitor) line(s *Sample, t *totals) string {
 		fmt.Fprintf(&b, "  server cpu %.0f%% rss %s", s.ServerCPU, fmtKiB(s.ServerRSS))
 	}
 	return b.String()
+}
+
+// measureCPU reads the CPU times of the tool and of the server at the start
+// (i = 0) or the end (i = 1) of the measured phase: the cost per message
+// counts only the phase in which messages flow.
+func (m *monitor) measureCPU(i int) {
+	m.measSelf[i] = m.cpu()
+	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
+		if c, err := readProcsCPU(pids); err == nil {
+			m.measSrv[i] = c
+		}
+	}
 }
 
 // end takes the last sample and the server's figures while clients are open.

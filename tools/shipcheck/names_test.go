@@ -26,6 +26,7 @@ var readmeOtherNames = map[string]string{
 	"CONNECT_ERROR":         "Socket.IO packet type",
 	"BENCH_CLUSTER_CLIENTS": "scripts/bench.sh variable",
 	"BENCH_QUICK":           "scripts/bench.sh variable",
+	"BENCH_LADDER":          "scripts/bench.sh variable",
 	"BENCH_SCENARIOS":       "scripts/bench.sh variable",
 	"BENCH_SERVERS":         "scripts/bench.sh variable",
 	"VERSION":               "Docker build argument (docker build --build-arg VERSION=…)",
