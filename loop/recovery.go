@@ -232,7 +232,7 @@ func (rc *recovery) restore(pid, ns, off string, hasOff bool) (*keptSession, []*
 	var missed []*encodedBroadcast
 	i := sort.Search(len(rc.hist), func(i int) bool { return rc.hist[i].eb.off > from })
 	for _, h := range rc.hist[i:] {
-		if h.eb.ns.name == ns && targets(ks.rooms, h.eb.rooms, h.eb.except) {
+		if h.eb.ns.name == ns && Receives(ks.rooms, h.eb.rooms, h.eb.except) {
 			missed = append(missed, h.eb)
 		}
 	}
@@ -254,10 +254,11 @@ func (rc *recovery) giveBack(ks *keptSession) {
 	rc.keptN.Store(int64(len(rc.sessions)))
 }
 
-// targets reports whether a socket in rooms (its own id included) was a
-// recipient of a broadcast to to except except (socket.io-adapter
-// shouldIncludePacket).
-func targets(rooms, to, except []string) bool {
+// Receives reports whether a socket in rooms (its own id included) is a
+// recipient of a broadcast to the rooms to except those in except
+// (socket.io-adapter shouldIncludePacket): what a replay keeps of the
+// packets a session missed.
+func Receives(rooms, to, except []string) bool {
 	in := len(to) == 0
 	for _, r := range rooms {
 		for _, e := range except {

@@ -182,7 +182,7 @@ func (rc *recovery) sinceStored(ns string, rooms []string, floor uint64) ([]*enc
 	}
 	i := sort.Search(len(rc.hist), func(i int) bool { return rc.hist[i].eb.off > floor })
 	for _, h := range rc.hist[i:] {
-		if eb := h.eb; eb.ns.name == ns && targets(rooms, eb.rooms, eb.except) {
+		if eb := h.eb; eb.ns.name == ns && Receives(rooms, eb.rooms, eb.except) {
 			out = append(out, eb)
 		}
 	}

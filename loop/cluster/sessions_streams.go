@@ -374,7 +374,7 @@ func (ss *sessions) missedEvent(c *Codec, ns string, rooms []string, x *redis.XM
 		}
 		b.Rooms, b.Except = d.Opts.Rooms, d.Opts.Except
 	}
-	if !includes(rooms, b.Rooms, b.Except) {
+	if !loop.Receives(rooms, b.Rooms, b.Except) {
 		return b, false
 	}
 	ev, args, err := splitData(p.Data)
@@ -387,25 +387,6 @@ func (ss *sessions) missedEvent(c *Codec, ns string, rooms []string, x *redis.XM
 		b.Attachments = append(b.Attachments, append([]byte(nil), at...))
 	}
 	return b, true
-}
-
-// includes is socket.io-adapter's shouldIncludePacket: a socket in rooms
-// received a broadcast to to except except.
-func includes(rooms, to, except []string) bool {
-	in := len(to) == 0
-	for _, r := range rooms {
-		for _, e := range except {
-			if r == e {
-				return false
-			}
-		}
-		for _, t := range to {
-			if r == t {
-				in = true
-			}
-		}
-	}
-	return in
 }
 
 // ---------------------------------------------------------------- writing
