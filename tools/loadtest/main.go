@@ -103,26 +103,7 @@ func run(args []string) int {
 		return 2
 	}
 	res.PrintSummary(os.Stdout)
-	status := 0
-	if !res.Pass {
-		status = 1
-	}
-	if cfg.JSONFile != "" {
-		if err := res.WriteJSON(cfg.JSONFile); err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: --json:", err)
-			status = max(status, 1)
-		}
-	}
-	if cfg.ReportFile != "" {
-		if err := res.WriteHTML(cfg.ReportFile); err != nil {
-			fmt.Fprintln(os.Stderr, "loadtest: --report:", err)
-			status = max(status, 1)
-		}
-	}
-	if res.Interrupted {
-		return 130
-	}
-	return status
+	return finish(cfg, res, res.Pass, res.Interrupted)
 }
 
 // runLadder is run for --scenario echo-ladder: status 0 when a step passed.
@@ -137,8 +118,18 @@ func runLadder(ctx context.Context, cfg Config) int {
 		return 2
 	}
 	res.PrintSummary(os.Stdout)
+	return finish(cfg, res, res.Pass, res.Interrupted)
+}
+
+// finish writes the --json and --report files of a result and returns the
+// exit status: 130 when interrupted, 1 when the run failed or a file could
+// not be written, 0 otherwise.
+func finish(cfg Config, res interface {
+	WriteJSON(string) error
+	WriteHTML(string) error
+}, pass, interrupted bool) int {
 	status := 0
-	if !res.Pass {
+	if !pass {
 		status = 1
 	}
 	if cfg.JSONFile != "" {
@@ -153,7 +144,7 @@ func runLadder(ctx context.Context, cfg Config) int {
 			status = 1
 		}
 	}
-	if res.Interrupted {
+	if interrupted {
 		return 130
 	}
 	return status
