@@ -15,7 +15,10 @@
 #   BENCH_SERVERS        servers to run, default "sioloop node zishang" (node is
 #                        the ratio baseline; without it the ratio columns are empty);
 #                        "sioloop-write" is sioloop with IO_URING=off (write(2) per
-#                        recipient, as where a seccomp profile refuses io_uring)
+#                        recipient, as where a seccomp profile refuses io_uring);
+#                        cluster-only variants (skipped elsewhere): "sioloop-streams"
+#                        (REDIS_ADAPTER=streams), "sioloop-streams-csr" (the same with
+#                        CONNECTION_STATE_RECOVERY=2m), "sioloop-sharded" (REDIS_ADAPTER=sharded)
 #   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
 #   BENCH_OUT            output directory, default bench-results
 #   BENCH_RUN_TIMEOUT    seconds one loadtest run may take, default 150
@@ -125,12 +128,15 @@ free_port() {
 start_server() {
 	local name=$1 port=$2 logf=$3
 	# A clean environment: no auth secrets or settings from the caller's shell.
-	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT -u CONNECTION_STATE_RECOVERY)
+	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT -u CONNECTION_STATE_RECOVERY -u REDIS_ADAPTER)
 	# shellcheck disable=SC2206 # SCENARIO_ENV is a list of NAME=value words
 	base+=($SCENARIO_ENV)
 	case $name in
 	sioloop) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	sioloop-write) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn IO_URING=off "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-streams) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=streams "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-streams-csr) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=streams CONNECTION_STATE_RECOVERY=2m "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-sharded) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=sharded "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	node) (cd "$ROOT/tools/peers/node" && exec "${base[@]}" PORT="$port" HOST=127.0.0.1 node server.js) >"$logf" 2>&1 & ;;
 	zishang) "${base[@]}" PORT="$port" HOST=127.0.0.1 "$BIN/zishang" >"$logf" 2>&1 & ;;
 	*) die "unknown server $name" ;;
@@ -254,11 +260,17 @@ for scenario in $SCENARIOS; do
 	for server in $SERVERS; do
 		if [[ $scenario == cluster ]]; then
 			case $server in
-			sioloop | sioloop-write | node) run_cluster "$server" ;;
+			sioloop | sioloop-write | sioloop-streams | sioloop-streams-csr | sioloop-sharded | node) run_cluster "$server" ;;
 			*) log "cluster: $server has no Redis adapter here, skipped" ;;
 			esac
 			continue
 		fi
+		case $server in
+		sioloop-streams | sioloop-streams-csr | sioloop-sharded)
+			log "$scenario: $server is a cluster variant, skipped"
+			continue
+			;;
+		esac
 		port=$(free_port)
 		logf=$RUN_DIR/$server-$scenario.server.log
 		SCENARIO_ENV=$(scenario_env "$scenario" "$server")
@@ -297,7 +309,8 @@ const fs = require("fs");
 const path = require("path");
 const dir = process.env.RUN_DIR;
 const servers = process.env.SERVERS.split(/\s+/).filter(Boolean);
-const names = { sioloop: "sioloop", "sioloop-write": "sioloop, IO_URING=off", node: "Node socket.io 4.8", zishang: "zishang v2" };
+const names = { sioloop: "sioloop", "sioloop-write": "sioloop, IO_URING=off", "sioloop-streams": "sioloop, streams",
+  "sioloop-streams-csr": "sioloop, streams + recovery", "sioloop-sharded": "sioloop, sharded", node: "Node socket.io 4.8", zishang: "zishang v2" };
 const load = (s, sc) => {
   try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-${sc}.json`), "utf8")); } catch { return null; }
 };
