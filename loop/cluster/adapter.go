@@ -591,6 +591,7 @@ func (a *Adapter) dispatchLoop() {
 		case <-a.ctx.Done():
 			return // a.in is not closed: the sharded protocol has several senders
 		}
+		a.ctr.pubsubIn.Add(1)
 		ch := msg.Channel
 		payload := []byte(msg.Payload)
 		if a.sh != nil {
