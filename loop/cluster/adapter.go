@@ -354,6 +354,10 @@ func (a *Adapter) Start() {
 		a.wg.Add(1)
 		go a.ss.saveLoop()
 	}
+	if t := a.cfg.Topology(); t == TopologyCluster || t == TopologySentinel {
+		a.wg.Add(1)
+		go a.probeLoop()
+	}
 }
 
 // Close stops the adapter: what waits to be published gets up to a second

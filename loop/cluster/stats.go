@@ -73,6 +73,11 @@ type Stats struct {
 	// Failovers counts the changes of master seen with Sentinel: a new
 	// connection went to another address than the one before.
 	Failovers uint64
+	// Nodes are the nodes of a Redis Cluster (masters and replicas) or
+	// the Sentinels, each with whether it answered the last PING (every
+	// 5s); nil with a single Redis and before the first round. Shared:
+	// do not modify.
+	Nodes []NodeState
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -90,6 +95,7 @@ func (a *Adapter) Stats() Stats {
 		Topology:   a.cfg.Topology(),
 		Master:     a.nodes.current(),
 		Failovers:  a.nodes.failovers.Load(),
+		Nodes:      a.nodes.probedNodes(),
 	}
 	if a.sh != nil {
 		s.Adapter = "sharded"
