@@ -326,7 +326,7 @@ func (w *wsWorker) target(slot int) int {
 	if len(w.sas) == 1 {
 		return 0
 	}
-	return RoomTarget(w.client(slot), w.cfg.Rooms, len(w.sas), w.cfg.RoomAffinity)
+	return RoomTarget(w.client(slot), w.cfg.Rooms, len(w.sas), w.cfg.Affinity)
 }
 
 // client returns the index of the client in slot among every process's.

@@ -29,39 +29,39 @@ const (
 // Config is one load-test run. Every field says its flag and default; the
 // zero value of a field means its default (resolved by Config.resolve).
 type Config struct {
-	Connections  int           // --connections: clients to open. Default 100.
-	Duration     time.Duration // --duration: measured phase, after every client is connected. Default 10s.
-	Interval     time.Duration // --interval: time between two messages of one client (echo). Default 1000ms.
-	Server       string        // --server: base URL of the Socket.IO server, or several comma-separated (clients spread over them in turn). Default http://localhost:3000.
-	Path         string        // --path: Socket.IO path. Default /socket.io/.
-	Scenario     string        // --scenario: echo, fanout or connect. Default echo.
-	Transport    string        // --transport: websocket or polling. Default websocket.
-	Ramp         float64       // --ramp: new connections per second, 0 = as fast as possible.
-	Inflight     int           // --inflight: most handshakes in progress at once. Default 128 (websocket), 64 (polling).
-	Payload      int           // --payload: bytes of padding in every message. Default 0.
-	Namespace    string        // --namespace: Socket.IO namespace. Default /.
-	AuthToken    string        // --auth-token: sent as CONNECT auth {"token":...}. Default none.
-	AdminURL     string        // --admin-url: where POST /SendWebsocketEvent goes. Default --server.
-	Channel      string        // --channel: event name of the fanout broadcasts. Default bench.
-	Rate         float64       // --rate: broadcasts per second (fanout). Default 10.
-	Posters      int           // --posters: broadcast requests in flight at most (fanout). Default 1, which keeps them in order.
-	Rooms        int           // --rooms: fanout clients subscribe to one of this many rooms, each broadcast goes to one room. Default 0 (no rooms, every client).
-	RoomAffinity bool          // --room-affinity: with --rooms, every client of a room dials the same --server. Default off (servers in turn).
-	PostTimeout  time.Duration // --post-timeout: a broadcast request not answered after this fails (fanout). Default 30s.
-	PIDs         []int         // --pid: server processes (comma-separated) to read RSS and CPU from, summed. Default none.
-	JSONFile     string        // --json: write the result as JSON to this file.
-	ReportFile   string        // --report: write a self-contained HTML report to this file.
-	MaxLoss      string        // --max-loss: lost messages tolerated, a count or a percentage ("0.5%"). Default 0.
-	MaxErrors    int           // --max-errors: errors tolerated. Default 0.
-	AllowRemote  bool          // --allow-remote: allow a target that is not on loopback.
-	Sources      int           // --sources: 127.0.0.x source addresses to spread over. Default one per 2,500 clients on an IPv4 loopback target (see autoSources), else 1.
-	Workers      int           // --workers: epoll worker goroutines per process. Default GOMAXPROCS.
-	Procs        int           // --procs: load-generator processes, each with its share of the clients and source addresses. Default 1.
-	Grace        time.Duration // --grace: wait this long after --duration for replies in flight. Default 5s.
-	Handshake    time.Duration // --handshake-timeout: a client not connected after this counts as an error. Default 10s.
-	ConnectWait  time.Duration // --connect-timeout: longest connect phase before the measured phase starts anyway. Default 60s plus the ramp time.
-	Quiet        bool          // --quiet: no live line.
-	CPUProfile   string        // --cpuprofile: write the tool's own CPU profile here (for work on the tool).
+	Connections int           // --connections: clients to open. Default 100.
+	Duration    time.Duration // --duration: measured phase, after every client is connected. Default 10s.
+	Interval    time.Duration // --interval: time between two messages of one client (echo). Default 1000ms.
+	Server      string        // --server: base URL of the Socket.IO server, or several comma-separated (clients spread over them in turn). Default http://localhost:3000.
+	Path        string        // --path: Socket.IO path. Default /socket.io/.
+	Scenario    string        // --scenario: echo, fanout or connect. Default echo.
+	Transport   string        // --transport: websocket or polling. Default websocket.
+	Ramp        float64       // --ramp: new connections per second, 0 = as fast as possible.
+	Inflight    int           // --inflight: most handshakes in progress at once. Default 128 (websocket), 64 (polling).
+	Payload     int           // --payload: bytes of padding in every message. Default 0.
+	Namespace   string        // --namespace: Socket.IO namespace. Default /.
+	AuthToken   string        // --auth-token: sent as CONNECT auth {"token":...}. Default none.
+	AdminURL    string        // --admin-url: where POST /SendWebsocketEvent goes. Default --server.
+	Channel     string        // --channel: event name of the fanout broadcasts. Default bench.
+	Rate        float64       // --rate: broadcasts per second (fanout). Default 10.
+	Posters     int           // --posters: broadcast requests in flight at most (fanout). Default 1, which keeps them in order.
+	Rooms       int           // --rooms: fanout clients subscribe to one of this many rooms, each broadcast goes to one room. Default 0 (no rooms, every client).
+	Affinity    bool          // --room-affinity: with --rooms, every client of a room dials the same --server. Default off (servers in turn).
+	PostTimeout time.Duration // --post-timeout: a broadcast request not answered after this fails (fanout). Default 30s.
+	PIDs        []int         // --pid: server processes (comma-separated) to read RSS and CPU from, summed. Default none.
+	JSONFile    string        // --json: write the result as JSON to this file.
+	ReportFile  string        // --report: write a self-contained HTML report to this file.
+	MaxLoss     string        // --max-loss: lost messages tolerated, a count or a percentage ("0.5%"). Default 0.
+	MaxErrors   int           // --max-errors: errors tolerated. Default 0.
+	AllowRemote bool          // --allow-remote: allow a target that is not on loopback.
+	Sources     int           // --sources: 127.0.0.x source addresses to spread over. Default one per 2,500 clients on an IPv4 loopback target (see autoSources), else 1.
+	Workers     int           // --workers: epoll worker goroutines per process. Default GOMAXPROCS.
+	Procs       int           // --procs: load-generator processes, each with its share of the clients and source addresses. Default 1.
+	Grace       time.Duration // --grace: wait this long after --duration for replies in flight. Default 5s.
+	Handshake   time.Duration // --handshake-timeout: a client not connected after this counts as an error. Default 10s.
+	ConnectWait time.Duration // --connect-timeout: longest connect phase before the measured phase starts anyway. Default 60s plus the ramp time.
+	Quiet       bool          // --quiet: no live line.
+	CPUProfile  string        // --cpuprofile: write the tool's own CPU profile here (for work on the tool).
 
 	// Resolved by resolve.
 	target     netip.AddrPort   // address to dial (the first of targets)
@@ -102,7 +102,7 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.Channel, "channel", "bench", "event name of the fanout broadcasts")
 	fs.Float64Var(&c.Rate, "rate", 10, "broadcasts per second, fanout scenario")
 	fs.IntVar(&c.Rooms, "rooms", 0, `fanout scenario: client i subscribes to "room-(i mod N)" once connected (the server's subscribe event) and broadcasts target one room each, in turn; the expected deliveries of a broadcast are its room's members (0: no rooms)`)
-	fs.BoolVar(&c.RoomAffinity, "room-affinity", false, "with --rooms: every client of a room dials the same --server (room mod servers), as sticky room-based routing places them; without it clients take the servers in turn")
+	fs.BoolVar(&c.Affinity, "room-affinity", false, "with --rooms: every client of a room dials the same --server (room mod servers), as sticky room-based routing places them; without it clients take the servers in turn")
 	fs.DurationVar(&c.PostTimeout, "post-timeout", 30*time.Second, "a broadcast request not answered after this counts as failed (its deliveries then count as unexpected), fanout scenario")
 	fs.IntVar(&c.Posters, "posters", 1, "broadcast requests in flight at most, fanout scenario (above 1 they may reach the server out of order)")
 	fs.Var(pidsFlag{&c.PIDs}, "pid", "server process id, or several comma-separated: report their RSS (VmRSS) and CPU, summed")
@@ -252,7 +252,7 @@ func (c *Config) resolve(ctx context.Context) error {
 	if c.Rooms < 0 || c.Rooms > 0 && (c.Scenario != ScenarioFanout || c.Transport != TransportWebSocket) {
 		return fmt.Errorf("invalid --rooms %d: want a count of rooms, for the fanout scenario over websocket", c.Rooms)
 	}
-	if c.RoomAffinity && c.Rooms == 0 {
+	if c.Affinity && c.Rooms == 0 {
 		return fmt.Errorf("invalid --room-affinity: it needs --rooms")
 	}
 	if c.Scenario == ScenarioFanout && (c.Rate <= 0 || c.Rate > 100000) {

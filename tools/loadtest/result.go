@@ -188,7 +188,7 @@ func newResult(cfg *Config, rs *runState) *Result {
 	if cfg.Scenario == ScenarioFanout {
 		r.Setup.RatePerSec = cfg.Rate
 		r.Setup.Posters = cfg.Posters
-		r.Setup.Rooms, r.Setup.Affinity = cfg.Rooms, cfg.RoomAffinity
+		r.Setup.Rooms, r.Setup.Affinity = cfg.Rooms, cfg.Affinity
 	}
 	if cfg.Transport == TransportPolling {
 		r.Setup.Workers = 0
