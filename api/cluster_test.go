@@ -124,6 +124,11 @@ func TestHealthSentinel(t *testing.T) {
 	if m["redis_master"] != rs.Master.Addr() || number(t, m["redis_failovers"]) != 0 {
 		t.Errorf("GET /health: %v, want redis_master %s and redis_failovers 0", m, rs.Master.Addr())
 	}
+	var sentinels []string
+	for _, a := range slices.Sorted(slices.Values(rs.Addrs())) {
+		sentinels = append(sentinels, a+" sentinel true")
+	}
+	waitNodes(t, ss[0], sentinels)
 	mfs := scrape(t, ss[0].admin)
 	if v, ok := metricstest.Value(mfs, "sioloop_redis_info", "topology", "sentinel", "master", rs.Master.Addr()); !ok || v != 1 {
 		t.Errorf("sioloop_redis_info = %v (present %v)", v, ok)
@@ -458,5 +463,61 @@ func TestClusterStreamsOutage(t *testing.T) {
 	}
 	if err := <-posted; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// redisNodes returns "addr role up" of each node /health lists.
+func redisNodes(m map[string]any) []string {
+	var out []string
+	list, _ := m["redis_nodes"].([]any)
+	for _, v := range list {
+		n, _ := v.(map[string]any)
+		out = append(out, fmt.Sprint(n["addr"], " ", n["role"], " ", n["up"]))
+	}
+	return out
+}
+
+// waitNodes polls /health until its redis_nodes are want (sorted by role
+// then address), for up to 20s (the nodes are PINGed every 5s).
+func waitNodes(t *testing.T, s *testService, want []string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got := redisNodes(do(t, http.MethodGet, s.admin+"/health", nil).object(t))
+		if slices.Equal(got, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GET /health redis_nodes %q, want %q", got, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestHealthRedisClusterNodes kills one master of a 3-master Redis
+// Cluster by PID: /health and sioloop_redis_node_up show it down.
+func TestHealthRedisClusterNodes(t *testing.T) {
+	rc := redistest.StartCluster(t)
+	s := startService(t, "--redis-cluster-addrs", strings.Join(rc.Addrs(), ","))
+	waitHealth(t, s, "up", http.StatusOK)
+	addrs := rc.Addrs()
+	slices.Sort(addrs)
+	want := func(down string) []string {
+		var out []string
+		for _, a := range addrs {
+			out = append(out, fmt.Sprint(a, " master ", a != down))
+		}
+		return out
+	}
+	waitNodes(t, s, want(""))
+	victim := rc.Nodes[2]
+	victim.Kill()
+	waitNodes(t, s, want(victim.Addr()))
+	mfs := scrape(t, s.admin)
+	if v, ok := metricstest.Value(mfs, "sioloop_redis_node_up", "addr", victim.Addr(), "role", "master"); !ok || v != 0 {
+		t.Errorf("sioloop_redis_node_up{addr=%q} = %v (present %v), want 0", victim.Addr(), v, ok)
+	}
+	if v, ok := metricstest.Value(mfs, "sioloop_redis_node_up", "addr", rc.Nodes[0].Addr(), "role", "master"); !ok || v != 1 {
+		t.Errorf("sioloop_redis_node_up{addr=%q} = %v (present %v), want 1", rc.Nodes[0].Addr(), v, ok)
 	}
 }

@@ -65,6 +65,7 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	redisAdapter := fs.String("redis-adapter", "pubsub", "")
 	sentinelAddrs := fs.String("redis-sentinel-addrs", "", "")
 	sentinelMaster := fs.String("redis-sentinel-master", "", "")
+	clusterAddrs := fs.String("redis-cluster-addrs", "", "")
 	if err := fs.Parse(extra); err != nil {
 		t.Fatalf("startService(%q): %v", extra, err)
 	}
@@ -86,11 +87,14 @@ func startServiceLog(t testing.TB, w io.Writer, extra ...string) *testService {
 	Install(nss, auth, lim, nil)
 	srv.Handle("/socket.io/", sio)
 	var ad *cluster.Adapter
-	if *redisURL != "" || *sentinelAddrs != "" {
+	if *redisURL != "" || *sentinelAddrs != "" || *clusterAddrs != "" {
 		var err error
 		cfg := cluster.Config{URL: *redisURL, RequestTimeout: *redisTimeout, Streams: *redisAdapter == "streams", Sharded: *redisAdapter == "sharded"}
 		if *sentinelAddrs != "" {
 			cfg.SentinelAddrs, cfg.SentinelMaster = strings.Split(*sentinelAddrs, ","), *sentinelMaster
+		}
+		if *clusterAddrs != "" {
+			cfg.ClusterAddrs = strings.Split(*clusterAddrs, ",")
 		}
 		if ad, err = cluster.New(cfg, sio, log); err != nil {
 			t.Fatal(err)

@@ -44,6 +44,9 @@ type healthResponse struct {
 	// start; both only with REDIS_SENTINEL_ADDRS.
 	RedisMaster    string  `json:"redis_master,omitempty"`
 	RedisFailovers *uint64 `json:"redis_failovers,omitempty"`
+	// RedisNodes are the nodes of a Redis Cluster, or the Sentinels,
+	// with whether each answered the adapter's last PING (every 5s).
+	RedisNodes []cluster.NodeState `json:"redis_nodes,omitempty"`
 }
 
 // metricsJSON is the old service's JSON form of GET /metrics.
@@ -84,9 +87,11 @@ func (h *handler) serveHealth(w http.ResponseWriter, _ *http.Request, _ time.Tim
 	status := http.StatusOK
 	if c := h.s.Cluster; c != nil {
 		resp.Redis = "up"
-		if st := c.Stats(); st.Topology == cluster.TopologySentinel {
+		st := c.Stats()
+		if st.Topology == cluster.TopologySentinel {
 			resp.RedisMaster, resp.RedisFailovers = st.Master, &st.Failovers
 		}
+		resp.RedisNodes = st.Nodes
 		if !c.Up() {
 			// Local delivery goes on without Redis: still alive, and
 			// ready unless REDIS_READINESS asks for Redis too.

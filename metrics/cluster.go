@@ -62,6 +62,18 @@ var clusterFamilies = []clusterFamily{
 				a.uint(`type="`+name+`"`, s.Received[k])
 			}
 		}},
+	{"sioloop_redis_node_up", "gauge", "1 if the node (role master or replica of a Redis Cluster, or sentinel) answered the last PING (every 5s), else 0; absent with a single Redis.",
+		func(a *appender, s *cluster.Stats) {
+			for _, n := range s.Nodes {
+				v := int64(0)
+				if n.Up {
+					v = 1
+				}
+				a.int(`addr="`+n.Addr+`",role="`+n.Role+`"`, v)
+			}
+		}},
+	{"sioloop_redis_pubsub_messages_total", "counter", "Pub/sub messages Redis delivered to this server, every channel, before any filter (own messages and rooms without a local member included).",
+		func(a *appender, s *cluster.Stats) { a.uint("", s.PubSubIn) }},
 	{"sioloop_cluster_publish_dropped_total", "counter", "Messages for the other servers dropped: publish queue full, or Redis unreachable for longer than REDIS_PUBLISH_RETRY.",
 		func(a *appender, s *cluster.Stats) { a.uint("", s.Dropped) }},
 	{"sioloop_cluster_publish_queued", "gauge", "Messages waiting to be published to Redis.",

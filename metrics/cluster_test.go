@@ -17,7 +17,7 @@ func (f *fakeCluster) Stats() cluster.Stats { return f.s }
 func TestClusterFamilies(t *testing.T) {
 	srv, _ := newServer(t)
 	s := New(srv, nil)
-	src := &fakeCluster{cluster.Stats{Up: true, Errors: 3, Reconnects: 1, Dropped: 7, Malformed: 2, Timeouts: 4, Queued: 5}}
+	src := &fakeCluster{cluster.Stats{Up: true, Errors: 3, Reconnects: 1, Dropped: 7, Malformed: 2, Timeouts: 4, Queued: 5, PubSubIn: 9}}
 	src.s.Sent[0], src.s.Sent[1], src.s.Sent[2] = 10, 11, 12
 	src.s.Received[0], src.s.Received[2] = 20, 22
 	s.AddCluster(src)
@@ -33,6 +33,7 @@ func TestClusterFamilies(t *testing.T) {
 	f("sioloop_redis_up", 1)
 	f("sioloop_redis_errors_total", 3)
 	f("sioloop_redis_reconnects_total", 1)
+	f("sioloop_redis_pubsub_messages_total", 9)
 	f("sioloop_cluster_messages_sent_total", 10, "type", "broadcast")
 	f("sioloop_cluster_messages_sent_total", 11, "type", "request")
 	f("sioloop_cluster_messages_sent_total", 12, "type", "response")

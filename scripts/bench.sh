@@ -15,7 +15,10 @@
 #   BENCH_SERVERS        servers to run, default "sioloop node zishang" (node is
 #                        the ratio baseline; without it the ratio columns are empty);
 #                        "sioloop-write" is sioloop with IO_URING=off (write(2) per
-#                        recipient, as where a seccomp profile refuses io_uring)
+#                        recipient, as where a seccomp profile refuses io_uring);
+#                        cluster-only variants (skipped elsewhere): "sioloop-streams"
+#                        (REDIS_ADAPTER=streams), "sioloop-streams-csr" (the same with
+#                        CONNECTION_STATE_RECOVERY=2m), "sioloop-sharded" (REDIS_ADAPTER=sharded)
 #   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
 #   BENCH_LADDER         echo-ladder rates, msgs/s, default "2500,5000,10000,20000,30000,40000,50000,60000,70000,80000"
 #                        [5000,10000,20000]
@@ -46,6 +49,12 @@
 #                server of BENCH_SERVERS and tools/rawecho, a raw-epoll WebSocket echo server with
 #                no protocol: the ceiling of this machine with the load generator on it
 #                (not in the default list: BENCH_SCENARIOS=echo-ladder)
+#   cluster-rooms    cluster with BENCH_CLUSTER_ROOMS (default 100) rooms: every client subscribes
+#                to one, each broadcast goes to one room in turn (loadtest --rooms), the clients
+#                of every room spread over the 3 replicas; Redis pub/sub messages each replica
+#                received (sioloop_redis_pubsub_messages_total, from /metrics before and after)
+#   cluster-rooms-affinity  the same with the clients of a room all on one replica
+#                (loadtest --room-affinity, as sticky room-based routing places them)
 #
 # Cluster settings: BENCH_CLUSTER_CLIENTS (clients per replica, default 19000 [2000]),
 # BENCH_CLUSTER_PROCS (loadtest processes, default 3: one may hold at most ~19,900
@@ -98,6 +107,7 @@ fi
 CLUSTER_PROCS=${BENCH_CLUSTER_PROCS:-3}
 CLUSTER_TIMEOUT=${BENCH_CLUSTER_TIMEOUT:-420}
 CLUSTER_GRACE=${BENCH_CLUSTER_GRACE:-60s}
+CLUSTER_ROOMS=${BENCH_CLUSTER_ROOMS:-100}
 REDIS_SERVER=${REDIS_SERVER:-redis-server}
 
 # ---------------------------------------------------------------- build
@@ -108,7 +118,7 @@ command -v node >/dev/null || die "node is not on PATH (needed for the Node peer
 mkdir -p "$RUN_DIR"
 log "building sioloop, tools/loadtest and tools/peers/zishang into $BIN"
 (cd "$ROOT" && go build -o "$BIN/sioloop" . && go build -o "$BIN/loadtest" ./tools/loadtest && go build -o "$BIN/rawecho" ./tools/rawecho) || die "go build failed"
-if [[ " $SCENARIOS " == *" cluster "* ]]; then
+if [[ " $SCENARIOS " == *" cluster"* ]]; then
 	command -v "$REDIS_SERVER" >/dev/null || die "$REDIS_SERVER is not on PATH (the cluster scenario starts one; Debian: apt-get install redis-server)"
 fi
 if [[ " $SERVERS " == *" zishang "* ]]; then
@@ -135,12 +145,15 @@ free_port() {
 start_server() {
 	local name=$1 port=$2 logf=$3
 	# A clean environment: no auth secrets or settings from the caller's shell.
-	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT -u CONNECTION_STATE_RECOVERY)
+	local -a base=(env -u JWT_SECRET -u JWT_PUBLIC_KEY -u ADMIN_TOKEN -u NAMESPACES -u PING_INTERVAL -u PING_TIMEOUT -u CONNECTION_STATE_RECOVERY -u REDIS_ADAPTER)
 	# shellcheck disable=SC2206 # SCENARIO_ENV is a list of NAME=value words
 	base+=($SCENARIO_ENV)
 	case $name in
 	sioloop) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	sioloop-write) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn IO_URING=off "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-streams) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=streams "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-streams-csr) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=streams CONNECTION_STATE_RECOVERY=2m "$BIN/sioloop" >"$logf" 2>&1 & ;;
+	sioloop-sharded) "${base[@]}" PORT="$port" ADMIN_ADDR=off LOG_LEVEL=warn REDIS_ADAPTER=sharded "$BIN/sioloop" >"$logf" 2>&1 & ;;
 	node) (cd "$ROOT/tools/peers/node" && exec "${base[@]}" PORT="$port" HOST=127.0.0.1 node server.js) >"$logf" 2>&1 & ;;
 	zishang) "${base[@]}" PORT="$port" HOST=127.0.0.1 "$BIN/zishang" >"$logf" 2>&1 & ;;
 	rawecho) "$BIN/rawecho" --addr "127.0.0.1:$port" >"$logf" 2>&1 & ;;
@@ -191,10 +204,21 @@ cpu_seconds() {
 	awk '{sub(/.*\) /, ""); printf "%.2f", ($12 + $13) / 100}' "/proc/$1/stat" 2>/dev/null || echo 0
 }
 
-# run_cluster SERVER: 3 replicas of SERVER on a fresh redis-server, one
+# redis_in PORT: sioloop_redis_pubsub_messages_total of the server on PORT (0 without it).
+redis_in() {
+	curl -s --max-time 5 "http://127.0.0.1:$1/metrics" 2>/dev/null |
+		awk '$1 == "sioloop_redis_pubsub_messages_total" { v = $2 } END { print v + 0 }'
+}
+
+# run_cluster SERVER SCENARIO: 3 replicas of SERVER on a fresh redis-server, one
 # loadtest (CLUSTER_PROCS processes) over all of them, POSTs to the first.
 run_cluster() {
-	local server=$1 rport i port urls="" pids="" base="$RUN_DIR/$server-cluster" pid
+	local server=$1 scenario=$2 rport i port urls="" pids="" base="$RUN_DIR/$server-$2" pid rooms=""
+	local -a ports=()
+	case $scenario in
+	cluster-rooms) rooms="--rooms $CLUSTER_ROOMS" ;;
+	cluster-rooms-affinity) rooms="--rooms $CLUSTER_ROOMS --room-affinity" ;;
+	esac
 	rport=$(free_port)
 	"$REDIS_SERVER" --port "$rport" --bind 127.0.0.1 --save "" --appendonly no --maxclients 1000 \
 		>"$base.redis.log" 2>&1 &
@@ -211,17 +235,20 @@ run_cluster() {
 		CLUSTER_PIDS+=("$SERVER_PID")
 		SERVER_PID=""
 		urls+="${urls:+,}http://127.0.0.1:$port"
+		ports+=("$port")
 		pids+="${pids:+,}${CLUSTER_PIDS[-1]}"
 	done
 	SCENARIO_ENV=""
 	local -a cpu0=()
 	for pid in "${CLUSTER_PIDS[@]}" "$REDIS_PID"; do cpu0+=("$(cpu_seconds "$pid")"); done
+	local -a in0=()
+	for port in "${ports[@]}"; do in0+=("$(redis_in "$port")"); done
 	local t0=$SECONDS
-	log "cluster on $server (replicas ${CLUSTER_PIDS[*]}, redis $REDIS_PID on $rport): loadtest --procs $CLUSTER_PROCS --connections $((3 * N_CLUSTER))"
+	log "$scenario on $server (replicas ${CLUSTER_PIDS[*]}, redis $REDIS_PID on $rport): loadtest --procs $CLUSTER_PROCS --connections $((3 * N_CLUSTER))"
 	timeout --signal=INT --kill-after=30 "$CLUSTER_TIMEOUT" "$BIN/loadtest" \
 		--server "$urls" --pid "$pids" --procs "$CLUSTER_PROCS" --quiet \
 		--handshake-timeout 10s --grace "$CLUSTER_GRACE" --max-errors 1000000000 --max-loss 100% \
-		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --posters 32 --post-timeout 120s --payload 100 --duration "$CLUSTER_DUR" \
+		--scenario fanout --connections $((3 * N_CLUSTER)) --rate 2 --posters 32 --post-timeout 120s --payload 100 --duration "$CLUSTER_DUR" $rooms \
 		--json "$base.json" >"$base.txt" 2>&1 || log "loadtest exited with status $? (see $base.txt)"
 	# CPU seconds of every server process over the whole loadtest run
 	# (connect, measure, drain), for "what takes the CPU".
@@ -230,9 +257,11 @@ run_cluster() {
 		line+=",\"replica$((j + 1))_cpu_seconds\":$(awk -v a="$(cpu_seconds "$pid")" -v b="${cpu0[$j]}" 'BEGIN{printf "%.2f", a-b}')"
 		j=$((j + 1))
 	done
+	for j in 0 1 2; do line+=",\"replica$((j + 1))_redis_in\":$(($(redis_in "${ports[$j]}") - in0[j]))"; done
+	j=3
 	line+=",\"redis_cpu_seconds\":$(awk -v a="$(cpu_seconds "$REDIS_PID")" -v b="${cpu0[$j]}" 'BEGIN{printf "%.2f", a-b}')}"
 	echo "$line" >"$base.cpu.json"
-	log "cluster on $server: CPU seconds $line"
+	log "$scenario on $server: CPU seconds $line"
 	stop_cluster
 	grep -E '^(connections|deliveries|to last client|loss|errors|server|loadtest) ' "$base.txt" | sed 's/^/    /' >&2 || true
 }
@@ -272,13 +301,19 @@ for scenario in $SCENARIOS; do
 			log "$scenario: rawecho only runs the echo ladder, skipped"
 			continue
 		fi
-		if [[ $scenario == cluster ]]; then
+		if [[ $scenario == cluster* ]]; then
 			case $server in
-			sioloop | sioloop-write | node) run_cluster "$server" ;;
+			sioloop | sioloop-write | sioloop-streams | sioloop-streams-csr | sioloop-sharded | node) run_cluster "$server" "$scenario" ;;
 			*) log "cluster: $server has no Redis adapter here, skipped" ;;
 			esac
 			continue
 		fi
+		case $server in
+		sioloop-streams | sioloop-streams-csr | sioloop-sharded)
+			log "$scenario: $server is a cluster variant, skipped"
+			continue
+			;;
+		esac
 		port=$(free_port)
 		logf=$RUN_DIR/$server-$scenario.server.log
 		SCENARIO_ENV=$(scenario_env "$scenario" "$server")
@@ -319,7 +354,8 @@ const fs = require("fs");
 const path = require("path");
 const dir = process.env.RUN_DIR;
 const servers = process.env.SERVERS.split(/\s+/).filter(Boolean);
-const names = { sioloop: "sioloop", "sioloop-write": "sioloop, IO_URING=off", node: "Node socket.io 4.8", zishang: "zishang v2" };
+const names = { sioloop: "sioloop", "sioloop-write": "sioloop, IO_URING=off", "sioloop-streams": "sioloop, streams",
+  "sioloop-streams-csr": "sioloop, streams + recovery", "sioloop-sharded": "sioloop, sharded", node: "Node socket.io 4.8", zishang: "zishang v2" };
 const load = (s, sc) => {
   try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-${sc}.json`), "utf8")); } catch { return null; }
 };
@@ -355,8 +391,8 @@ const csize = (() => {
   const r = servers.map((s) => load(s, "cluster")).find(Boolean);
   return r ? `3 × ${(r.setup.connections / 3).toLocaleString("en-US")}` : "?";
 })();
-const side = (s) => {
-  try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-cluster.cpu.json`), "utf8")); } catch { return null; }
+const side = (s, sc = "cluster") => {
+  try { return JSON.parse(fs.readFileSync(path.join(dir, `${s}-${sc}.cpu.json`), "utf8")); } catch { return null; }
 };
 const cl = `cluster, ${csize} clients`;
 rows.push(
@@ -373,6 +409,25 @@ rows.push(
     return `${rep} / ${c ? c.redis_cpu_seconds.toFixed(1) : "?"} / ${r.loadtest.cpu_seconds.toFixed(1)} over ${c ? c.wall_seconds : "?"} s`;
   }, 0, false],
 );
+for (const [sc, what] of [["cluster-rooms", "members spread"], ["cluster-rooms-affinity", "room on one replica"]]) {
+  const rr = servers.map((s) => load(s, sc)).find(Boolean);
+  const lab = `cluster, ${rr ? rr.setup.rooms : "?"} rooms, ${what}`;
+  rows.push(
+    [`${lab}: time to last member p50 (ms)`, sc, (r) => r.fanout.time_to_last_client_ms.p50, 1, true],
+    [`${lab}: time to last member p99 (ms)`, sc, (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
+    [`${lab}: lost of expected`, sc, (r) => `${r.loss.lost} of ${r.loss.expected}`, 0, false],
+    [`${lab}: Redis messages received per replica (per broadcast)`, sc, (r, s) => {
+      const c = side(s, sc);
+      if (!c || c.replica1_redis_in === undefined) return null;
+      const v = [c.replica1_redis_in, c.replica2_redis_in, c.replica3_redis_in];
+      return `${v.join(" / ")} (${v.map((x) => (x / r.fanout.accepted).toFixed(2)).join(" / ")})`;
+    }, 0, false],
+    [`${lab}: CPU s, 3 replicas / Redis`, sc, (r, s) => {
+      const c = side(s, sc);
+      return `${r.server ? r.server.cpu_seconds.toFixed(1) : "?"} / ${c ? c.redis_cpu_seconds.toFixed(1) : "?"}`;
+    }, 0, false],
+  );
+}
 for (const [sc, what] of [["fan1k", "@20/s"], ["fan1k-burst", "burst"], ["fan10k", "@2/s"], ["fan10k-burst", "burst"]]) {
   rows.push([`fan-out ${size(sc)} clients ${what}: delivered / expected`, sc,
     (r) => `${r.fanout.delivered}/${r.fanout.expected_deliveries} (${(100 * r.fanout.delivered_ratio).toFixed(1)}%)`, 0, false]);

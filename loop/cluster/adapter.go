@@ -354,6 +354,10 @@ func (a *Adapter) Start() {
 		a.wg.Add(1)
 		go a.ss.saveLoop()
 	}
+	if t := a.cfg.Topology(); t == TopologyCluster || t == TopologySentinel {
+		a.wg.Add(1)
+		go a.probeLoop()
+	}
 }
 
 // Close stops the adapter: what waits to be published gets up to a second
@@ -591,6 +595,7 @@ func (a *Adapter) dispatchLoop() {
 		case <-a.ctx.Done():
 			return // a.in is not closed: the sharded protocol has several senders
 		}
+		a.ctr.pubsubIn.Add(1)
 		ch := msg.Channel
 		payload := []byte(msg.Payload)
 		if a.sh != nil {

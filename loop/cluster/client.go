@@ -146,7 +146,8 @@ type nodeWatch struct {
 	sentinels []string // Config.SentinelAddrs
 	failovers atomic.Uint64
 	mu        sync.Mutex
-	master    string // last address dialed (Sentinel, single); "" until then
+	master    string      // last address dialed (Sentinel, single); "" until then
+	probed    []NodeState // last probeLoop (Cluster, Sentinel), replaced whole
 }
 
 // dialed records a successful connection to addr.

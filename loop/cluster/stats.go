@@ -20,6 +20,7 @@ var KindNames = [numKinds]string{"broadcast", "request", "response"}
 type counters struct {
 	errors, reconnects, dropped, malformed, timeouts atomic.Uint64
 	sent, received                                   [numKinds]atomic.Uint64
+	pubsubIn                                         atomic.Uint64 // every pub/sub message read, before any filter
 }
 
 // Stats is a point-in-time copy of the adapter's counters.
@@ -33,7 +34,12 @@ type Stats struct {
 	Dropped        uint64 // messages not published: queue full or Redis unreachable for PublishRetry
 	Malformed      uint64 // received messages ignored because they could not be read or applied
 	Timeouts       uint64 // cluster-wide requests that some server did not answer in time
-	Queued         int    // messages waiting to be published now
+	// PubSubIn counts every pub/sub message Redis delivered to this
+	// server, on any channel, before any filter (its own messages and
+	// those for rooms it has no member of included): what the
+	// subscriptions cost it, to compare REDIS_ADAPTER=pubsub and sharded.
+	PubSubIn uint64
+	Queued   int // messages waiting to be published now
 
 	// Adapter is the protocol: "pubsub", "streams" or "sharded"
 	// (REDIS_ADAPTER).
@@ -67,6 +73,11 @@ type Stats struct {
 	// Failovers counts the changes of master seen with Sentinel: a new
 	// connection went to another address than the one before.
 	Failovers uint64
+	// Nodes are the nodes of a Redis Cluster (masters and replicas) or
+	// the Sentinels, each with whether it answered the last PING (every
+	// 5s); nil with a single Redis and before the first round. Shared:
+	// do not modify.
+	Nodes []NodeState
 }
 
 // Stats returns the adapter's counters. Any goroutine may call it.
@@ -78,11 +89,13 @@ func (a *Adapter) Stats() Stats {
 		Dropped:    a.ctr.dropped.Load(),
 		Malformed:  a.ctr.malformed.Load(),
 		Timeouts:   a.ctr.timeouts.Load(),
+		PubSubIn:   a.ctr.pubsubIn.Load(),
 		Queued:     len(a.out),
 		Adapter:    "pubsub",
 		Topology:   a.cfg.Topology(),
 		Master:     a.nodes.current(),
 		Failovers:  a.nodes.failovers.Load(),
+		Nodes:      a.nodes.probedNodes(),
 	}
 	if a.sh != nil {
 		s.Adapter = "sharded"

@@ -32,5 +32,5 @@ func TestAllocs(t *testing.T) {
 		pkt = AppendEcho(pkt[:0], "/", 12345, 1764250000123456789, "xxxxxxxx")
 		buf = AppendFrame(buf[:0], opText, pkt, true, 0x12345678)
 	})
-	f("AppendBroadcastBody", func() { pkt = AppendBroadcastBody(pkt[:0], "bench", "/", 1, 2, "xx") })
+	f("AppendBroadcastBody", func() { pkt = AppendBroadcastBody(pkt[:0], "bench", "/", 1, 2, "xx", -1) })
 }

@@ -326,7 +326,12 @@ func (w *wsWorker) target(slot int) int {
 	if len(w.sas) == 1 {
 		return 0
 	}
-	return (w.cfg.clientBase + w.id + slot*w.count) % len(w.sas)
+	return RoomTarget(w.client(slot), w.cfg.Rooms, len(w.sas), w.cfg.Affinity)
+}
+
+// client returns the index of the client in slot among every process's.
+func (w *wsWorker) client(slot int) int {
+	return w.cfg.clientBase + w.id + slot*w.count
 }
 
 // stage records how long the handshake stage that ends now took.
@@ -385,6 +390,12 @@ func (w *wsWorker) sendEcho(c *wsConn) {
 	if w.writeFrame(c, w.pbuf) {
 		w.st.sent.Add(1)
 	}
+}
+
+// subscribe joins c to its room (--rooms): the server's subscribe event.
+func (w *wsWorker) subscribe(c *wsConn) {
+	w.pbuf = AppendSubscribe(w.pbuf[:0], w.cfg.Namespace, RoomOf(w.client(int(c.slot)), w.cfg.Rooms))
+	w.writeFrame(c, w.pbuf)
 }
 
 // writeFrame sends p as one masked text frame with a fresh masking key.

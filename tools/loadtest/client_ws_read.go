@@ -246,6 +246,9 @@ func (w *wsWorker) onSocketIO(c *wsConn, b []byte, now int64) {
 			w.st.conn.Record(now - c.started)
 			w.st.connected.Add(1)
 			w.st.open.Add(1)
+			if w.cfg.Rooms > 0 {
+				w.subscribe(c)
+			}
 		case sioConnectError:
 			w.fail(c, errConnectRefused, fmt.Errorf("%w: %s", ErrConnectRefused, truncate(pk.Data, 200)))
 		default:

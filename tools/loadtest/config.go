@@ -48,6 +48,8 @@ type Config struct {
 	Channel     string        // --channel: event name of the fanout broadcasts. Default bench.
 	Rate        float64       // --rate: broadcasts per second (fanout). Default 10.
 	Posters     int           // --posters: broadcast requests in flight at most (fanout). Default 1, which keeps them in order.
+	Rooms       int           // --rooms: fanout clients subscribe to one of this many rooms, each broadcast goes to one room. Default 0 (no rooms, every client).
+	Affinity    bool          // --room-affinity: with --rooms, every client of a room dials the same --server. Default off (servers in turn).
 	PostTimeout time.Duration // --post-timeout: a broadcast request not answered after this fails (fanout). Default 30s.
 	PIDs        []int         // --pid: server processes (comma-separated) to read RSS and CPU from, summed. Default none.
 	JSONFile    string        // --json: write the result as JSON to this file.
@@ -108,6 +110,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.StringVar(&c.AdminURL, "admin-url", "", "base URL for POST /SendWebsocketEvent (default: the first --server)")
 	fs.StringVar(&c.Channel, "channel", "bench", "event name of the fanout broadcasts")
 	fs.Float64Var(&c.Rate, "rate", 10, "broadcasts per second, fanout scenario")
+	fs.IntVar(&c.Rooms, "rooms", 0, `fanout scenario: client i subscribes to "room-(i mod N)" once connected (the server's subscribe event) and broadcasts target one room each, in turn; the expected deliveries of a broadcast are its room's members (0: no rooms)`)
+	fs.BoolVar(&c.Affinity, "room-affinity", false, "with --rooms: every client of a room dials the same --server (room mod servers), as sticky room-based routing places them; without it clients take the servers in turn")
 	fs.DurationVar(&c.PostTimeout, "post-timeout", 30*time.Second, "a broadcast request not answered after this counts as failed (its deliveries then count as unexpected), fanout scenario")
 	fs.IntVar(&c.Posters, "posters", 1, "broadcast requests in flight at most, fanout scenario (above 1 they may reach the server out of order)")
 	fs.Var(pidsFlag{&c.PIDs}, "pid", "server process id, or several comma-separated: report their RSS (VmRSS) and CPU, summed")
@@ -262,6 +266,12 @@ func (c *Config) resolve(ctx context.Context) error {
 	if c.AuthToken != "" {
 		b, _ := json.Marshal(map[string]string{"token": c.AuthToken})
 		c.authJSON = b
+	}
+	if c.Rooms < 0 || c.Rooms > 0 && (c.Scenario != ScenarioFanout || c.Transport != TransportWebSocket) {
+		return fmt.Errorf("invalid --rooms %d: want a count of rooms, for the fanout scenario over websocket", c.Rooms)
+	}
+	if c.Affinity && c.Rooms == 0 {
+		return fmt.Errorf("invalid --room-affinity: it needs --rooms")
 	}
 	if c.Scenario == ScenarioFanout && (c.Rate <= 0 || c.Rate > 100000) {
 		return fmt.Errorf("invalid --rate %g: want broadcasts per second above 0", c.Rate)

@@ -160,3 +160,21 @@ func TestRunRefusesRemote(t *testing.T) {
 		t.Fatalf("exit status %d, want 2", got)
 	}
 }
+
+func TestRoomsFlags(t *testing.T) {
+	f := func(args string, ok bool) {
+		t.Helper()
+		c, err := ParseFlags(strings.Fields(args), io.Discard)
+		if err == nil {
+			err = c.resolve(context.Background())
+		}
+		if (err == nil) != ok {
+			t.Errorf("%s: err %v, want ok=%v", args, err, ok)
+		}
+	}
+	f("--server http://127.0.0.1:1 --scenario fanout --rooms 100 --room-affinity", true)
+	f("--server http://127.0.0.1:1 --scenario fanout --rooms -1", false)
+	f("--server http://127.0.0.1:1 --scenario echo --rooms 3", false)
+	f("--server http://127.0.0.1:1 --scenario fanout --room-affinity", false)
+	f("--server http://127.0.0.1:1 --scenario fanout --transport polling --rooms 3", false)
+}

@@ -110,6 +110,22 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("fanout/rooms", func(t *testing.T) {
+		// 60 clients in 7 rooms (9, 9, 9, 9, 8, 8, 8 members) over two
+		// processes and two names of one server, rooms kept together.
+		both := fmt.Sprintf("http://127.0.0.1:%d,http://localhost:%d", srv.port, srv.port)
+		res := srv.run(t, "--procs", "2", "--server", both, "--scenario", "fanout", "--connections", "60", "--duration", "2s", "--rate", "10", "--rooms", "7", "--room-affinity")
+		checkClean(t, res)
+		f := res.Fanout
+		if f == nil || f.Accepted < 18 || f.Accepted != f.Posted {
+			t.Fatalf("broadcasts: %+v", f)
+		}
+		want := expectedRoomDeliveries(func(uint64) bool { return true }, f.Accepted, 60, 7)
+		if f.Expected != want || f.Delivered != want || f.Complete != f.Accepted || res.Setup.Rooms != 7 {
+			t.Errorf("deliveries: expected %d delivered %d complete %d of %d broadcasts, want %d", f.Expected, f.Delivered, f.Complete, f.Accepted, want)
+		}
+	})
+
 	t.Run("fanout/procs", func(t *testing.T) {
 		// Two child processes; the server is named twice so that the
 		// clients alternate between two Host headers of one server.

@@ -91,7 +91,11 @@ func (b *broadcaster) poster(ctx context.Context) {
 				break
 			}
 		}
-		body = AppendBroadcastBody(body[:0], cfg.Channel, cfg.Namespace, seq, ts, cfg.pad)
+		room := -1
+		if cfg.Rooms > 0 {
+			room = RoomOfSeq(seq, cfg.Rooms)
+		}
+		body = AppendBroadcastBody(body[:0], cfg.Channel, cfg.Namespace, seq, ts, cfg.pad, room)
 		recipients, err := b.post(ctx, body)
 		tab.postLat.Record(rs.clk.now() - ts)
 		if err != nil {

@@ -262,12 +262,18 @@ func AppendEcho(dst []byte, nsp string, seq uint64, ts int64, pad string) []byte
 
 // AppendBroadcastBody appends the JSON body of POST /SendWebsocketEvent for
 // the fanout scenario: {"channel":C,"payload":{"seq":N,"ts":T,"pad":"..."}}
-// plus "namespace" when nsp is not "/". channel and nsp must not need JSON
+// plus "namespace" when nsp is not "/" and "rooms":["room-<room>"] when
+// room is not negative. channel and nsp must not need JSON
 // escaping (the caller checks this once at start-up).
-func AppendBroadcastBody(dst []byte, channel, nsp string, seq uint64, ts int64, pad string) []byte {
+func AppendBroadcastBody(dst []byte, channel, nsp string, seq uint64, ts int64, pad string, room int) []byte {
 	dst = append(dst, `{"channel":"`...)
 	dst = append(dst, channel...)
 	dst = append(dst, `",`...)
+	if room >= 0 {
+		dst = append(dst, `"rooms":["`...)
+		dst = AppendRoomName(dst, room)
+		dst = append(dst, `"],`...)
+	}
 	if nsp != "/" {
 		dst = append(dst, `"namespace":"`...)
 		dst = append(dst, nsp...)

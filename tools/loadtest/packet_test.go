@@ -202,11 +202,11 @@ func TestAppendEchoRoundTrip(t *testing.T) {
 }
 
 func TestAppendBroadcastBody(t *testing.T) {
-	b := AppendBroadcastBody(nil, "bench", "/", 3, 17, "xx")
+	b := AppendBroadcastBody(nil, "bench", "/", 3, 17, "xx", -1)
 	if string(b) != `{"channel":"bench","payload":{"seq":3,"ts":17,"pad":"xx"}}` {
 		t.Fatalf("body = %s", b)
 	}
-	b = AppendBroadcastBody(nil, "bench", "/chat", 3, 17, "")
+	b = AppendBroadcastBody(nil, "bench", "/chat", 3, 17, "", -1)
 	var v struct {
 		Channel, Namespace string
 		Payload            struct{ Seq, Ts int64 }

@@ -60,6 +60,8 @@ type Setup struct {
 	IntervalMS  float64 `json:"interval_ms"`
 	RatePerSec  float64 `json:"rate_per_second,omitempty"`
 	Posters     int     `json:"posters,omitempty"`
+	Rooms       int     `json:"rooms,omitempty"`
+	Affinity    bool    `json:"room_affinity,omitempty"`
 	Payload     int     `json:"payload_bytes"`
 	Ramp        float64 `json:"ramp_per_second"`
 	Inflight    int     `json:"inflight"`
@@ -188,6 +190,7 @@ func newResult(cfg *Config, rs *runState) *Result {
 	if cfg.Scenario == ScenarioFanout {
 		r.Setup.RatePerSec = cfg.Rate
 		r.Setup.Posters = cfg.Posters
+		r.Setup.Rooms, r.Setup.Affinity = cfg.Rooms, cfg.Affinity
 	}
 	if cfg.Transport == TransportPolling {
 		r.Setup.Workers = 0
@@ -346,11 +349,19 @@ func fanoutResult(rs *runState, eng engine, measured int64, measureSec float64) 
 		if d > 0 {
 			ttlc.Record(s.maxLat.Load())
 		}
-		if int64(d) >= measured {
+		want := measured // clients the broadcast owes a delivery to
+		if rs.cfg.Rooms > 0 {
+			want = int64(RoomMembers(RoomOfSeq(seq, rs.cfg.Rooms), int(measured), rs.cfg.Rooms))
+		}
+		if int64(d) >= want {
 			f.Complete++
 		}
 	}
 	f.Expected = f.Accepted * uint64(max(measured, 0))
+	if rs.cfg.Rooms > 0 {
+		f.Expected = expectedRoomDeliveries(func(seq uint64) bool { return seq < uint64(len(tab.slots)) && tab.slots[seq].ok.Load() },
+			maxSeq, int(max(measured, 0)), rs.cfg.Rooms)
+	}
 	f.TimeToLastClient = percentiles(ttlc.Snapshot(nil))
 	f.Post = percentiles(tab.postLat.Snapshot(nil))
 	if f.Expected > 0 {

@@ -181,6 +181,13 @@ func drained(rs *runState) bool {
 		// of accepted broadcasts still in flight. When it does not
 		// deliver them, the drain lasts --grace.
 		tab := rs.bcast
+		if rooms := rs.cfg.Rooms; rooms > 0 {
+			// Each broadcast owes its room's members only.
+			// The POSTs are over: a slot with a send time was posted.
+			return t.fresh >= expectedRoomDeliveries(func(seq uint64) bool {
+				return tab.slots[seq].sentAt.Load() != 0
+			}, min(tab.posted.Load(), uint64(len(tab.slots)-1)), int(max(measured, 0)), rooms)
+		}
 		return t.fresh >= (tab.accepted.Load()+tab.failed.Load())*uint64(max(measured, 0))
 	}
 	return t.fresh >= t.sent
