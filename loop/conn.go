@@ -118,6 +118,12 @@ func (cs *connState) onClose(c gnet.Conn, err error) {
 	if s := cs.parked; s != nil {
 		// engine.io: a poll request that ends early closes the session.
 		cs.parked = nil
+		if s.closer == c {
+			// The close POST's connection went before its held ok: there
+			// is no one left to answer (finish would write to a closed
+			// connection).
+			s.closer = nil
+		}
 		if s.get == c {
 			s.get = nil
 			s.terminate("transport error", 0)

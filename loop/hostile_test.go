@@ -258,3 +258,22 @@ func TestSilentConnectionOnAnIdleServer(t *testing.T) {
 	}
 	h.expectEOF()
 }
+
+// TestClosePOSTConnectionGoesFirst: a client POSTs its close packet while
+// no GET is parked (the server holds the POST's ok for up to a second)
+// and drops that connection before the ok: when the session ends, nothing
+// is written to the gone connection and nothing panics; the sid is
+// forgotten as usual.
+func TestClosePOSTConnectionGoesFirst(t *testing.T) {
+	ts := startSuite(t, 1)
+	sid := ts.openPolling(t, eioPath)
+	post := ts.dial(t)
+	post.write(postAt(eioPath, sidQuery(sid), "1"))
+	post.expectQuiet(50 * time.Millisecond) // held while a GET may come
+	post.c.Close()
+	waitFor(t, "the session to end after the close grace", func() bool { return ts.srv.Sessions() == 0 })
+	if n := ts.srv.Snapshot().Panics; n != 0 {
+		t.Fatalf("%d panics when the session ended", n)
+	}
+	expectStatus(t, "GET after the close", ts.pollAt(t, eioPath, sid), 400)
+}

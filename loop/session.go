@@ -462,9 +462,8 @@ func (s *Session) finish() {
 		// After the table forgets the sid: a GET sent once the client
 		// read this ok gets 400, as in Node.
 		s.closer = nil
-		cs := c.Context().(*connState)
-		cs.parked = nil
-		if !cs.closed {
+		if cs, _ := c.Context().(*connState); cs != nil && !cs.closed {
+			cs.parked = nil
 			cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/html", []byte("ok"))
 			cs.release(c)
 		}
