@@ -201,7 +201,7 @@ func Settings() []Setting {
 		{"REDIS_SENTINEL_MASTER", "redis-sentinel-master", "", "name of the master the Sentinels monitor (sentinel monitor <name> ...); required with REDIS_SENTINEL_ADDRS", func(c *Config, v string) error { c.RedisSentinelMaster = v; return nil }},
 		{"REDIS_SENTINEL_PASSWORD", "redis-sentinel-password", "", "password of the Sentinels themselves (requirepass in sentinel.conf), not of the data nodes", func(c *Config, v string) error { c.RedisSentinelPassword = v; return nil }},
 		{"REDIS_CLUSTER_ADDRS", "redis-cluster-addrs", "", "comma-separated host:port of some nodes of a Redis Cluster, instead of REDIS_URL: the other nodes are discovered", func(c *Config, v string) error { return parseAddrs(v, &c.RedisClusterAddrs) }},
-		{"REDIS_SUBSCRIPTION_MODE", "redis-subscription-mode", "dynamic", "with REDIS_ADAPTER=sharded (the subscriptionMode option of createShardedAdapter): dynamic (a broadcast to one room goes on that room's channel, which only the servers with a member of the room subscribe) or static (every message on the namespace's channel)", func(c *Config, v string) error { return parseSubscriptionMode(v, &c.RedisSubscriptionMode) }},
+		{"REDIS_SUBSCRIPTION_MODE", "redis-subscription-mode", "dynamic", "with REDIS_ADAPTER=sharded (the subscriptionMode option of createShardedAdapter): dynamic (a broadcast to one room goes on that room's channel, which only the servers with a member of the room subscribe), dynamic-private (the same for a socket id too: each socket's own channel, one SSUBSCRIBE per socket) or static (every message on the namespace's channel)", func(c *Config, v string) error { return parseSubscriptionMode(v, &c.RedisSubscriptionMode) }},
 		{"REDIS_PASSWORD", "redis-password", "", "password of the data nodes with REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS (with REDIS_URL it goes in the URL)", func(c *Config, v string) error { c.RedisPassword = v; return nil }},
 		{"REDIS_READINESS", "redis-readiness", "false", "GET /health answers 503 while Redis is unreachable (for a readiness probe); otherwise 200 with \"redis\":\"down\"", func(c *Config, v string) error { return parseBool(v, &c.RedisReadiness) }},
 		{"CONNECT_HOOK_URL", "connect-hook-url", "", `backend URL POSTed on every CONNECT (namespace, auth, address, query, HOOK_FORWARD_HEADERS, JWT sub); 200 {"user","channels","data"} accepts, 403 {"message","data"} refuses with that connect_error; a timeout, 5xx or unreachable backend refuses with "backend unavailable" (README "Backend hooks"); empty: off`, func(c *Config, v string) error { return parseHookURL(v, &c.ConnectHookURL) }},
@@ -399,11 +399,10 @@ func checkRedisTopology(c Config) error {
 	return nil
 }
 
-// parseSubscriptionMode reads REDIS_SUBSCRIPTION_MODE. Node's third
-// mode, dynamic-private (a channel per socket too), is not offered.
+// parseSubscriptionMode reads REDIS_SUBSCRIPTION_MODE.
 func parseSubscriptionMode(v string, dst *string) error {
-	if v != "dynamic" && v != "static" {
-		return errors.New("want dynamic or static (dynamic-private is not supported)")
+	if v != "dynamic" && v != "static" && v != "dynamic-private" {
+		return errors.New("want dynamic, static or dynamic-private")
 	}
 	*dst = v
 	return nil

@@ -154,8 +154,8 @@ func TestRedisTopologySettings(t *testing.T) {
 	f(map[string]string{"REDIS_PASSWORD": "secret"}, "invalid REDIS_PASSWORD: it needs REDIS_SENTINEL_ADDRS or REDIS_CLUSTER_ADDRS")
 	f(map[string]string{"REDIS_URL": "redis://h:1", "REDIS_SUBSCRIPTION_MODE": "static"},
 		`invalid REDIS_SUBSCRIPTION_MODE "static": it is for REDIS_ADAPTER=sharded (REDIS_ADAPTER is pubsub)`)
-	f(map[string]string{"REDIS_ADAPTER": "sharded", "REDIS_SUBSCRIPTION_MODE": "dynamic-private"},
-		`invalid REDIS_SUBSCRIPTION_MODE "dynamic-private": want dynamic or static (dynamic-private is not supported)`)
+	f(map[string]string{"REDIS_ADAPTER": "sharded", "REDIS_SUBSCRIPTION_MODE": "private"},
+		`invalid REDIS_SUBSCRIPTION_MODE "private": want dynamic, static or dynamic-private`)
 	f(map[string]string{"REDIS_CLUSTER_ADDRS": "h:1,h"},
 		`invalid REDIS_CLUSTER_ADDRS "h:1,h": "h" is not host:port: want a list like 10.0.0.1:26379,10.0.0.2:26379`)
 }

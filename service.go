@@ -306,6 +306,7 @@ func newCluster(cfg Config, io *loop.SocketIO, nss []*loop.Namespace, log *slog.
 			return nil, fmt.Errorf("invalid REDIS_ADAPTER \"sharded\": %s", strings.TrimPrefix(err.Error(), "cluster: "))
 		}
 		io.OnRoom, io.OnRoomRemoved = ad.OnRoom, ad.OnRoomRemoved
+		io.PrivateRooms = ad.Config().SubscriptionMode == cluster.SubscribeDynamicPrivate
 		log.Info("redis sharded adapter enabled", "uid", ad.UID(), "redis", ad.Config().Topology(), "key", ad.Config().Key, "subscription_mode", ad.Config().SubscriptionMode)
 		return ad, nil
 	}

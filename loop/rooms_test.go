@@ -2,7 +2,9 @@ package loop
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 )
@@ -136,5 +138,33 @@ func TestRoomsOrder(t *testing.T) {
 	cl.send(1, "41")
 	if so.RoomCount() != 0 || len(r.peek(io.Namespace("/")).rooms) != 0 {
 		t.Fatal("a socket that left its namespace keeps rooms")
+	}
+}
+
+// TestPrivateRooms: with PrivateRooms, OnRoom and OnRoomRemoved report a
+// socket's own id room when it joins and leaves its namespace; without it
+// they never do.
+func TestPrivateRooms(t *testing.T) {
+	for _, private := range []bool{true, false} {
+		io, r := testIO(t)
+		var mu sync.Mutex
+		var got []string
+		io.OnRoom = func(ns, room string) { mu.Lock(); got = append(got, "+"+ns+" "+room); mu.Unlock() }
+		io.OnRoomRemoved = func(ns, room string) { mu.Lock(); got = append(got, "-"+ns+" "+room); mu.Unlock() }
+		io.PrivateRooms = private
+		cl := newSIOClient(t, r, io)
+		cl.send(1, "40")
+		cl.read()
+		so := cl.s.ctx.(*client).sockets[0]
+		so.Disconnect(false)
+		var want []string
+		if private {
+			want = []string{"+/ " + so.id, "-/ " + so.id}
+		}
+		mu.Lock()
+		if !slices.Equal(got, want) {
+			t.Errorf("PrivateRooms %v: hooks saw %q, want %q", private, got, want)
+		}
+		mu.Unlock()
 	}
 }

@@ -37,12 +37,17 @@ type SocketIO struct {
 	// first member on a reactor, and OnRoomRemoved when its last member
 	// there leaves: per reactor, so a room of the process exists from the
 	// first OnRoom to the last matching OnRoomRemoved (count them). A
-	// socket's own id room is never reported. Both run on that reactor,
+	// socket's own id room is reported only with PrivateRooms (when the
+	// socket joins and leaves its namespace). Both run on that reactor,
 	// on every such change, and must be quick and must not call back into
 	// io (the sharded Redis adapter subscribes to a room's channel with
 	// them, as Node's adapter does on "create-room" and "delete-room").
 	// Set them before Serve.
 	OnRoom, OnRoomRemoved func(ns, room string)
+	// PrivateRooms makes OnRoom and OnRoomRemoved report every socket's
+	// own id room too (the sharded adapter's "dynamic-private" mode, where
+	// each socket has a channel of its own). Set it before Serve.
+	PrivateRooms bool
 	// ConnectTimeout closes a client that joins no namespace in time.
 	// Default 45s.
 	ConnectTimeout time.Duration

@@ -138,6 +138,9 @@ func (so *Socket) add() {
 	c := so.ctr()
 	c.connects.Add(1)
 	c.connected.Add(1)
+	if io := so.ns.io; io.PrivateRooms && io.OnRoom != nil {
+		io.OnRoom(so.ns.name, so.id)
+	}
 }
 
 // ctr returns the namespace counters of the socket's reactor.
@@ -182,6 +185,9 @@ func (so *Socket) remove(reason string) {
 		l.sockets = l.sockets[:last]
 	}
 	delete(l.byID, so.id)
+	if io := so.ns.io; io.PrivateRooms && io.OnRoomRemoved != nil {
+		io.OnRoomRemoved(so.ns.name, so.id)
+	}
 	c := so.ctr()
 	c.disconnects.Add(1)
 	c.connected.Add(-1)

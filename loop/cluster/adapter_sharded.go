@@ -23,6 +23,11 @@ const (
 	// goes on the room's channel, "<key>#<nsp>#<room>#", which only the
 	// servers with a member of the room subscribe. The default.
 	SubscribeDynamic = "dynamic"
+	// SubscribeDynamicPrivate: as SubscribeDynamic, and a broadcast to one
+	// socket id goes on that socket's own channel, which only its server
+	// subscribes (one SSUBSCRIBE per socket, when it joins its namespace;
+	// loop.SocketIO.PrivateRooms).
+	SubscribeDynamicPrivate = "dynamic-private"
 )
 
 // sharded is the state of an Adapter that speaks the protocol of
@@ -53,7 +58,8 @@ const (
 // (slotSubs); on one Redis server, the Adapter's one PubSub.
 type sharded struct {
 	a       *Adapter
-	dynamic bool
+	dynamic bool // "dynamic" or "dynamic-private": rooms have channels
+	private bool // "dynamic-private": socket id rooms too
 
 	mu    sync.Mutex
 	rooms map[nsRoom]int // reactors on which the room has members (OnRoom minus OnRoomRemoved)
@@ -68,7 +74,8 @@ type sharded struct {
 type nsRoom struct{ nsp, room string }
 
 func newSharded(a *Adapter) *sharded {
-	return &sharded{a: a, dynamic: a.cfg.SubscriptionMode == SubscribeDynamic,
+	mode := a.cfg.SubscriptionMode
+	return &sharded{a: a, dynamic: mode == SubscribeDynamic || mode == SubscribeDynamicPrivate, private: mode == SubscribeDynamicPrivate,
 		rooms: make(map[nsRoom]int), slotSubs: make(map[uint16]*redis.PubSub)}
 }
 
@@ -119,7 +126,7 @@ func (a *Adapter) OnRoomRemoved(nsp, room string) {
 // channel returns the channel of a broadcast without acks to rooms in
 // nsp: computeChannel of the sharded adapter.
 func (s *sharded) channel(nsp string, rooms []string) string {
-	if s.dynamic && len(rooms) == 1 && !looksLikeSocketID(rooms[0]) {
+	if s.dynamic && len(rooms) == 1 && (s.private || !looksLikeSocketID(rooms[0])) {
 		return s.roomChannel(nsp, rooms[0])
 	}
 	return publicChannel(s.a.cfg.Key, nsp)

@@ -133,3 +133,46 @@ func testSharded(t *testing.T, redis func(*Config)) {
 
 // numShard returns PUBSUB SHARDNUMSUB of ch, asked of the node of its slot.
 func numShard(ctx context.Context, a *Adapter, ch string) (int, error) { return a.sh.numSub(ctx, ch) }
+
+// TestShardedDynamicPrivate: in dynamic-private mode a broadcast to one
+// socket id goes on that socket's own channel, which only its server
+// subscribes (loop reports the id room with PrivateRooms): a server
+// without the socket receives nothing; in dynamic mode the same broadcast
+// goes on the namespace's channel, which every server receives.
+func TestShardedDynamicPrivate(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	rs := redistest.Start(t)
+	const sid = "AbCdEfGhIjKlMnOpQrSt" // 20 characters: a socket id
+	for _, mode := range []string{SubscribeDynamicPrivate, SubscribeDynamic} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := func(c *Config) { c.URL, c.Key, c.Sharded, c.SubscriptionMode = rs.URL, "k-"+mode, true, mode }
+			fa, fb, fc := newFakeLocal("a1"), newFakeLocal(sid), newFakeLocal("c1")
+			a := startAdapter(t, "", fa, cfg)
+			b := startAdapter(t, "", fb, cfg)
+			c := startAdapter(t, "", fc, cfg)
+			ctx := context.Background()
+			waitFor(t, "ServerCount 3", 5*time.Second, func() bool { n, err := a.ServerCount(ctx, "/"); return n == 3 && err == nil })
+			b.OnRoom("/", sid) // the socket joined its namespace on b
+			if mode == SubscribeDynamicPrivate {
+				waitFor(t, "the socket's channel subscribed", 5*time.Second, func() bool {
+					n, _ := numShard(ctx, a, b.sh.roomChannel("/", sid))
+					return n == 1
+				})
+			}
+			received := func(ad *Adapter) uint64 { return ad.Stats().Received[kindBroadcast] }
+			c0 := received(c)
+			a.Publish(&loop.Broadcast{Rooms: []string{sid}, Event: "private", Args: []byte("1")})
+			if got := recv(t, fb); got.Event != "private" {
+				t.Fatalf("b received %+v", got)
+			}
+			if mode == SubscribeDynamicPrivate {
+				noRecv(t, fc, 200*time.Millisecond)
+				if dc := received(c) - c0; dc != 0 {
+					t.Errorf("c received %d Redis messages for a broadcast to a socket of b", dc)
+				}
+			} else {
+				waitFor(t, "c to receive the namespace's message", 5*time.Second, func() bool { return received(c)-c0 == 1 })
+			}
+		})
+	}
+}

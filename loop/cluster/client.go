@@ -53,8 +53,8 @@ func (c Config) check() error {
 		return errors.New("cluster: SentinelAddrs needs SentinelMaster")
 	case c.Sharded && c.Streams:
 		return errors.New("cluster: Sharded and Streams are two protocols: choose one")
-	case c.SubscriptionMode != "" && c.SubscriptionMode != SubscribeStatic && c.SubscriptionMode != SubscribeDynamic:
-		return fmt.Errorf("cluster: SubscriptionMode %q: want static or dynamic", c.SubscriptionMode)
+	case c.SubscriptionMode != "" && c.SubscriptionMode != SubscribeStatic && c.SubscriptionMode != SubscribeDynamic && c.SubscriptionMode != SubscribeDynamicPrivate:
+		return fmt.Errorf("cluster: SubscriptionMode %q: want static, dynamic or dynamic-private", c.SubscriptionMode)
 	case c.URL != "" && c.Password != "":
 		return errors.New("cluster: Password is for Sentinel and Cluster; with URL put it in the URL")
 	}

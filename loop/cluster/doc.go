@@ -99,7 +99,10 @@
 // exactly one room, whose name is not 20 characters long (a socket id),
 // goes on "<key>#<nsp>#<room>#", which a server SSUBSCRIBEs while the room
 // has a member there (loop.SocketIO.OnRoom and OnRoomRemoved, per
-// reactor, counted in adapter_sharded.go). On a Redis Cluster a shard
+// reactor, counted in adapter_sharded.go). In dynamic-private mode a
+// socket id is such a room too: every socket's server SSUBSCRIBEs its own
+// channel while it is connected (loop.SocketIO.PrivateRooms), so a
+// broadcast to one socket reaches only its server. On a Redis Cluster a shard
 // channel lives on the node of its hash slot: one subscription connection
 // per slot in use.
 //
@@ -150,7 +153,7 @@
 //     database 0. A failover is a gap: pub/sub and sharded lose what a
 //     server published before the others subscribed again to the new
 //     master; Streams lose only entries the old master had not replicated.
-//   - Sharded: no dynamic-private mode; the ephemeral messages (requests,
+//   - Sharded: the ephemeral messages (requests,
 //     responses) are always msgpack; on a Redis Cluster one subscription
 //     connection per hash slot in use instead of one per node.
 //   - The handshake of a sioloop socket, as another server's
