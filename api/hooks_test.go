@@ -134,30 +134,7 @@ func dialHooked(t *testing.T, port int, auth string, headers ...string) (*sioCli
 	for i := 0; i+1 < len(headers); i += 2 {
 		h.Set(headers[i], headers[i+1])
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, br, _, err := ws.Dialer{Header: ws.HandshakeHeaderHTTP(h)}.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(port)+"/socket.io/?EIO=4&transport=websocket&tenant=acme")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	var r io.Reader = conn
-	if br != nil {
-		r = br
-	}
-	c := &sioClient{t: t, conn: conn, ns: "/", rw: struct {
-		io.Reader
-		io.Writer
-	}{r, conn}}
-	if open := c.read(); !strings.HasPrefix(open, "0{") {
-		t.Fatalf("open packet %q", open)
-	}
-	c.send("40" + auth)
-	got := c.read()
-	if strings.HasPrefix(got, `40{"sid":"`) {
-		c.sid = got[len(`40{"sid":"`) : len(`40{"sid":"`)+20]
-	}
-	return c, got
+	return connectRoot(openWS(t, port, "&tenant=acme", h), auth)
 }
 
 func TestConnectHookAccepts(t *testing.T) {

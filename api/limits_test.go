@@ -1,16 +1,11 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
-	"io"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gobwas/ws"
-	"github.com/gobwas/ws/wsutil"
 
 	"sioloop/metrics/metricstest"
 )
@@ -121,33 +116,7 @@ func TestSubscribeLimits(t *testing.T) {
 // returns the server's answer, the connection left open.
 func connectAnswer(t *testing.T, ts *testService, nsp string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, br, _, err := ws.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(ts.port)+"/socket.io/?EIO=4&transport=websocket")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	var r io.Reader = conn
-	if br != nil {
-		r = br
-	}
-	rw := struct {
-		io.Reader
-		io.Writer
-	}{r, conn}
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if open, err := wsutil.ReadServerText(rw); err != nil || !strings.HasPrefix(string(open), "0{") {
-		t.Fatalf("open packet %q, %v", open, err)
-	}
-	if err := wsutil.WriteClientText(conn, []byte("40"+nsp+",")); err != nil {
-		t.Fatal(err)
-	}
-	b, err := wsutil.ReadServerText(rw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return openSIO(t, ts).connect(nsp, "")
 }
 
 // TestNamespaceLimits: with NAMESPACES=/org-* a CONNECT past

@@ -327,10 +327,22 @@ func (c *sioClient) connect(ns, auth string) string {
 // openSIO opens a WebSocket session that has joined no namespace yet.
 func openSIO(t testing.TB, ts *testService) *sioClient {
 	t.Helper()
+	return openWS(t, ts.port, "", nil)
+}
+
+// openWS opens a WebSocket session on port with more query parameters
+// ("&k=v…", or "") and handshake headers (or nil), and reads the open
+// packet.
+func openWS(t testing.TB, port int, query string, h http.Header) *sioClient {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	url := "ws://127.0.0.1:" + strconv.Itoa(ts.port) + "/socket.io/?EIO=4&transport=websocket"
-	conn, br, _, err := ws.Dial(ctx, url)
+	url := "ws://127.0.0.1:" + strconv.Itoa(port) + "/socket.io/?EIO=4&transport=websocket" + query
+	d := ws.Dialer{}
+	if h != nil {
+		d.Header = ws.HandshakeHeaderHTTP(h)
+	}
+	conn, br, _, err := d.Dial(ctx, url)
 	if err != nil {
 		t.Fatalf("dial %s: %v", url, err)
 	}

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	vm "github.com/VictoriaMetrics/metrics"
-	"github.com/gobwas/ws"
 
 	"sioloop/loop"
 	"sioloop/tools/testnet"
@@ -49,26 +48,15 @@ func startAuthServer(t *testing.T, auth *JWTAuth, recovery time.Duration) int {
 // returns the client and the server's answer.
 func dialAuth(t *testing.T, port int, auth string) (*sioClient, string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	conn, br, _, err := ws.Dial(ctx, "ws://127.0.0.1:"+strconv.Itoa(port)+"/socket.io/?EIO=4&transport=websocket")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	var r io.Reader = conn
-	if br != nil {
-		r = br
-	}
-	c := &sioClient{t: t, conn: conn, ns: "/", rw: struct {
-		io.Reader
-		io.Writer
-	}{r, conn}}
-	if open := c.read(); !strings.HasPrefix(open, "0{") {
-		t.Fatalf("open packet %q", open)
-	}
-	c.send("40" + auth)
-	got := c.read()
+	return connectRoot(openWS(t, port, "", nil), auth)
+}
+
+// connectRoot sends CONNECT to "/" with auth and returns c, its sid set
+// when accepted, and the server's answer.
+func connectRoot(c *sioClient, auth string) (*sioClient, string) {
+	c.t.Helper()
+	c.ns = "/"
+	got := c.connect("/", auth)
 	if m := regexp.MustCompile(`^40\{"sid":"([\w-]+)"`).FindStringSubmatch(got); m != nil {
 		c.sid = m[1]
 	}
