@@ -184,50 +184,67 @@ func (srv *Server) trusted(ip netip.Addr) bool {
 // handshakes on different reactors seldom wait for each other.
 const ipShards = 64
 
-// ipCounts counts sessions by client address. An address with no session
-// has no entry, so the maps hold at most one entry per open session.
+// ipCounts counts sessions by client address, in ipShards shards.
 type ipCounts struct {
 	shards [ipShards]struct {
-		mu sync.Mutex
-		n  map[netip.Addr]int32
-		_  [48]byte // 64 bytes each, a cache line: reactors take different shards
+		counts[netip.Addr]
+		_ [48]byte // 64 bytes each, a cache line: reactors take different shards
 	}
 }
 
-func (c *ipCounts) shard(ip netip.Addr) int {
+func (c *ipCounts) shard(ip netip.Addr) *counts[netip.Addr] {
 	// FNV-1a over the 16 bytes; IPv4 addresses differ in the last four.
 	h := uint32(2166136261)
 	for _, b := range ip.As16() {
 		h = (h ^ uint32(b)) * 16777619
 	}
-	return int(h % ipShards)
+	return &c.shards[h%ipShards].counts
 }
 
 // acquire counts one more session for ip unless it has max already.
-func (c *ipCounts) acquire(ip netip.Addr, max int) bool {
-	s := &c.shards[c.shard(ip)]
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if int(s.n[ip]) >= max {
+func (c *ipCounts) acquire(ip netip.Addr, max int) bool { return c.shard(ip).acquire(ip, max) }
+
+// release counts one session fewer for ip.
+func (c *ipCounts) release(ip netip.Addr) { c.shard(ip).release(ip) }
+
+// counts counts what each key holds (sessions of an address, sockets of
+// a user) under one lock, bounded per key. A key that holds nothing has
+// no entry, so the map never holds more entries than there are holders.
+type counts[K comparable] struct {
+	mu sync.Mutex
+	n  map[K]int32
+}
+
+// acquire counts one more for k unless it has max already.
+func (c *counts[K]) acquire(k K, max int) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if int(c.n[k]) >= max {
 		return false
 	}
-	if s.n == nil {
-		s.n = make(map[netip.Addr]int32)
+	if c.n == nil {
+		c.n = make(map[K]int32)
 	}
-	s.n[ip]++
+	c.n[k]++
 	return true
 }
 
-// release counts one session fewer for ip.
-func (c *ipCounts) release(ip netip.Addr) {
-	s := &c.shards[c.shard(ip)]
-	s.mu.Lock()
-	if s.n[ip] <= 1 {
-		delete(s.n, ip)
+// release counts one fewer for k.
+func (c *counts[K]) release(k K) {
+	c.mu.Lock()
+	if c.n[k] <= 1 {
+		delete(c.n, k)
 	} else {
-		s.n[ip]--
+		c.n[k]--
 	}
-	s.mu.Unlock()
+	c.mu.Unlock()
+}
+
+// get returns what k holds now.
+func (c *counts[K]) get(k K) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return int(c.n[k])
 }
 
 // refusalAnswer returns the status, body and Retry-After of a limit's

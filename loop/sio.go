@@ -104,8 +104,10 @@ type SocketIO struct {
 
 	// refused counts the CONNECTs refused by the limits, by refusal.
 	refused [refusedKinds]atomic.Uint64
-	// users counts the sockets of each user for MaxUserConnections.
-	users userCounts
+	// users counts the sockets of each user for MaxUserConnections
+	// (users.go): one lock, taken when a socket of a user connects or
+	// leaves, never by a message or a broadcast.
+	users counts[string]
 	// limitLogged is when a refusal for MaxNamespaces was last logged
 	// (monotonic nanoseconds), so that a flood logs once a minute.
 	limitLogged atomic.Int64

@@ -3,7 +3,6 @@ package loop
 import (
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Users. Every socket whose UserID is set (by the namespace middleware,
@@ -25,47 +24,11 @@ func UserRoom(id string) string { return UserRoomPrefix + id }
 // UserRoomPrefix).
 func IsUserRoom(name string) bool { return strings.HasPrefix(name, UserRoomPrefix) }
 
-// userCounts counts the sockets of each user, for MaxUserConnections. A
-// user with no socket has no entry. One lock for the process: it is
-// taken once when a socket of a user connects and once when it leaves,
-// never by a message or a broadcast.
-type userCounts struct {
-	mu sync.Mutex
-	n  map[string]int32
-}
-
-// acquire counts one more socket for id unless it has max already.
-func (u *userCounts) acquire(id string, max int) bool {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if int(u.n[id]) >= max {
-		return false
-	}
-	if u.n == nil {
-		u.n = make(map[string]int32)
-	}
-	u.n[id]++
-	return true
-}
-
-// release counts one socket fewer for id.
-func (u *userCounts) release(id string) {
-	u.mu.Lock()
-	if u.n[id] <= 1 {
-		delete(u.n, id)
-	} else {
-		u.n[id]--
-	}
-	u.mu.Unlock()
-}
-
 // UserConnections returns the number of sockets of user id that count
 // against MaxUserConnections now (0 when MaxUserConnections is off). Any
 // goroutine.
 func (io *SocketIO) UserConnections(id string) int {
-	io.users.mu.Lock()
-	defer io.users.mu.Unlock()
-	return int(io.users.n[id])
+	return io.users.get(id)
 }
 
 // admitUser is the last step of a CONNECT that every middleware (and
