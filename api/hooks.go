@@ -15,7 +15,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"sioloop/api/hooks"
@@ -42,12 +41,6 @@ type hooked struct {
 	c   *hooks.Client
 	lim Limits
 	jwt bool // JWT auth is on: the token's sub is the user
-	// users counts the connected sockets of each user in the process, for
-	// the disconnect hook's user_sockets_left; only with that hook on.
-	users struct {
-		mu sync.Mutex
-		n  map[string]int
-	}
 }
 
 // hookSocket is what a socket holds in loop.Socket.Data while hooks are
@@ -112,9 +105,6 @@ func (hk *hooked) install(ns *loop.Namespace, ch *channels) {
 		}
 	}
 	if hk.c.On(hooks.Disconnect) {
-		if hk.users.n == nil {
-			hk.users.n = make(map[string]int)
-		}
 		prevDisconnect := ns.OnDisconnect
 		ns.OnDisconnect = func(s *loop.Socket, reason string) {
 			if prevDisconnect != nil {
@@ -228,11 +218,6 @@ func (hk *hooked) onConnect(s *loop.Socket) {
 		}
 	}
 	hs.channels = nil
-	if s.UserID != "" && hk.users.n != nil {
-		hk.users.mu.Lock()
-		hk.users.n[s.UserID]++
-		hk.users.mu.Unlock()
-	}
 }
 
 // onDisconnect queues the disconnect for the next batch.
@@ -246,15 +231,8 @@ func (hk *hooked) onDisconnect(s *loop.Socket, reason string) {
 		Data:      dataOf(s),
 	}
 	if s.UserID != "" {
-		hk.users.mu.Lock()
-		n := hk.users.n[s.UserID] - 1
-		if n <= 0 {
-			delete(hk.users.n, s.UserID)
-			n = 0
-		} else {
-			hk.users.n[s.UserID] = n
-		}
-		hk.users.mu.Unlock()
+		// loop counts the user's sockets; this one no longer counts.
+		n := s.Namespace().IO().UserConnections(s.UserID)
 		rec.UserSocketsLeft, rec.Last = n, n == 0
 	}
 	hk.c.Disconnect(rec)

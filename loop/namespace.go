@@ -70,6 +70,9 @@ func (n *Namespace) On(name string, h EventHandler) { n.events[name] = h }
 // Name returns the namespace name, e.g. "/" or "/admin".
 func (n *Namespace) Name() string { return n.name }
 
+// IO returns the server the namespace belongs to.
+func (n *Namespace) IO() *SocketIO { return n.io }
+
 // connected returns the number of sockets in the namespace now. Any
 // goroutine.
 func (n *Namespace) connected() int {

@@ -54,8 +54,8 @@ type Socket struct {
 	Data any
 
 	gone bool
-	// userSlot is set while the socket holds one of its user's
-	// MaxUserConnections slots (see admitUser); remove gives it back.
+	// userSlot is set while the socket is counted for its user (see
+	// admitUser); remove gives the count back.
 	userSlot bool
 	// holes counts the left rooms still in rooms. It sits next to gone
 	// so the struct keeps its size class.

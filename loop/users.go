@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"math"
 	"strconv"
 	"strings"
 )
@@ -24,8 +25,9 @@ func UserRoom(id string) string { return UserRoomPrefix + id }
 // UserRoomPrefix).
 func IsUserRoom(name string) bool { return strings.HasPrefix(name, UserRoomPrefix) }
 
-// UserConnections returns the number of sockets of user id that count
-// against MaxUserConnections now (0 when MaxUserConnections is off). Any
+// UserConnections returns the number of sockets of user id connected to
+// io now, all namespaces together (what MaxUserConnections bounds). In
+// an OnDisconnect hook the leaving socket no longer counts. Any
 // goroutine.
 func (io *SocketIO) UserConnections(id string) int {
 	return io.users.get(id)
@@ -33,8 +35,9 @@ func (io *SocketIO) UserConnections(id string) int {
 
 // admitUser is the last step of a CONNECT that every middleware (and
 // connection state recovery) accepted, right before the socket is added:
-// a socket with a UserID takes one of its user's MaxUserConnections slots
-// (given back by Socket.remove) and joins its user room. It returns the
+// a socket with a UserID is counted for its user (given back by
+// Socket.remove), within MaxUserConnections when set, and joins its user
+// room. It returns the
 // CONNECT_ERROR the client gets when the user has MaxUserConnections
 // sockets already; nothing was taken then. A recovered socket counts like
 // a new one, and joins the room again (its kept rooms hold it too: Join
@@ -47,13 +50,15 @@ func (io *SocketIO) admitUser(so *Socket) *ConnectError {
 	if so.UserID == "" {
 		return nil
 	}
-	if max := io.MaxUserConnections; max > 0 {
-		if !io.users.acquire(so.UserID, max) {
-			io.srv.countRefusal(RefusedMaxUserConnections)
-			return userLimitError(max)
-		}
-		so.userSlot = true
+	max := io.MaxUserConnections
+	if max <= 0 {
+		max = math.MaxInt32
 	}
+	if !io.users.acquire(so.UserID, max) {
+		io.srv.countRefusal(RefusedMaxUserConnections)
+		return userLimitError(max)
+	}
+	so.userSlot = true
 	so.Join(UserRoom(so.UserID))
 	return nil
 }
