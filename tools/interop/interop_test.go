@@ -343,7 +343,15 @@ func (h *harness) startServer(t *testing.T, name string, cfg serverConfig) *serv
 			t.Errorf("server %s had exited before the end of the test: %v\n%s", s.name, s.err, s.out.String())
 		}
 	})
-	if err := s.start(t); err != nil {
+	err := s.start(t)
+	// Another test process may bind a FreePort between its choice and the
+	// server's bind: start again on fresh ports.
+	for try := 1; err != nil && try < 3 && strings.Contains(s.out.String(), "address already in use"); try++ {
+		s.port, s.adminPort = testnet.FreePort(t), testnet.FreePort(t)
+		s.url = "http://127.0.0.1:" + strconv.Itoa(s.port)
+		err = s.start(t)
+	}
+	if err != nil {
 		failedStart = true
 		t.Fatalf("starting server %s: %v\n--- server output ---\n%s", name, err, s.out.String())
 	}
