@@ -16,10 +16,8 @@
 "use strict";
 
 const path = require("node:path");
-const readline = require("node:readline");
 const { createRequire } = require("node:module");
-const { io } = require("socket.io-client");
-const { assert, describe, main, sleep } = require("./lib");
+const { Client, assert, describe, main, sleep, stdinLines } = require("./lib");
 
 // The emitter and the Redis client come from the Node peer's packages.
 const peerRequire = createRequire(path.join(__dirname, "..", "peers", "node", "package.json"));
@@ -36,21 +34,7 @@ const STREAMS = process.env.CLUSTER_ADAPTER === "streams" || process.env.CLUSTER
 const KILL_MARKER = "@@KILL_REDIS@@";
 
 // Lines the driver writes on stdin.
-const stdinLines = [];
-const stdinWaiters = [];
-readline.createInterface({ input: process.stdin }).on("line", (line) => {
-  const w = stdinWaiters.findIndex((x) => x.line === line.trim());
-  if (w >= 0) stdinWaiters.splice(w, 1)[0].resolve();
-  else stdinLines.push(line.trim());
-});
-function stdinLine(line) {
-  const i = stdinLines.indexOf(line);
-  if (i >= 0) {
-    stdinLines.splice(i, 1);
-    return Promise.resolve();
-  }
-  return new Promise((resolve) => stdinWaiters.push({ line, resolve }));
-}
+const waitLine = stdinLines();
 
 // ADMIN is the bearer token of the sioloop servers: without one they do
 // not serve the /sockets routes on their client port.
@@ -72,49 +56,6 @@ async function getJSON(url) {
   const text = await res.text();
   assert(res.status === 200, `GET ${url}: ${res.status} ${text}`);
   return JSON.parse(text);
-}
-
-// Client is one socket.io-client socket that records every event it receives.
-class Client {
-  constructor(server, name) {
-    this.server = server;
-    this.name = name;
-    this.events = [];
-    this.disconnects = [];
-    this.s = io(server, { path: "/socket.io/", transports: ["websocket"], forceNew: true, reconnection: false });
-    this.s.onAny((ev, ...args) => this.events.push({ ev, args, at: Date.now() }));
-    this.s.on("disconnect", (reason) => this.disconnects.push(reason));
-  }
-
-  get id() {
-    return this.s.id;
-  }
-
-  connect() {
-    if (this.s.connected) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.s.once("connect", resolve);
-      this.s.once("connect_error", (e) => reject(new Error(`${this.name}: connect_error ${e.message}`)));
-    });
-  }
-
-  // wait resolves with the first recorded event named ev (after index from) matching pred.
-  async wait(ev, pred, ms, from) {
-    const start = Date.now();
-    for (;;) {
-      const i = this.events.findIndex((e, k) => k >= (from || 0) && e.ev === ev && (!pred || pred(e.args)));
-      if (i >= 0) return { index: i, event: this.events[i] };
-      if (Date.now() - start > ms) {
-        const last = this.events.slice(-5).map((e) => e.ev + describe(e.args));
-        throw new Error(`${this.name} (${this.server}): no "${ev}" within ${ms}ms; last events ${last.join(" ")}`);
-      }
-      await sleep(5);
-    }
-  }
-
-  has(ev, pred, before) {
-    return this.events.some((e, k) => (before === undefined || k < before) && e.ev === ev && (!pred || pred(e.args)));
-  }
 }
 
 const isBuf = (x, bytes) => {
@@ -249,9 +190,9 @@ async function run(r) {
   if (OUTAGE) {
     await r.check("Redis down for 5 s: nothing dies, local delivery goes on, cross-server delivery resumes", 45000, async () => {
       console.log(KILL_MARKER);
-      await stdinLine("killed");
+      await waitLine("killed");
       let restarted = false;
-      stdinLine("restarted").then(() => (restarted = true));
+      waitLine("restarted").then(() => (restarted = true));
       let rounds = 0;
       const t0 = Date.now();
       while (!restarted) {

@@ -101,6 +101,80 @@ func clusterEnv() []string {
 	return env
 }
 
+// nodeScript is one Node script of tools/interop run by a cluster test: the test reads its
+// stdout line by line (lines) and answers on its stdin.
+type nodeScript struct {
+	cmd    *exec.Cmd
+	stdin  io.WriteCloser
+	stdout io.Reader
+	lines  *bufio.Scanner
+	stderr bytes.Buffer
+	cancel context.CancelFunc
+}
+
+// startNodeScript runs node with args in tools/interop and env added to clusterEnv; the script
+// and its children are killed after timeout or when t ends.
+func startNodeScript(t *testing.T, h *harness, timeout time.Duration, env []string, args ...string) *nodeScript {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	args[0] = filepath.Join(h.dir, args[0])
+	s := &nodeScript{cmd: exec.CommandContext(ctx, h.node, args...), cancel: cancel}
+	t.Cleanup(cancel)
+	cmd := s.cmd
+	cmd.Dir = h.dir
+	cmd.Env = append(clusterEnv(), env...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 2 * time.Second
+	cmd.Stderr = &s.stderr
+	var err error
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if s.stdout, err = cmd.StdoutPipe(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting node %s: %v", strings.Join(args, " "), err)
+	}
+	s.lines = bufio.NewScanner(s.stdout)
+	s.lines.Buffer(nil, 4<<20) // a result line may be long
+	return s
+}
+
+// wait reads what is left of stdout (past a line too long to scan too) and waits for the
+// script to exit.
+func (s *nodeScript) wait() error {
+	for s.lines.Scan() {
+	}
+	_, _ = io.Copy(io.Discard, s.stdout)
+	return s.cmd.Wait()
+}
+
+// checkLines counts the "ok …" and "FAIL …" lines of a script (lib.js's Runner).
+type checkLines struct {
+	passed   int
+	failures []string
+}
+
+func (c *checkLines) add(line string) {
+	switch {
+	case strings.HasPrefix(line, "FAIL"):
+		c.failures = append(c.failures, line)
+	case strings.HasPrefix(line, "ok "):
+		c.passed++
+	}
+}
+
+// judge fails t when the script exited with an error, failed a check or passed none.
+func (c *checkLines) judge(t *testing.T, script string, exit error, stderr *bytes.Buffer) {
+	t.Helper()
+	if exit != nil || len(c.failures) > 0 || c.passed == 0 {
+		t.Errorf("node %s: exit %v, %d passed, %d failed:\n%s\n--- stderr ---\n%s",
+			script, exit, c.passed, len(c.failures), strings.Join(c.failures, "\n"), stderr.String())
+	}
+}
+
 // TestCluster runs cluster.js against three sioloop servers and one Node socket.io server
 // with @socket.io/redis-adapter sharing a real redis-server, and kills Redis for 5 s in the
 // middle (see cluster.js).
@@ -180,66 +254,35 @@ func runClusterOn(t *testing.T, adapter string, n int, outage, onCluster bool) {
 	procs = append(procs, np)
 	t.Logf("redis-server, %d sioloop and 1 Node server (%s) ready in %v", n, adapter, time.Since(start).Round(time.Millisecond))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "cluster.js"), "--timeout", "110")
-	cmd.Dir = h.dir
-	cmd.Env = append(clusterEnv(),
-		"CLUSTER_SIOLOOP="+strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN="+clusterAdminToken, "CLUSTER_NODE="+np.url, "CLUSTER_REDIS="+redisURL,
-		"CLUSTER_ADAPTER="+adapter)
+	env := []string{"CLUSTER_SIOLOOP=" + strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN=" + clusterAdminToken, "CLUSTER_NODE=" + np.url,
+		"CLUSTER_REDIS=" + redisURL, "CLUSTER_ADAPTER=" + adapter}
 	if outage {
-		cmd.Env = append(cmd.Env, "CLUSTER_OUTAGE=1")
+		env = append(env, "CLUSTER_OUTAGE=1")
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var failures []string
-	passed := 0
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := sc.Text()
+	js := startNodeScript(t, h, 120*time.Second, env, "cluster.js", "--timeout", "110")
+	var checks checkLines
+	for js.lines.Scan() {
+		line := js.lines.Text()
 		if line == "@@KILL_REDIS@@" {
 			rs.Kill()
 			t.Logf("redis-server killed (SIGKILL, pid); starting it again in 5s")
-			fmt.Fprintln(stdin, "killed")
+			fmt.Fprintln(js.stdin, "killed")
 			time.Sleep(5 * time.Second)
 			rs.Restart(t)
 			t.Logf("redis-server restarted on port %d", rs.Port)
-			fmt.Fprintln(stdin, "restarted")
+			fmt.Fprintln(js.stdin, "restarted")
 			continue
 		}
 		t.Log(line)
-		switch {
-		case strings.HasPrefix(line, "FAIL"):
-			failures = append(failures, line)
-		case strings.HasPrefix(line, "ok "):
-			passed++
-		}
+		checks.add(line)
 	}
-	_, _ = io.Copy(io.Discard, stdout)
-	err = cmd.Wait()
+	err := js.wait()
 	for _, p := range procs {
 		if p.exited() {
 			t.Errorf("%s died during the test:\n%s", p.name, p.out.String())
 		}
 	}
-	if err != nil || len(failures) > 0 || passed == 0 {
-		t.Errorf("node cluster.js: exit %v, %d passed, %d failed:\n%s\n--- stderr ---\n%s",
-			err, passed, len(failures), strings.Join(failures, "\n"), stderr.String())
-	}
+	checks.judge(t, "cluster.js", err, &js.stderr)
 	t.Logf("cluster test took %v", time.Since(start).Round(time.Millisecond))
 }
 

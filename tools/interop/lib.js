@@ -1,8 +1,12 @@
-// Shared helpers of the interop scenarios (eio.js, sio.js): argument parsing, a tiny check
-// runner that prints one line per check, timeouts, byte comparison and HS256 token signing.
+// Shared helpers of the interop scenarios (eio.js, sio.js, cluster.js, failover.js): argument
+// parsing, a tiny check runner that prints one line per check, timeouts, byte comparison, HS256
+// token signing, a socket.io-client socket that records what it receives, and the lines a Go
+// driver writes on stdin.
 "use strict";
 
 const crypto = require("node:crypto");
+const readline = require("node:readline");
+const { io } = require("socket.io-client");
 
 // parseArgs reads `[--url URL] [--timeout SECONDS] [scenario ...]`; the URL falls back to
 // $TARGET_URL, then to http://127.0.0.1:3000.
@@ -192,7 +196,72 @@ async function main(tool, scenarios, defaultTimeoutSec) {
   process.exit(failed > 0 || passed === 0 ? 1 : 0);
 }
 
+// Client is one socket.io-client socket (WebSocket only, no reconnection: a lost connection
+// stays visible) that records every event it receives, with its arrival time, and every
+// disconnect reason.
+class Client {
+  constructor(server, name) {
+    this.server = server;
+    this.name = name;
+    this.events = [];
+    this.disconnects = [];
+    this.s = io(server, { path: "/socket.io/", transports: ["websocket"], forceNew: true, reconnection: false });
+    this.s.onAny((ev, ...args) => this.events.push({ ev, args, at: Date.now() }));
+    this.s.on("disconnect", (reason) => this.disconnects.push(reason));
+  }
+
+  get id() {
+    return this.s.id;
+  }
+
+  connect() {
+    if (this.s.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.s.once("connect", resolve);
+      this.s.once("connect_error", (e) => reject(new Error(`${this.name}: connect_error ${e.message}`)));
+    });
+  }
+
+  // wait resolves with the first recorded event named ev (after index from) matching pred.
+  async wait(ev, pred, ms, from) {
+    const start = Date.now();
+    for (;;) {
+      const i = this.events.findIndex((e, k) => k >= (from || 0) && e.ev === ev && (!pred || pred(e.args)));
+      if (i >= 0) return { index: i, event: this.events[i] };
+      if (Date.now() - start > ms) {
+        const last = this.events.slice(-5).map((e) => e.ev + describe(e.args));
+        throw new Error(`${this.name} (${this.server}): no "${ev}" within ${ms}ms; last events ${last.join(" ")}`);
+      }
+      await sleep(5);
+    }
+  }
+
+  has(ev, pred, before) {
+    return this.events.some((e, k) => (before === undefined || k < before) && e.ev === ev && (!pred || pred(e.args)));
+  }
+}
+
+// stdinLines starts reading the lines a driver (a Go test) writes on stdin and returns
+// waitLine(prefix), which resolves with the first line starting with prefix, whether it came
+// before the call or after. Only the scripts that call it read stdin.
+function stdinLines() {
+  const early = [];
+  const waiters = [];
+  readline.createInterface({ input: process.stdin }).on("line", (raw) => {
+    const line = raw.trim();
+    const w = waiters.findIndex((x) => line.startsWith(x.prefix));
+    if (w >= 0) waiters.splice(w, 1)[0].resolve(line);
+    else early.push(line);
+  });
+  return function waitLine(prefix) {
+    const i = early.findIndex((line) => line.startsWith(prefix));
+    if (i >= 0) return Promise.resolve(early.splice(i, 1)[0]);
+    return new Promise((resolve) => waiters.push({ prefix, resolve }));
+  };
+}
+
 module.exports = {
+  Client,
   assert,
   deepEqual,
   describe,
@@ -202,6 +271,7 @@ module.exports = {
   parseArgs,
   signJWT,
   sleep,
+  stdinLines,
   toBuf,
   withTimeout,
 };
