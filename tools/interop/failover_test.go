@@ -223,10 +223,14 @@ func judgeFailover(t *testing.T, adapter string, r *failoverResult) {
 	if len(r.Clients) != 2*failoverClients || len(r.Posts) == 0 {
 		t.Fatalf("result with %d clients and %d broadcasts, want %d clients", len(r.Clients), len(r.Posts), 2*failoverClients)
 	}
+	var gone []string
 	for _, c := range r.Clients {
 		if !c.Connected || len(c.Disconnects) > 0 {
-			t.Errorf("client %s: connected %v, disconnects %q", c.Name, c.Connected, c.Disconnects)
+			gone = append(gone, fmt.Sprintf("%s (connected %v, disconnects %q)", c.Name, c.Connected, c.Disconnects))
 		}
+	}
+	if len(gone) > 0 {
+		t.Errorf("%d of %d clients lost their connection: %s", len(gone), len(r.Clients), strings.Join(gone, ", "))
 	}
 	clients := len(r.Clients)
 	before, late, dups, refused := 0, 0, 0, 0
