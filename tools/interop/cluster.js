@@ -31,6 +31,11 @@ const OUTAGE = process.env.CLUSTER_OUTAGE === "1";
 // CLUSTER_ADAPTER=sharded (createShardedAdapter, Redis 7 sharded pub/sub) has no emitter either:
 // it runs the same checks as streams.
 const STREAMS = process.env.CLUSTER_ADAPTER === "streams" || process.env.CLUSTER_ADAPTER === "sharded";
+const SHARDED = process.env.CLUSTER_ADAPTER === "sharded";
+// CLUSTER_SUBSCRIPTION_MODE is the subscriptionMode of every server with sharded (default
+// dynamic). With dynamic-private each socket's own channel is checked on Redis: CLUSTER_REDIS
+// must then be the one Redis, not a node of a Redis Cluster (PUBSUB SHARDNUMSUB asks one node).
+const PRIVATE = SHARDED && process.env.CLUSTER_SUBSCRIPTION_MODE === "dynamic-private";
 const KILL_MARKER = "@@KILL_REDIS@@";
 
 // Lines the driver writes on stdin.
@@ -187,6 +192,63 @@ async function run(r) {
     await everyone([last, nodeClients[0]], "to-joined", null, 5000);
   });
 
+  await r.check('a POST with "to" reaches that one socket on another server, from sioloop and from Node', 15000, async () => {
+    const last = sioloopClients[sioloopClients.length - 1];
+    for (const [from, target] of [[SIOLOOP[0], nodeClients[0]], [NODE, sioloopClients[0]], [SIOLOOP[0], last]]) {
+      const n = ++seq;
+      await postJSON(from, "/SendWebsocketEvent", { to: target.id, event: "direct", data: n });
+      await target.wait("direct", (a) => a[0] === n, 5000);
+      await postJSON(from, "/SendWebsocketEvent", { event: "sentinel-direct", data: n });
+      for (const c of clients) {
+        const { index } = await c.wait("sentinel-direct", (a) => a[0] === n, 5000);
+        assert(c === target || !c.has("direct", (a) => a[0] === n, index), `${c.name} got the event posted to ${target.name}`);
+      }
+    }
+  });
+
+  // A socket's own channel (sharded adapter's dynamicChannel of its id): in dynamic-private
+  // mode its server, sioloop or Node, subscribes it alone; in dynamic mode nobody does.
+  const ownChannel = (c) => `socket.io#/#${c.id}#`;
+
+  if (SHARDED) {
+    const what = PRIVATE ? "each socket's own channel is subscribed by its server alone (dynamic-private)" : "no socket's own channel is subscribed (dynamic)";
+    await r.check(what, 15000, async () => {
+      const subscribed = new Set(await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"]));
+      for (const c of clients) {
+        assert(subscribed.has(ownChannel(c)) === PRIVATE, `${c.name}: ${ownChannel(c)} subscribed: ${subscribed.has(ownChannel(c))}`);
+      }
+      if (!PRIVATE) return;
+      const counts = await rc.sendCommand(["PUBSUB", "SHARDNUMSUB", ...clients.map(ownChannel)]);
+      for (let i = 0; i < counts.length; i += 2) {
+        assert(Number(counts[i + 1]) === 1, `${counts[i]}: ${counts[i + 1]} subscribers, want 1 (its server)`);
+      }
+    });
+  }
+
+  if (PRIVATE) {
+    await r.check('dynamic-private: a POST with "to" goes on the socket\'s own channel, from sioloop and from Node', 15000, async () => {
+      const spy = rc.duplicate();
+      spy.on("error", () => {});
+      await spy.connect();
+      r.defer(() => spy.disconnect().catch(() => {}));
+      const seen = [];
+      const pairs = [[SIOLOOP[0], nodeClients[0]], [NODE, sioloopClients[0]]];
+      for (const [, target] of pairs) await spy.sSubscribe(ownChannel(target), (msg, ch) => seen.push({ ch, msg: JSON.parse(msg) }));
+      for (const [from, target] of pairs) {
+        const n = ++seq;
+        await postJSON(from, "/SendWebsocketEvent", { to: target.id, event: "spied", data: n });
+        await target.wait("spied", (a) => a[0] === n, 5000);
+        const deadline = Date.now() + 5000;
+        let m;
+        while (!(m = seen.find((x) => x.ch === ownChannel(target) && x.msg.data.packet.data[1] === n))) {
+          assert(Date.now() < deadline, `${from}: no message on ${ownChannel(target)}; seen ${describe(seen)}`);
+          await sleep(10);
+        }
+        assert(m.msg.type === 3 && describe(m.msg.data.opts.rooms) === describe([target.id]), `${from}: message ${describe(m.msg)}`);
+      }
+    });
+  }
+
   if (OUTAGE) {
     await r.check("Redis down for 5 s: nothing dies, local delivery goes on, cross-server delivery resumes", 45000, async () => {
       console.log(KILL_MARKER);
@@ -234,7 +296,21 @@ async function run(r) {
     }
   });
 
+  const ids = clients.map((c) => c.id); // a closed socket has no id
   for (const c of clients) c.s.close();
+  if (SHARDED) {
+    await r.check("once every client is gone, no channel of a room or a socket stays subscribed", 15000, async () => {
+      const gone = ["room-x", "joined", ...ids].map((room) => `socket.io#/#${room}#`);
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        const subscribed = new Set(await rc.sendCommand(["PUBSUB", "SHARDCHANNELS", "socket.io#/#*"]));
+        const left = gone.filter((ch) => subscribed.has(ch));
+        if (left.length === 0) break;
+        assert(Date.now() < deadline, `still subscribed after 5s: ${left.join(" ")}`);
+        await sleep(20);
+      }
+    });
+  }
   await rc.quit().catch(() => {});
 }
 
