@@ -194,6 +194,18 @@ func resumedAt(posts []failoverPost) (at int64, held int, ok bool) {
 	return posts[i].T, len(posts) - i, true
 }
 
+// backAt returns when, relative to the kill, every client had received a broadcast posted
+// after the kill: the failover gap from the clients' side. -1 if none reached them all.
+func backAt(posts []failoverPost) int64 {
+	back := int64(-1)
+	for _, p := range posts {
+		if p.T > 0 && p.Delay >= 0 && (back < 0 || p.T+p.Delay < back) {
+			back = p.T + p.Delay
+		}
+	}
+	return back
+}
+
 // failoverLosses returns the accepted broadcasts that did not reach every client, and the
 // deliveries they missed.
 func failoverLosses(posts []failoverPost, clients int) (lost []failoverPost, missed int) {
@@ -204,6 +216,14 @@ func failoverLosses(posts []failoverPost, clients int) (lost []failoverPost, mis
 		}
 	}
 	return lost, missed
+}
+
+// lostWindow says when the lost broadcasts were posted, relative to the kill.
+func lostWindow(lost []failoverPost) string {
+	if len(lost) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", posted %dms to %dms after the kill", lost[0].T, lost[len(lost)-1].T)
 }
 
 // longestSilence returns the longest and the median silence of the clients.
@@ -270,7 +290,8 @@ func judgeFailover(t *testing.T, adapter string, r *failoverResult) {
 				adapter, p.N, p.T, p.Status, p.Got, clients)
 		}
 	}
-	t.Logf("%s: %d clients, %d broadcasts (%d before the kill); every broadcast posted from %dms after the kill on (%d of them) reached every client within %dms; "+
-		"longest silence of a client %dms (median %dms); lost %d broadcasts (%d of %d deliveries); %d delivered late (after %dms); %d duplicate receipts; %d POSTs refused or failed",
-		adapter, clients, len(r.Posts), before, at, held, promptDelay, longest, median, len(lost), missed, clients*len(r.Posts), late, promptDelay, dups, refused)
+	t.Logf("%s: %d clients, %d broadcasts (%d before the kill); delivery back %dms after the kill; every broadcast posted from %dms after the kill on (%d of them) reached every client within %dms; "+
+		"longest silence of a client %dms (median %dms); lost %d broadcasts (%d of %d deliveries)%s; %d delivered late (after %dms); %d duplicate receipts; %d POSTs refused or failed",
+		adapter, clients, len(r.Posts), before, backAt(r.Posts), at, held, promptDelay, longest, median, len(lost), missed, clients*len(r.Posts), lostWindow(lost),
+		late, promptDelay, dups, refused)
 }
