@@ -3,7 +3,7 @@
 //
 // The package holds no Go API: its test (interop_test.go) builds and starts the server, then
 // runs each scenario of eio.js, sio.js, limits.js and hooks.js (plain Node scripts beside it) as a
-// subtest. The server under test is chosen with INTEROP_TARGET:
+// subtest; the cluster tests run cluster.js and failover.js against several servers on Redis. The server under test is chosen with INTEROP_TARGET:
 //
 //	INTEROP_TARGET=sioloop  (default) the root package main, built with go build, and
 //	                        tools/conformance for the bare Engine.IO echo scenarios
