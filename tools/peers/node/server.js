@@ -37,7 +37,8 @@
 //                   channelPrefix), as sioloop's REDIS_ADAPTER=streams. With REDIS_ADAPTER=sharded
 //                   it uses createShardedAdapter of @socket.io/redis-adapter 8.3 (Redis 7 sharded
 //                   pub/sub; REDIS_KEY is its channelPrefix, REDIS_SUBSCRIPTION_MODE its
-//                   subscriptionMode, default "dynamic"), as sioloop's REDIS_ADAPTER=sharded.
+//                   subscriptionMode: static, dynamic (default) or dynamic-private), as sioloop's
+//                   REDIS_ADAPTER=sharded.
 //   REDIS_CLUSTER_ADDRS  instead of REDIS_URL, with REDIS_ADAPTER=sharded: host:port of some nodes
 //                   of a Redis Cluster (node-redis createCluster), as sioloop's REDIS_CLUSTER_ADDRS.
 //
@@ -78,6 +79,12 @@ const REDIS_KEY = process.env.REDIS_KEY || "socket.io";
 const REDIS_REQUEST_TIMEOUT = intEnv("REDIS_REQUEST_TIMEOUT", 5000);
 const REDIS_ADAPTER = process.env.REDIS_ADAPTER || "pubsub";
 const REDIS_STREAM_NAME = process.env.REDIS_STREAM_NAME || "socket.io";
+// createShardedAdapter takes any other subscriptionMode for static without a word: refuse it.
+const REDIS_SUBSCRIPTION_MODE = process.env.REDIS_SUBSCRIPTION_MODE || "dynamic";
+if (!["static", "dynamic", "dynamic-private"].includes(REDIS_SUBSCRIPTION_MODE)) {
+  console.error(`invalid REDIS_SUBSCRIPTION_MODE ${JSON.stringify(REDIS_SUBSCRIPTION_MODE)}: want static, dynamic or dynamic-private`);
+  process.exit(2);
+}
 // CORS_ORIGINS: comma-separated origins allowed cross-origin, with credentials (as sioloop's).
 const CORS_ORIGINS = (process.env.CORS_ORIGINS || "")
   .split(",")
@@ -531,10 +538,9 @@ async function useRedis() {
   await Promise.all([pub.connect(), sub.connect()]);
   redisClients = [pub, sub];
   if (REDIS_ADAPTER === "sharded") {
-    const subscriptionMode = process.env.REDIS_SUBSCRIPTION_MODE || "dynamic";
-    io.adapter(createShardedAdapter(pub, sub, { channelPrefix: REDIS_KEY, subscriptionMode }));
+    io.adapter(createShardedAdapter(pub, sub, { channelPrefix: REDIS_KEY, subscriptionMode: REDIS_SUBSCRIPTION_MODE }));
     const where = REDIS_CLUSTER_ADDRS.length > 0 ? `the Redis Cluster of ${REDIS_CLUSTER_ADDRS.join(",")}` : REDIS_URL.replace(/:[^:@/]*@/, ":xxxxx@");
-    console.error(`node-peer: redis sharded adapter on ${where} (${subscriptionMode})`);
+    console.error(`node-peer: redis sharded adapter on ${where} (${REDIS_SUBSCRIPTION_MODE})`);
     return;
   }
   io.adapter(createAdapter(pub, sub, { key: REDIS_KEY, requestsTimeout: REDIS_REQUEST_TIMEOUT }));
