@@ -22,9 +22,10 @@ const ROOM = "ticks";
 const INTERVAL_MS = 100;
 const BEFORE_MS = 2000;
 // PROMPT_MS: a broadcast that reaches every client within this long of its POST was delivered
-// as usual; later ones waited out the failover.
+// as usual; later ones waited out the failover (promptMillis in failover_test.go).
 const PROMPT_MS = 1000;
-// HOLD: promptly delivered broadcasts in a row after the kill that show delivery is back.
+// HOLD: promptly delivered broadcasts in a row after the kill that show delivery is back
+// (holdPosts in failover_test.go).
 const HOLD = 20;
 const DRAIN_MS = 3000;
 const KILL_MARKER = "@@KILL_MASTER@@";

@@ -16,17 +16,24 @@ import (
 
 // failoverBound is how long after the Sentinel master is killed every broadcast must reach
 // every client again, and the longest any client may go without a broadcast from the other
-// replica. Measured on loopback with redistest's Sentinels (down-after-milliseconds 1000,
-// failover-timeout 3000), 2 cores: see failoverMeasured in the README's Sentinel section.
+// replica. Measured on loopback, 2 cores, with redistest's Sentinels (down-after-milliseconds
+// 1000, failover-timeout 3000): every client had a broadcast posted after the kill 2.6 s after
+// it with pubsub and sharded, 3.5 s with streams, and the longest silence of a client was 2.8 s
+// and 3.7 s (README, "How do I run Redis without a single point of failure?"). The bound is
+// about three times that, for a loaded machine.
 const failoverBound = 10 * time.Second
 
-// promptDelay is failover.js's PROMPT_MS: a broadcast that reached every client within it of
+// promptMillis is failover.js's PROMPT_MS: a broadcast that reached every client within it of
 // its POST was delivered as usual, a later one waited out the failover.
-const promptDelay = 1000
+const promptMillis = 1000
 
-// inFlightMargin is how long before the kill a broadcast may have been posted and still be
+// holdPosts is failover.js's HOLD: the promptly delivered broadcasts in a row that show
+// delivery is back.
+const holdPosts = 20
+
+// inFlightMillis is how long before the kill a broadcast may have been posted and still be
 // lost with pub/sub: its PUBLISH may have reached the master as it died.
-const inFlightMargin = 250
+const inFlightMillis = 250
 
 // failoverClients is the number of socket.io-client clients on each replica.
 const failoverClients = 20
@@ -42,6 +49,9 @@ const failoverClients = 20
 func TestClusterSentinelFailover(t *testing.T) {
 	for _, adapter := range []string{"pubsub", "streams", "sharded"} {
 		t.Run(adapter, func(t *testing.T) {
+			if testing.Short() {
+				t.Skip("a Sentinel failover takes several seconds")
+			}
 			if adapter == "sharded" {
 				redistest.NeedVersion(t, 7)
 			}
@@ -168,7 +178,7 @@ type failoverPost struct {
 func (p failoverPost) answered() bool { return p.Status >= 200 && p.Status < 300 }
 
 // prompt reports whether the broadcast was accepted and reached every client as usual.
-func (p failoverPost) prompt() bool { return p.answered() && p.Delay >= 0 && p.Delay <= promptDelay }
+func (p failoverPost) prompt() bool { return p.answered() && p.Delay >= 0 && p.Delay <= promptMillis }
 
 func parseFailoverResult(t *testing.T, text string) *failoverResult {
 	t.Helper()
@@ -181,7 +191,7 @@ func parseFailoverResult(t *testing.T, text string) *failoverResult {
 
 // resumedAt returns when, relative to the kill, the run of promptly delivered broadcasts that
 // ends the test began: every broadcast posted from then on reached every client within
-// promptDelay. ok is false when the last broadcast was not prompt (delivery never came back).
+// promptMillis. ok is false when the last broadcast was not prompt (delivery never came back).
 // held is the length of that run.
 func resumedAt(posts []failoverPost) (at int64, held int, ok bool) {
 	i := len(posts)
@@ -243,41 +253,17 @@ func judgeFailover(t *testing.T, adapter string, r *failoverResult) {
 	if len(r.Clients) != 2*failoverClients || len(r.Posts) == 0 {
 		t.Fatalf("result with %d clients and %d broadcasts, want %d clients", len(r.Clients), len(r.Posts), 2*failoverClients)
 	}
-	var gone []string
-	for _, c := range r.Clients {
-		if !c.Connected || len(c.Disconnects) > 0 {
-			gone = append(gone, fmt.Sprintf("%s (connected %v, disconnects %q)", c.Name, c.Connected, c.Disconnects))
-		}
-	}
-	if len(gone) > 0 {
-		t.Errorf("%d of %d clients lost their connection: %s", len(gone), len(r.Clients), strings.Join(gone, ", "))
-	}
 	clients := len(r.Clients)
-	before, late, dups, refused := 0, 0, 0, 0
-	for _, p := range r.Posts {
-		if p.T < 0 {
-			before++
-		}
-		if !p.answered() {
-			refused++
-		}
-		if p.answered() && p.Delay > promptDelay {
-			late++
-		}
-		dups += p.Dups
-		if p.T < -inFlightMargin && !p.prompt() {
-			t.Errorf("broadcast %d posted %dms before the kill: status %d %s, reached %d of %d clients, delay %dms",
-				p.N, -p.T, p.Status, p.Error, p.Got, clients, p.Delay)
-		}
-	}
+	checkClientsStayed(t, r.Clients)
+	checkBeforeKill(t, r.Posts, clients)
 	at, held, ok := resumedAt(r.Posts)
 	if !ok {
 		last := r.Posts[len(r.Posts)-1]
 		t.Fatalf("delivery never came back: the last broadcast, posted %dms after the kill, reached %d of %d clients (status %d, delay %dms)",
 			last.T, last.Got, clients, last.Status, last.Delay)
 	}
-	if at > failoverBound.Milliseconds() || held < 20 {
-		t.Errorf("delivery back %dms after the kill for the last %d broadcasts; want within %v and at least 20", at, held, failoverBound)
+	if at > failoverBound.Milliseconds() || held < holdPosts {
+		t.Errorf("delivery back %dms after the kill for the last %d broadcasts; want within %v and at least %d", at, held, failoverBound, holdPosts)
 	}
 	longest, median := longestSilence(r.Clients)
 	if longest > failoverBound.Milliseconds() {
@@ -285,13 +271,65 @@ func judgeFailover(t *testing.T, adapter string, r *failoverResult) {
 	}
 	lost, missed := failoverLosses(r.Posts, clients)
 	for _, p := range lost {
-		if adapter == "streams" || p.T < -inFlightMargin || p.T >= at {
+		// Losses are the price of pub/sub in the gap only; streams must lose nothing.
+		if adapter == "streams" || p.T < -inFlightMillis || p.T >= at {
 			t.Errorf("%s: broadcast %d posted %dms after the kill (status %d) reached %d of %d clients",
 				adapter, p.N, p.T, p.Status, p.Got, clients)
 		}
 	}
+	c := countPosts(r.Posts)
 	t.Logf("%s: %d clients, %d broadcasts (%d before the kill); delivery back %dms after the kill; every broadcast posted from %dms after the kill on (%d of them) reached every client within %dms; "+
 		"longest silence of a client %dms (median %dms); lost %d broadcasts (%d of %d deliveries)%s; %d delivered late (after %dms); %d duplicate receipts; %d POSTs refused or failed",
-		adapter, clients, len(r.Posts), before, backAt(r.Posts), at, held, promptDelay, longest, median, len(lost), missed, clients*len(r.Posts), lostWindow(lost),
-		late, promptDelay, dups, refused)
+		adapter, clients, len(r.Posts), c.before, backAt(r.Posts), at, held, promptMillis, longest, median, len(lost), missed, clients*len(r.Posts), lostWindow(lost),
+		c.late, promptMillis, c.dups, c.refused)
+}
+
+// checkClientsStayed fails t for every client that lost its connection.
+func checkClientsStayed(t *testing.T, clients []failoverClient) {
+	t.Helper()
+	var gone []string
+	for _, c := range clients {
+		if !c.Connected || len(c.Disconnects) > 0 {
+			gone = append(gone, fmt.Sprintf("%s (connected %v, disconnects %q)", c.Name, c.Connected, c.Disconnects))
+		}
+	}
+	if len(gone) > 0 {
+		t.Errorf("%d of %d clients lost their connection: %s", len(gone), len(clients), strings.Join(gone, ", "))
+	}
+}
+
+// checkBeforeKill fails t for every broadcast posted before the kill (and before a publish
+// could be in flight) that did not reach every client promptly.
+func checkBeforeKill(t *testing.T, posts []failoverPost, clients int) {
+	t.Helper()
+	for _, p := range posts {
+		if p.T < -inFlightMillis && !p.prompt() {
+			t.Errorf("broadcast %d posted %dms before the kill: status %d %s, reached %d of %d clients, delay %dms",
+				p.N, -p.T, p.Status, p.Error, p.Got, clients, p.Delay)
+		}
+	}
+}
+
+// postCounts are the figures of a run that are logged, not judged.
+type postCounts struct {
+	before  int // posted before the kill
+	late    int // reached every client, later than promptMillis
+	dups    int // receipts beyond the first
+	refused int // POSTs not answered 2xx
+}
+
+func countPosts(posts []failoverPost) postCounts {
+	var c postCounts
+	for _, p := range posts {
+		if p.T < 0 {
+			c.before++
+		}
+		if !p.answered() {
+			c.refused++
+		} else if p.Delay > promptMillis {
+			c.late++
+		}
+		c.dups += p.Dups
+	}
+	return c
 }
