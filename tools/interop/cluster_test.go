@@ -175,44 +175,61 @@ func (c *checkLines) judge(t *testing.T, script string, exit error, stderr *byte
 	}
 }
 
-// TestCluster runs cluster.js against three sioloop servers and one Node socket.io server
-// with @socket.io/redis-adapter sharing a real redis-server, and kills Redis for 5 s in the
-// middle (see cluster.js).
 // clusterAdminToken is the ADMIN_TOKEN of the sioloop servers of
 // TestCluster: the /sockets routes are served on the client port only with
 // a token.
 const clusterAdminToken = "interop-admin-token"
 
-func TestCluster(t *testing.T) { runCluster(t, "pubsub", 3, true) }
+// TestCluster runs cluster.js against three sioloop servers and one Node socket.io server
+// with @socket.io/redis-adapter sharing a real redis-server, and kills Redis for 5 s in the
+// middle (see cluster.js).
+func TestCluster(t *testing.T) {
+	runCluster(t, clusterRun{adapter: "pubsub", servers: 3, outage: true})
+}
 
 // TestClusterStreams runs cluster.js with REDIS_ADAPTER=streams: two sioloop servers and one
 // Node socket.io server with @socket.io/redis-streams-adapter 0.3.1 on one stream, Redis
 // killed for 5 s in the middle as in TestCluster.
-func TestClusterStreams(t *testing.T) { runCluster(t, "streams", 2, true) }
+func TestClusterStreams(t *testing.T) {
+	runCluster(t, clusterRun{adapter: "streams", servers: 2, outage: true})
+}
 
 // TestClusterSharded runs cluster.js with REDIS_ADAPTER=sharded: two sioloop servers and one
 // Node socket.io server with createShardedAdapter of @socket.io/redis-adapter 8.3 (dynamic
 // subscription mode) on one Redis 7, with sharded pub/sub.
 func TestClusterSharded(t *testing.T) {
 	redistest.NeedVersion(t, 7)
-	runCluster(t, "sharded", 2, false)
+	runCluster(t, clusterRun{adapter: "sharded", servers: 2})
+}
+
+// TestClusterShardedPrivate is TestClusterSharded in dynamic-private subscription mode, the
+// sioloop servers with REDIS_SUBSCRIPTION_MODE=dynamic-private and the Node server with
+// createShardedAdapter({subscriptionMode: "dynamic-private"}): besides every check of
+// TestClusterSharded, each socket's own channel is subscribed by its server alone, whichever
+// kind it is, and a POST with "to" (one socket id) goes on that channel, from either kind.
+func TestClusterShardedPrivate(t *testing.T) {
+	redistest.NeedVersion(t, 7)
+	runCluster(t, clusterRun{adapter: "sharded", servers: 2, mode: "dynamic-private"})
 }
 
 // TestClusterShardedOnCluster is TestClusterSharded on a 3-master Redis Cluster: the sioloop
 // servers with REDIS_CLUSTER_ADDRS, the Node server with node-redis's createCluster.
 func TestClusterShardedOnCluster(t *testing.T) {
 	redistest.NeedVersion(t, 7)
-	runClusterOn(t, "sharded", 2, false, true)
+	runCluster(t, clusterRun{adapter: "sharded", servers: 2, onCluster: true})
 }
 
-// runCluster runs cluster.js against n sioloop servers and the Node peer, all with
-// REDIS_ADAPTER=adapter, killing Redis for 5 s in the middle when outage is set.
-func runCluster(t *testing.T, adapter string, n int, outage bool) {
-	runClusterOn(t, adapter, n, outage, false)
+// clusterRun is one run of cluster.js.
+type clusterRun struct {
+	adapter   string // REDIS_ADAPTER of every server
+	servers   int    // sioloop servers, besides the Node one
+	outage    bool   // kill Redis for 5 s in the middle
+	onCluster bool   // a 3-master Redis Cluster instead of one redis-server (no outage then)
+	mode      string // REDIS_SUBSCRIPTION_MODE of every server with sharded; "" for the default
 }
 
-// runClusterOn is runCluster, on a 3-master Redis Cluster when onCluster is set (no outage then).
-func runClusterOn(t *testing.T, adapter string, n int, outage, onCluster bool) {
+// runCluster runs cluster.js against the sioloop servers and the Node peer of run.
+func runCluster(t *testing.T, run clusterRun) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
@@ -227,7 +244,7 @@ func runClusterOn(t *testing.T, adapter string, n int, outage, onCluster bool) {
 	var rs *redistest.Server
 	redisEnv := func() string { return "REDIS_URL=" + rs.URL }
 	redisURL := ""
-	if onCluster {
+	if run.onCluster {
 		rc := redistest.StartCluster(t)
 		redisEnv = func() string { return "REDIS_CLUSTER_ADDRS=" + strings.Join(rc.Addrs(), ",") }
 		redisURL = rc.Nodes[0].URL
@@ -238,25 +255,29 @@ func runClusterOn(t *testing.T, adapter string, n int, outage, onCluster bool) {
 	bin := h.binary(t, "sioloop")
 	var sioloop []string
 	var procs []*clusterProc
-	for i := 0; i < n; i++ {
+	var modeEnv []string
+	if run.mode != "" {
+		modeEnv = []string{"REDIS_SUBSCRIPTION_MODE=" + run.mode}
+	}
+	for i := 0; i < run.servers; i++ {
 		port, admin := testnet.FreePort(t), testnet.FreePort(t)
-		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, []string{
+		p := startClusterProc(t, "sioloop"+strconv.Itoa(i), h.root, bin, nil, append([]string{
 			"PORT=" + strconv.Itoa(port), "ADMIN_ADDR=127.0.0.1:" + strconv.Itoa(admin),
-			redisEnv(), "REDIS_ADAPTER=" + adapter, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
-		}, port)
+			redisEnv(), "REDIS_ADAPTER=" + run.adapter, "REDIS_PUBLISH_RETRY=3s", "LOG_LEVEL=warn", "ADMIN_TOKEN=" + clusterAdminToken,
+		}, modeEnv...), port)
 		procs = append(procs, p)
 		sioloop = append(sioloop, p.url)
 	}
 	nodePort := testnet.FreePort(t)
-	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, []string{
-		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", redisEnv(), "REDIS_ADAPTER=" + adapter,
-	}, nodePort)
+	np := startClusterProc(t, "node", h.root, h.node, []string{filepath.Join(peer, "server.js")}, append([]string{
+		"PORT=" + strconv.Itoa(nodePort), "HOST=127.0.0.1", redisEnv(), "REDIS_ADAPTER=" + run.adapter,
+	}, modeEnv...), nodePort)
 	procs = append(procs, np)
-	t.Logf("redis-server, %d sioloop and 1 Node server (%s) ready in %v", n, adapter, time.Since(start).Round(time.Millisecond))
+	t.Logf("Redis, %d sioloop and 1 Node server (%s %s) ready in %v", run.servers, run.adapter, run.mode, time.Since(start).Round(time.Millisecond))
 
 	env := []string{"CLUSTER_SIOLOOP=" + strings.Join(sioloop, ","), "CLUSTER_ADMIN_TOKEN=" + clusterAdminToken, "CLUSTER_NODE=" + np.url,
-		"CLUSTER_REDIS=" + redisURL, "CLUSTER_ADAPTER=" + adapter}
-	if outage {
+		"CLUSTER_REDIS=" + redisURL, "CLUSTER_ADAPTER=" + run.adapter, "CLUSTER_SUBSCRIPTION_MODE=" + run.mode}
+	if run.outage {
 		env = append(env, "CLUSTER_OUTAGE=1")
 	}
 	js := startNodeScript(t, h, 120*time.Second, env, "cluster.js", "--timeout", "110")
