@@ -192,7 +192,7 @@ func (cs *connState) checkOutbound(c gnet.Conn) {
 	if queued <= cs.r.srv.cfg.MaxOutboundBytes || cs.closed || cs.closing {
 		return
 	}
-	cs.r.srv.log.Debug("slow consumer", "remote", c.RemoteAddr().String(), "queued", queued)
+	cs.r.srv.log.Debug("slow consumer", "remote", remoteOf(c), "queued", queued)
 	if s := cs.sess; s != nil && s.ws == c && !s.closed {
 		s.terminate("slow consumer", wsframe.ClosePolicyViolation)
 		return

@@ -27,7 +27,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte) (int, gnet.Action) {
 		if !ok {
 			e = http1.ErrBadRequestLine
 		}
-		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
+		srv.log.Debug("bad http request", "remote", remoteOf(c), "err", err)
 		cs.r.out = e.AppendResponse(cs.r.out[:0])
 		cs.send(c, cs.r.out)
 		linger(c, cs)
@@ -189,7 +189,7 @@ func (cs *connState) admit(c gnet.Conn, req *http1.Request, cors int) (netip.Add
 		return ip, true
 	}
 	srv.countRefusal(why)
-	srv.log.Debug("handshake refused", "remote", c.RemoteAddr().String(), "limit", why.String())
+	srv.log.Debug("handshake refused", "remote", remoteOf(c), "limit", why.String())
 	a := &srv.limits.answers[why]
 	b := http1.AppendStatusLine(cs.r.out[:0], a.status)
 	b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
@@ -366,7 +366,7 @@ func (cs *connState) sendEmpty(c gnet.Conn, b []byte, keepAlive bool) {
 // ({"code":N,"message":"..."}, 400 or 403), like server.ts abortRequest;
 // an upgrade request gets abortUpgrade's plain-text 400 instead.
 func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engineio.RequestError, cors int) {
-	cs.r.srv.log.Debug("engine.io request refused", "remote", c.RemoteAddr().String(), "code", int(e.Code), "uri", string(req.URI))
+	cs.r.srv.log.Debug("engine.io request refused", "remote", remoteOf(c), "code", int(e.Code), "uri", string(req.URI))
 	if req.Upgrade {
 		cs.r.srv.countHandshakeError(e.Code)
 		cs.writeUpgradeError(c, e.Message)

@@ -163,11 +163,11 @@ func (cs *connState) onDeadline(c gnet.Conn) {
 	switch cs.wait {
 	case waitHead:
 		srv.countRefusal(RefusedHeadTimeout)
-		srv.log.Debug("request head timeout", "remote", c.RemoteAddr().String(), "timeout", srv.cfg.HandshakeTimeout)
+		srv.log.Debug("request head timeout", "remote", remoteOf(c), "timeout", srv.cfg.HandshakeTimeout)
 		cs.writeStatus(c, 408, "Request Timeout: no complete request head within "+srv.cfg.HandshakeTimeout.String(), true)
 	case waitBody:
 		srv.countRefusal(RefusedBodyTimeout)
-		srv.log.Debug("request body timeout", "remote", c.RemoteAddr().String(), "timeout", srv.cfg.BodyReadTimeout)
+		srv.log.Debug("request body timeout", "remote", remoteOf(c), "timeout", srv.cfg.BodyReadTimeout)
 		cs.writeStatus(c, 408, "Request Timeout: request body not complete within "+srv.cfg.BodyReadTimeout.String(), true)
 	case waitIdle:
 		srv.countRefusal(RefusedIdleTimeout)

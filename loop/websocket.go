@@ -60,6 +60,7 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount,
 	s.keepHeaders(req)
 	s.ws = c
 	cs.sess = s
+	dropPeerAddrs(c)
 	open := engineio.AppendOpen(nil, s.openInfo([]string{}))
 	s.writeFrame(wsframe.OpText, 0, open)
 	s.start()
@@ -151,6 +152,7 @@ func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
 	s.r.ctr.polling.Add(-1)
 	s.r.ctr.websocket.Add(1)
 	s.ws = c
+	dropPeerAddrs(c)
 	for len(q) > 0 {
 		p, rest, err := engineio.NextPayloadPacket(q)
 		if err != nil {
@@ -176,7 +178,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		return 0, gnet.None
 	}
 	if err != nil {
-		cs.r.srv.log.Debug("bad websocket frame", "remote", c.RemoteAddr().String(), "err", err)
+		cs.r.srv.log.Debug("bad websocket frame", "remote", remoteOf(c), "err", err)
 		closeWS(c, wsframe.CloseCode(err), "")
 		return len(in), gnet.None
 	}
