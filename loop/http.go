@@ -172,7 +172,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	if !ok {
 		return
 	}
-	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(q))
+	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), handshakeQuery(q))
 	s.ip = ip
 	s.keepHeaders(req)
 	s.queue = engineio.AppendOpen(s.queue, s.openInfo([]string{TransportWebSocket}))

@@ -134,6 +134,21 @@ func newSession(r *reactor, h Handler, remote, query string) *Session {
 	return s
 }
 
+// commonQueries are the handshake queries the official clients send
+// when the application adds nothing: a session whose query is one of
+// them shares the constant instead of holding a 32-byte copy.
+var commonQueries = [...]string{"EIO=4&transport=websocket", "EIO=4&transport=polling"}
+
+// handshakeQuery returns q as a string, shared when it is a common one.
+func handshakeQuery(q []byte) string {
+	for _, c := range commonQueries {
+		if string(q) == c {
+			return c
+		}
+	}
+	return string(q)
+}
+
 // openInfo is the handshake data of s.
 func (s *Session) openInfo(upgrades []string) engineio.OpenInfo {
 	cfg := &s.r.srv.cfg

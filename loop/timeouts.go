@@ -32,12 +32,23 @@ const (
 type deadlineQueue struct {
 	entries []deadlineEntry
 	head    int
+	// live is how many entries the last compact kept: the queue is
+	// compacted again once it holds more than twice that, plus slack. An
+	// idle WebSocket's entry goes stale at its upgrade, so a connection
+	// storm keeps about as many entries as handshakes in flight, not one
+	// per connection that arrived within the timeout.
+	live    int
 	timeout time.Duration
 	timer   timer // fires at the head entry's deadline
 }
 
 // deadlineKeep is the capacity a drained deadline queue keeps.
 const deadlineKeep = 1024
+
+// deadlineSlack is how many stale entries a queue may hold beyond twice
+// its live ones before expect compacts it: compacting costs one pass, paid
+// for by the slack appends since the last.
+const deadlineSlack = 1024
 
 type deadlineEntry struct {
 	c    gnet.Conn
@@ -82,7 +93,7 @@ func (cs *connState) expect(c gnet.Conn, w httpWait) {
 		r.waitSeq = 1 // 0 means "no deadline"
 	}
 	cs.waitSeq = r.waitSeq
-	if len(q.entries)-q.head > 2*int(r.conns.Load())+1024 {
+	if len(q.entries)-q.head > 2*q.live+deadlineSlack {
 		q.compact(w)
 	}
 	q.entries = append(q.entries, deadlineEntry{c: c, cs: cs, when: r.now() + int64(q.timeout), seq: cs.waitSeq})
@@ -103,7 +114,7 @@ func (q *deadlineQueue) compact(w httpWait) {
 		}
 	}
 	clear(q.entries[n:])
-	q.entries, q.head = q.entries[:n], 0
+	q.entries, q.head, q.live = q.entries[:n], 0, n
 }
 
 // sweepDeadlines cuts the connections whose deadline of kind w is due.
@@ -127,7 +138,7 @@ func (r *reactor) sweepDeadlines(w httpWait, now int64) {
 		if cap(q.entries) > deadlineKeep {
 			q.entries = nil
 		}
-		q.entries, q.head = q.entries[:0], 0
+		q.entries, q.head, q.live = q.entries[:0], 0, 0
 	} else {
 		if q.head > len(q.entries)/2 {
 			n := copy(q.entries, q.entries[q.head:])
