@@ -19,8 +19,8 @@ func TestConnSizes(t *testing.T) {
 	f("connState", unsafe.Sizeof(connState{}), 128)
 	f("Session", unsafe.Sizeof(Session{}), 192)
 	f("pollState", unsafe.Sizeof(pollState{}), 128)
-	f("client", unsafe.Sizeof(client{}), 96)
-	f("Socket", unsafe.Sizeof(Socket{}), 176)
+	f("client", unsafe.Sizeof(client{}), 64)
+	f("Socket", unsafe.Sizeof(Socket{}), 160)
 }
 
 // TestHandshakeQueryShared checks that the queries the official clients
