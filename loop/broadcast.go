@@ -404,7 +404,7 @@ func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch
 	for m := so.batchMask; m != 0 && !s.closed; m &= m - 1 {
 		j := bits.TrailingZeros64(m)
 		eb := ebs[j]
-		if eb.volatile && s.get == nil {
+		if eb.volatile && s.parkedGET() == nil {
 			// Node drops a volatile packet when the transport is not writable.
 			r.ctr.volatileDropped.Add(1)
 			continue

@@ -110,31 +110,31 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 
 // onClose runs when gnet closes the conn.
 func (cs *connState) onClose(c gnet.Conn, err error) {
-	if s := cs.posting; s != nil && s.post == c {
+	if s := cs.posting; s != nil && s.poll != nil && s.poll.post == c {
 		// engine.io polling.ts: "data request connection closed prematurely".
-		s.post = nil
+		s.poll.post = nil
 		s.terminate("transport error", 0)
 	}
-	if s := cs.parked; s != nil {
+	if s := cs.parked; s != nil && s.poll != nil {
 		// engine.io: a poll request that ends early closes the session.
 		cs.parked = nil
-		if s.closer == c {
+		if s.poll.closer == c {
 			// The close POST's connection went before its held ok: there
 			// is no one left to answer (finish would write to a closed
 			// connection).
-			s.closer = nil
+			s.poll.closer = nil
 		}
-		if s.get == c {
-			s.get = nil
+		if s.poll.get == c {
+			s.poll.get = nil
 			s.terminate("transport error", 0)
 		}
 	}
 	if s := cs.sess; s != nil {
 		cs.sess = nil
 		switch {
-		case s.probe == c:
-			s.probe = nil
-			s.r.timers.stop(&s.upgradeTimer)
+		case s.poll != nil && s.poll.probe == c:
+			s.poll.probe = nil
+			s.r.timers.stop(&s.poll.upgradeTimer)
 		case s.ws == c:
 			reason := "transport close"
 			if err != nil && !cs.peerClose {
@@ -192,7 +192,7 @@ func (cs *connState) checkOutbound(c gnet.Conn) {
 	if queued <= cs.r.srv.cfg.MaxOutboundBytes || cs.closed || cs.closing {
 		return
 	}
-	cs.r.srv.log.Debug("slow consumer", "remote", c.RemoteAddr().String(), "queued", queued)
+	cs.r.srv.log.Debug("slow consumer", "remote", remoteOf(c), "queued", queued)
 	if s := cs.sess; s != nil && s.ws == c && !s.closed {
 		s.terminate("slow consumer", wsframe.ClosePolicyViolation)
 		return

@@ -92,8 +92,9 @@ type joining struct {
 	ks     *keptSession
 	missed []*encodedBroadcast
 
-	// Set while UseAsync has not answered (client.pending holds it).
-	timer     timer // CONNECT_TIMEOUT of the pending middleware
+	// Set while UseAsync has not answered (client.pending lists it).
+	next      *joining // the next in client.pending
+	timer     timer    // CONNECT_TIMEOUT of the pending middleware
 	abandoned bool  // the session closed or the timer fired: done is ignored
 	restoring bool  // waiting for SocketIO.Sessions to restore a session
 
@@ -132,7 +133,7 @@ func (c *client) runAsync(p *joining, auth []byte) {
 	p.so.ns.UseAsync(p.so, auth, done)
 	if p.state.CompareAndSwap(asyncCalling, asyncReturned) {
 		// Pending: done will come from elsewhere.
-		c.pending = append(c.pending, p)
+		c.pend(p)
 		p.timer = timer{index: -1, fire: func(int64) { c.timeoutAsync(p) }}
 		r.timers.set(&p.timer, r.now()+int64(c.io.ConnectTimeout))
 		return
@@ -169,12 +170,18 @@ func (c *client) timeoutAsync(p *joining) {
 	c.refuse(p, &ConnectError{Message: "connect timeout: the middleware did not answer within " + c.io.ConnectTimeout.String()})
 }
 
+// pend adds p to c.pending. Reactor only.
+func (c *client) pend(p *joining) {
+	p.next = c.pending
+	c.pending = p
+}
+
 // unpend takes p out of c.pending and stops its timer. Reactor only.
 func (c *client) unpend(p *joining) {
 	c.s.r.timers.stop(&p.timer)
-	for i, q := range c.pending {
-		if q == p {
-			c.pending = append(c.pending[:i], c.pending[i+1:]...)
+	for at := &c.pending; *at != nil; at = &(*at).next {
+		if *at == p {
+			*at, p.next = p.next, nil
 			break
 		}
 	}
@@ -182,7 +189,7 @@ func (c *client) unpend(p *joining) {
 
 // pendingFor returns the pending CONNECT of c to ns, or nil.
 func (c *client) pendingFor(ns *Namespace) *joining {
-	for _, p := range c.pending {
+	for p := c.pending; p != nil; p = p.next {
 		if p.so.ns == ns {
 			return p
 		}
@@ -193,8 +200,8 @@ func (c *client) pendingFor(ns *Namespace) *joining {
 // abandonPending drops the pending CONNECTs of a closing session: their
 // holds and kept sessions are given back, and a later done is ignored.
 func (c *client) abandonPending() {
-	for len(c.pending) > 0 {
-		p := c.pending[len(c.pending)-1]
+	for c.pending != nil {
+		p := c.pending
 		c.unpend(p)
 		p.abandoned = true
 		c.drop(p)
@@ -253,9 +260,8 @@ func (c *client) admit(p *joining) {
 		return
 	}
 	name := nsBytes(so.ns)
-	r.timers.stop(&c.connectTimer)
-	c.connectTimer.fire = nil // never armed again: let the closure go (16 bytes a client)
-	c.sockets = append(c.sockets, so)
+	c.sockets = append(c.sockets, so) // non-nil from now on: no connect timeout
+
 	so.add()
 	if ks != nil {
 		// Node's order: the rooms, the missed packets, then CONNECT

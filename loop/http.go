@@ -27,7 +27,7 @@ func (cs *connState) serveHTTP(c gnet.Conn, in []byte) (int, gnet.Action) {
 		if !ok {
 			e = http1.ErrBadRequestLine
 		}
-		srv.log.Debug("bad http request", "remote", c.RemoteAddr().String(), "err", err)
+		srv.log.Debug("bad http request", "remote", remoteOf(c), "err", err)
 		cs.r.out = e.AppendResponse(cs.r.out[:0])
 		cs.send(c, cs.r.out)
 		linger(c, cs)
@@ -121,7 +121,7 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
 			return
 		}
-		if s.closing && (isWS || !bytes.Equal(req.Method, methodGET) || s.closer == c) {
+		if s.closing && (isWS || !bytes.Equal(req.Method, methodGET) || s.closer() == c) {
 			// Closed by its client (closeFromPOST): only a GET that may
 			// have been sent with the close still finds the session.
 			cs.writeEngineError(c, req, engineio.ErrUnknownSID, cors)
@@ -172,10 +172,11 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	if !ok {
 		return
 	}
-	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(q))
+	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), handshakeQuery(q))
 	s.ip = ip
 	s.keepHeaders(req)
-	s.queue = engineio.AppendOpen(s.queue, s.openInfo([]string{TransportWebSocket}))
+	s.poll = newPollState()
+	s.poll.queue = engineio.AppendOpen(s.poll.queue, s.openInfo([]string{TransportWebSocket}))
 	s.start()
 	cs.servePollGET(c, req, s, cors)
 }
@@ -189,7 +190,7 @@ func (cs *connState) admit(c gnet.Conn, req *http1.Request, cors int) (netip.Add
 		return ip, true
 	}
 	srv.countRefusal(why)
-	srv.log.Debug("handshake refused", "remote", c.RemoteAddr().String(), "limit", why.String())
+	srv.log.Debug("handshake refused", "remote", remoteOf(c), "limit", why.String())
 	a := &srv.limits.answers[why]
 	b := http1.AppendStatusLine(cs.r.out[:0], a.status)
 	b = append(b, "Content-Type: application/json\r\nContent-Length: "...)
@@ -211,7 +212,8 @@ func (cs *connState) admit(c gnet.Conn, req *http1.Request, cors int) (netip.Add
 
 // servePollGET parks a polling GET until packets are queued.
 func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, cors int) {
-	if s.get != nil {
+	p := s.poll // a polling session: servePollGET is not reached for a WebSocket one
+	if p.get != nil {
 		// engine.io-protocol v4: "a client MUST NOT have more than one
 		// active GET request. Should it happen, the server MUST return an
 		// HTTP 400 error status and close the session"; the first GET
@@ -221,11 +223,11 @@ func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, c
 		s.terminate("transport error", 0)
 		return
 	}
-	s.get = c
+	p.get = c
 	cs.parked = s
 	cs.keepAlive = req.KeepAlive
 	cs.cors = int32(cors)
-	if len(s.queue) > 0 {
+	if len(p.queue) > 0 {
 		s.flushPoll()
 	}
 }
@@ -247,8 +249,8 @@ func (cs *connState) markPOST(c gnet.Conn, req *http1.Request, in []byte) bool {
 	case s.r != cs.r:
 		cs.handOver(c, in, s.r)
 		return true
-	case s.post == nil:
-		s.post = c
+	case s.poll != nil && s.poll.post == nil:
+		s.poll.post = c
 		cs.posting = s
 	}
 	return false
@@ -259,9 +261,10 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 	if cs.posting == s {
 		cs.posting = nil
 	}
-	if s.post == c {
-		s.post = nil
-	} else if s.post != nil {
+	ps := s.poll // a polling session: servePollPOST is not reached for a WebSocket one
+	if ps.post == c {
+		ps.post = nil
+	} else if ps.post != nil {
 		// engine.io polling.ts onDataRequest: "data request overlap from client".
 		cs.writeBare400(c, req)
 		s.terminate("transport error", 0)
@@ -289,7 +292,7 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 			s.terminate("parse error", 0)
 			return
 		}
-		if p.Type == engineio.Close && s.get == nil && cs.parked == nil {
+		if p.Type == engineio.Close && ps.get == nil && cs.parked == nil {
 			s.closeFromPOST(c, cs, req.KeepAlive, cors) // answers ok later
 			return
 		}
@@ -366,7 +369,7 @@ func (cs *connState) sendEmpty(c gnet.Conn, b []byte, keepAlive bool) {
 // ({"code":N,"message":"..."}, 400 or 403), like server.ts abortRequest;
 // an upgrade request gets abortUpgrade's plain-text 400 instead.
 func (cs *connState) writeEngineError(c gnet.Conn, req *http1.Request, e *engineio.RequestError, cors int) {
-	cs.r.srv.log.Debug("engine.io request refused", "remote", c.RemoteAddr().String(), "code", int(e.Code), "uri", string(req.URI))
+	cs.r.srv.log.Debug("engine.io request refused", "remote", remoteOf(c), "code", int(e.Code), "uri", string(req.URI))
 	if req.Upgrade {
 		cs.r.srv.countHandshakeError(e.Code)
 		cs.writeUpgradeError(c, e.Message)

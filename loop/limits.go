@@ -318,7 +318,7 @@ func stampOf(now int64) uint32 { return uint32(uint64(now) >> stampShift) }
 // that would put the bucket more than burst tokens in debt is a flood: the
 // socket is disconnected (so with the default burst, a client that sends a
 // second's worth of events more than the limit lets through). 8 bytes, so
-// that Socket keeps its size class (see TestSocketSize).
+// that Socket keeps its size class (see TestConnSizes).
 type eventBucket struct {
 	tokens float32
 	stamp  uint32

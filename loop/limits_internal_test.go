@@ -119,13 +119,9 @@ func TestNewEventLimit(t *testing.T) {
 	}
 }
 
-// TestSocketSize: the event bucket must not move Socket to a larger size
-// class (a later issue asks for at most 1 KiB per idle client). 176 bytes
-// is the class Socket was in before it (168 bytes).
-func TestSocketSize(t *testing.T) {
-	if n := unsafe.Sizeof(Socket{}); n > 176 {
-		t.Errorf("Socket is %d bytes, more than its 176-byte size class", n)
-	}
+// TestEventBucketSize: the event bucket stays 8 bytes (Socket's size
+// class is guarded by TestConnSizes).
+func TestEventBucketSize(t *testing.T) {
 	if n := unsafe.Sizeof(eventBucket{}); n != 8 {
 		t.Errorf("eventBucket is %d bytes, want 8", n)
 	}

@@ -17,7 +17,25 @@ func TestConnSizes(t *testing.T) {
 		}
 	}
 	f("connState", unsafe.Sizeof(connState{}), 128)
-	f("Session", unsafe.Sizeof(Session{}), 320)
-	f("client", unsafe.Sizeof(client{}), 96)
-	f("Socket", unsafe.Sizeof(Socket{}), 176)
+	f("Session", unsafe.Sizeof(Session{}), 192)
+	f("pollState", unsafe.Sizeof(pollState{}), 128)
+	f("client", unsafe.Sizeof(client{}), 64)
+	f("Socket", unsafe.Sizeof(Socket{}), 160)
+}
+
+// TestHandshakeQueryShared checks that the queries the official clients
+// send share one string and that any other query is copied as sent.
+func TestHandshakeQueryShared(t *testing.T) {
+	for _, q := range commonQueries {
+		got := handshakeQuery([]byte(q))
+		if got != q || unsafe.StringData(got) != unsafe.StringData(q) {
+			t.Errorf("handshakeQuery(%q) = %q, not the shared constant", q, got)
+		}
+		if n := testing.AllocsPerRun(100, func() { _ = handshakeQuery([]byte(q)) }); n != 0 {
+			t.Errorf("handshakeQuery(%q) allocates %v times", q, n)
+		}
+	}
+	if got := handshakeQuery([]byte("EIO=4&transport=websocket&token=x")); got != "EIO=4&transport=websocket&token=x" {
+		t.Errorf("handshakeQuery of an application query = %q", got)
+	}
 }

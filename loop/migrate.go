@@ -22,7 +22,7 @@ func (cs *connState) handOver(c gnet.Conn, in []byte, target *reactor) {
 	srv := cs.r.srv
 	nc, err := dupConn(c)
 	if err != nil {
-		srv.log.Warn("cannot move connection", "remote", c.RemoteAddr().String(), "err", err)
+		srv.log.Warn("cannot move connection", "remote", remoteOf(c), "err", err)
 		cs.writeFatal(c, 500, "Internal Server Error")
 		return
 	}

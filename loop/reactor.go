@@ -82,8 +82,11 @@ type reactor struct {
 
 	// deadlines bound how long HTTP connections wait for their clients,
 	// one queue per kind of wait (timeouts.go).
-	deadlines [numWaits]deadlineQueue
+	deadlines [numWaits]expiryQueue[deadline]
 	waitSeq   uint32 // numbers deadline entries
+	// connectWaits hold the Socket.IO clients waiting for their first
+	// CONNECT, one queue per SocketIO (sio.go).
+	connectWaits []*connectWait
 
 	// lingering are connections being closed gracefully (see linger).
 	lingering   []lingerConn

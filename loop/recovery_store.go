@@ -311,7 +311,7 @@ func (c *client) restoreStored(rc *recovery, p *joining, auth []byte) bool {
 	}
 	auth = slices.Clone(auth) // dies with the callback
 	p.restoring = true
-	c.pending = append(c.pending, p)
+	c.pend(p)
 	p.timer = timer{index: -1, fire: func(int64) { c.restoreTimedOut(p, auth) }}
 	r.timers.set(&p.timer, r.now()+int64(restoreBound))
 	ns := so.ns.name

@@ -192,7 +192,7 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.recovered("opening "+c.RemoteAddr().String(), p)
+			s.recovered("opening "+remoteOf(c), p)
 			action = gnet.Close
 		}
 	}()
@@ -228,7 +228,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 		if p := recover(); p != nil {
 			// A last resort: a bug met by one client's input ends that
 			// client, not the process.
-			s.recovered("serving "+c.RemoteAddr().String(), p)
+			s.recovered("serving "+remoteOf(c), p)
 			cs.closing = true
 			action = gnet.Close
 			cs.r.endBatch() // timers armed before the panic must reach the ticker
@@ -252,7 +252,7 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 func (s *Server) OnClose(c gnet.Conn, err error) (action gnet.Action) {
 	defer func() {
 		if p := recover(); p != nil {
-			s.recovered("closing "+c.RemoteAddr().String(), p)
+			s.recovered("closing "+remoteOf(c), p)
 		}
 	}()
 	cs, _ := c.Context().(*connState)

@@ -29,7 +29,35 @@ type Session struct {
 	r  *reactor
 	h  Handler
 
-	ws    gnet.Conn // the WebSocket carrying the session, nil while polling
+	ws gnet.Conn // the WebSocket carrying the session, nil while polling
+	// poll is the state of polling and of an upgrade; nil once the
+	// session is on a WebSocket for good (opened on one, or upgraded with
+	// no polling request left), so that a WebSocket session does not
+	// carry it. poll == nil implies ws != nil.
+	poll *pollState
+
+	heartbeat    timer
+	awaitingPong bool
+	dirty        bool
+	closing      bool // polling: a close (or, after closeFromPOST, a noop) is queued for the next GET
+	closed       bool
+
+	liveIdx int // position in reactor.live
+
+	remote string     // the peer address at handshake
+	ip     netip.Addr // the client address it counts against (see Server.admit)
+	issued int64      // handshake time, Unix milliseconds
+	query  string     // the raw handshake query, for handlers that need it
+	// kept are the handshake's Config.KeepHeaders, name then value, in
+	// arrival order; nil when none was asked for or sent. A pointer: most
+	// sessions keep none, and 16 bytes less keep Session in its size class.
+	kept *[]string
+
+	ctx any
+}
+
+// pollState is what a session holds while it polls or probes an upgrade.
+type pollState struct {
 	probe gnet.Conn // the WebSocket being probed during an upgrade
 	get   gnet.Conn // the parked polling GET, if any
 	post  gnet.Conn // a polling POST whose body is still arriving, if any
@@ -41,27 +69,16 @@ type Session struct {
 	// queue holds encoded packets (joined by 0x1e) waiting for a polling GET.
 	queue []byte
 
-	heartbeat    timer
 	upgradeTimer timer
 	upgradeEnd   int64
-	awaitingPong bool
 	probing      bool // the probe sent 2probe; noops go to the parked GET
-	dirty        bool
-	closing      bool // polling: a close (or, after closeFromPOST, a noop) is queued for the next GET
-	closeNext    bool // polling, closing: the close packet waits for the GET after the one that takes the queue
-	closed       bool
+	closeNext    bool // closing: the close packet waits for the GET after the one that takes the queue
+}
 
-	liveIdx int // position in reactor.live
-
-	remote string     // the peer address at handshake
-	ip     netip.Addr // the client address it counts against (see Server.admit)
-	issued int64      // handshake time, Unix milliseconds
-	query  string     // the raw handshake query, for handlers that need it
-	// kept are the handshake's Config.KeepHeaders, name then value, in
-	// arrival order; nil when none was asked for or sent.
-	kept []string
-
-	ctx any
+// idle reports whether nothing of the polling transport is left in flight:
+// an upgraded session can then drop its pollState.
+func (p *pollState) idle() bool {
+	return p.probe == nil && p.get == nil && p.post == nil && p.closer == nil && !p.upgradeTimer.armed()
 }
 
 // ID returns the Engine.IO session id.
@@ -87,9 +104,13 @@ func (s *Session) Query() string { return s.query }
 // only; the session never changes the values, so a copy of them may go
 // to any goroutine.
 func (s *Session) Header(name string) (string, bool) {
-	for i := 0; i+1 < len(s.kept); i += 2 {
-		if strings.EqualFold(s.kept[i], name) {
-			return s.kept[i+1], true
+	if s.kept == nil {
+		return "", false
+	}
+	kept := *s.kept
+	for i := 0; i+1 < len(kept); i += 2 {
+		if strings.EqualFold(kept[i], name) {
+			return kept[i+1], true
 		}
 	}
 	return "", false
@@ -103,14 +124,18 @@ func (s *Session) keepHeaders(req *http1.Request) {
 	if len(names) == 0 {
 		return
 	}
+	var kept []string
 	req.Headers(func(name, value []byte) {
 		for _, n := range names {
 			if len(n) == len(name) && strings.EqualFold(n, string(name)) {
-				s.kept = append(s.kept, n, string(value))
+				kept = append(kept, n, string(value))
 				return
 			}
 		}
 	})
+	if kept != nil {
+		s.kept = &kept
+	}
 }
 
 // Issued returns the time of the Engine.IO handshake in Unix milliseconds
@@ -126,12 +151,32 @@ func (s *Session) SetContext(v any) { s.ctx = v }
 // Closed reports whether the session has ended.
 func (s *Session) Closed() bool { return s.closed || s.closing }
 
+// newPollState returns the polling state of a session opened by a
+// polling handshake.
+func newPollState() *pollState {
+	return &pollState{upgradeTimer: timer{index: -1}} // its fire is set by the upgrade, if one comes
+}
+
 func newSession(r *reactor, h Handler, remote, query string) *Session {
 	s := &Session{id: r.newID(), r: r, h: h, remote: remote, query: query, issued: r.now() / 1e6}
 	s.heartbeat.index = -1
 	s.heartbeat.fire = s.onHeartbeat
-	s.upgradeTimer.index = -1 // its fire is set by the upgrade, if one comes
 	return s
+}
+
+// commonQueries are the handshake queries the official clients send
+// when the application adds nothing: a session whose query is one of
+// them shares the constant instead of holding a 32-byte copy.
+var commonQueries = [...]string{"EIO=4&transport=websocket", "EIO=4&transport=polling"}
+
+// handshakeQuery returns q as a string, shared when it is a common one.
+func handshakeQuery(q []byte) string {
+	for _, c := range commonQueries {
+		if string(q) == c {
+			return c
+		}
+	}
+	return string(q)
 }
 
 // openInfo is the handshake data of s.
@@ -207,27 +252,28 @@ func (s *Session) writeFrame(op wsframe.OpCode, prefix byte, data []byte) {
 // enqueue appends p to the polling queue and schedules a flush at the end
 // of the current loop callback.
 func (s *Session) enqueue(p engineio.Packet) {
-	s.queue = engineio.AppendPayloadPacket(s.queue, len(s.queue) == 0, p)
+	s.poll.queue = engineio.AppendPayloadPacket(s.poll.queue, len(s.poll.queue) == 0, p)
 	s.queued()
 }
 
 // enqueueEncoded appends packets already in polling form to the queue.
 func (s *Session) enqueueEncoded(pkts []byte) {
-	if len(s.queue) > 0 {
-		s.queue = append(s.queue, engineio.Separator)
+	p := s.poll
+	if len(p.queue) > 0 {
+		p.queue = append(p.queue, engineio.Separator)
 	}
-	s.queue = append(s.queue, pkts...)
+	p.queue = append(p.queue, pkts...)
 	s.queued()
 }
 
 // queued enforces the polling queue cap and schedules a flush at the end of
 // the current loop callback.
 func (s *Session) queued() {
-	if len(s.queue) > s.r.srv.cfg.MaxOutboundBytes+s.r.srv.cfg.MaxPayload {
+	if len(s.poll.queue) > s.r.srv.cfg.MaxOutboundBytes+s.r.srv.cfg.MaxPayload {
 		s.terminate("slow consumer", 0)
 		return
 	}
-	if !s.dirty && s.get != nil {
+	if !s.dirty && s.poll.get != nil {
 		s.dirty = true
 		s.r.dirty = append(s.r.dirty, s)
 	}
@@ -235,18 +281,19 @@ func (s *Session) queued() {
 
 // flushPoll answers the parked GET with everything queued.
 func (s *Session) flushPoll() {
-	if s.get == nil || len(s.queue) == 0 {
+	p := s.poll // nil if an upgrade completed since the flush was scheduled
+	if p == nil || p.get == nil || len(p.queue) == 0 {
 		return
 	}
-	c := s.get
-	s.get = nil
+	c := p.get
+	p.get = nil
 	cs := c.Context().(*connState)
 	cs.parked = nil
-	cs.writePollResponse(c, s.queue)
-	s.queue = s.queue[:0]
+	cs.writePollResponse(c, p.queue)
+	p.queue = p.queue[:0]
 	switch {
-	case s.closeNext:
-		s.closeNext = false
+	case p.closeNext:
+		p.closeNext = false
 		s.sendPacket(engineio.Close, nil)
 	case s.closing:
 		s.finish()
@@ -317,10 +364,10 @@ func (s *Session) onPacket(p engineio.Packet) {
 		// engine.io-protocol v4: only the server pings.
 		s.terminate("invalid heartbeat direction", wsframe.CloseProtocolError)
 	case engineio.Close:
-		if g := s.get; g != nil {
+		if g := s.parkedGET(); g != nil {
 			// engine.io polling.ts onClose: a pending GET is released
 			// with a noop when the client closes.
-			s.get = nil
+			s.poll.get = nil
 			gs := g.Context().(*connState)
 			gs.parked = nil
 			gs.writePollResponse(g, []byte{byte(engineio.Noop)})
@@ -362,8 +409,8 @@ func (s *Session) Close() {
 	// close packet (flushPoll) or pingTimeout passes (onHeartbeat); finish
 	// forgets it.
 	s.closing = true
-	if len(s.queue) > 0 {
-		s.closeNext = true
+	if len(s.poll.queue) > 0 {
+		s.poll.closeNext = true
 	} else {
 		s.sendPacket(engineio.Close, nil)
 	}
@@ -398,14 +445,15 @@ func (s *Session) closeFromPOST(c gnet.Conn, cs *connState, keepAlive bool, cors
 	s.h.OnClose(s, "transport close")
 	s.closing = true
 	// Node drops what was queued but not sent (socket.ts onClose).
-	s.queue = append(s.queue[:0], byte(engineio.Noop))
-	if s.probe != nil {
-		closeConn(s.probe)
-		s.probe = nil
+	p := s.poll
+	p.queue = append(p.queue[:0], byte(engineio.Noop))
+	if p.probe != nil {
+		closeConn(p.probe)
+		p.probe = nil
 	}
-	s.r.timers.stop(&s.upgradeTimer)
+	s.r.timers.stop(&p.upgradeTimer)
 	s.r.timers.set(&s.heartbeat, s.r.now()+closeGrace)
-	s.closer = c
+	p.closer = c
 	cs.parked = s // responses to requests pipelined behind the POST wait for its ok
 	cs.keepAlive = keepAlive
 	cs.cors = int32(cors)
@@ -420,8 +468,10 @@ func (s *Session) terminate(reason string, code int) {
 	if reason == "slow consumer" {
 		s.r.ctr.slowConsumers.Add(1)
 	}
-	ws, get := s.ws, s.get
-	s.get = nil
+	ws, get := s.ws, s.parkedGET()
+	if get != nil {
+		s.poll.get = nil
+	}
 	s.end(reason)
 	if ws != nil {
 		if code == 0 {
@@ -458,10 +508,11 @@ func (s *Session) finish() {
 	// Slots first: once the table no longer lists s, they are free.
 	s.r.srv.release(s)
 	s.r.srv.sessions.del(s)
-	if c := s.closer; c != nil {
+	p := s.poll
+	if c := s.closer(); c != nil {
 		// After the table forgets the sid: a GET sent once the client
 		// read this ok gets 400, as in Node.
-		s.closer = nil
+		p.closer = nil
 		if cs, _ := c.Context().(*connState); cs != nil && !cs.closed {
 			cs.parked = nil
 			cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/html", []byte("ok"))
@@ -478,19 +529,46 @@ func (s *Session) finish() {
 	}
 	s.transportGauge().Add(-1)
 	s.r.timers.stop(&s.heartbeat)
-	s.r.timers.stop(&s.upgradeTimer)
-	if s.probe != nil {
-		closeConn(s.probe)
-		s.probe = nil
+	if p == nil {
+		return
 	}
-	if s.get != nil {
-		c := s.get
-		s.get = nil
+	s.r.timers.stop(&p.upgradeTimer)
+	if p.probe != nil {
+		closeConn(p.probe)
+		p.probe = nil
+	}
+	if p.get != nil {
+		c := p.get
+		p.get = nil
 		cs := c.Context().(*connState)
 		cs.parked = nil
 		cs.writePollResponse(c, []byte{byte(engineio.Close)})
 	}
-	s.queue = nil
+	p.queue = nil
+}
+
+// parkedGET returns the polling GET waiting on s, if any.
+func (s *Session) parkedGET() gnet.Conn {
+	if s.poll == nil {
+		return nil
+	}
+	return s.poll.get
+}
+
+// closer returns the close POST s holds unanswered (see closeFromPOST), if any.
+func (s *Session) closer() gnet.Conn {
+	if s.poll == nil {
+		return nil
+	}
+	return s.poll.closer
+}
+
+// queuedBytes is how many bytes wait for a polling GET.
+func (s *Session) queuedBytes() int {
+	if s.poll == nil {
+		return 0
+	}
+	return len(s.poll.queue)
 }
 
 // closeSessions ends the given share (0 to 1, rounded up) of the

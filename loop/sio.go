@@ -371,12 +371,39 @@ func GlobMatch(pattern, name string) bool { return globMatch(pattern, name) }
 type client struct {
 	io      *SocketIO
 	s       *Session
-	sockets []*Socket // one per connected namespace; usually one
-	// pending are the CONNECTs whose UseAsync has not answered yet.
-	pending []*joining
+	// sockets has one Socket per connected namespace, usually one; nil
+	// until the first CONNECT is admitted, empty (not nil) after the
+	// client left every namespace: the connect timeout is for the first.
+	sockets []*Socket
+	// pending lists the CONNECTs whose UseAsync has not answered yet
+	// (through joining.next).
+	pending *joining
 	// bin is a BINARY_EVENT/BINARY_ACK waiting for its attachments.
-	bin          *binPacket
-	connectTimer timer
+	bin *binPacket
+}
+
+// connectWait is, on one reactor, the queue of the clients of one
+// SocketIO that have not joined a namespace yet: the clients opened there
+// within ConnectTimeout, in order, with no timer of their own.
+type connectWait struct {
+	io *SocketIO
+	q  expiryQueue[*client]
+}
+
+// connectWaitOf returns r's queue for io, made on the first client. The
+// queue's timeout is io.ConnectTimeout at that time. Loop goroutine only.
+func (r *reactor) connectWaitOf(io *SocketIO) *expiryQueue[*client] {
+	for _, w := range r.connectWaits {
+		if w.io == io {
+			return &w.q
+		}
+	}
+	w := &connectWait{io: io}
+	w.q.init(r, io.ConnectTimeout,
+		func(c *client) bool { return c.sockets != nil || c.s.closed },
+		func(c *client) { c.s.Close() })
+	r.connectWaits = append(r.connectWaits, w)
+	return &w.q
 }
 
 // binPacket is a binary packet being reassembled: the header's JSON is
@@ -391,18 +418,10 @@ type binPacket struct {
 // OnOpen implements Handler.
 func (io *SocketIO) OnOpen(s *Session) {
 	c := &client{io: io, s: s}
-	c.connectTimer.index = -1
-	c.connectTimer.fire = c.onConnectTimeout
 	s.SetContext(c)
-	s.r.timers.set(&c.connectTimer, s.r.now()+int64(io.ConnectTimeout))
+	s.r.connectWaitOf(io).add(s.r, c)
 	if o := io.observer(); o != nil && o.Opened != nil {
 		o.Opened(s)
-	}
-}
-
-func (c *client) onConnectTimeout(int64) {
-	if len(c.sockets) == 0 {
-		c.s.Close()
 	}
 }
 
@@ -412,7 +431,6 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 	if c == nil {
 		return
 	}
-	s.r.timers.stop(&c.connectTimer)
 	c.abandonPending()
 	for len(c.sockets) > 0 {
 		c.sockets[len(c.sockets)-1].remove(reason)

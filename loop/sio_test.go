@@ -274,6 +274,22 @@ func TestSocketIOConnectTimeout(t *testing.T) {
 	}
 }
 
+// TestSocketIOConnectTimeoutFirstOnly: the timeout is for the first
+// CONNECT; a client that joined, then left every namespace, stays open
+// past it, as in Node (client.ts clears connectTimeout on the first).
+func TestSocketIOConnectTimeoutFirstOnly(t *testing.T) {
+	io, r := testIO(t)
+	io.ConnectTimeout = time.Second
+	cl := newSIOClient(t, r, io)
+	cl.send(1, "40")
+	cl.expectSID("40")
+	cl.send(1, "41")
+	r.timers.run(r.now() + int64(2*time.Second))
+	if cl.s.Closed() {
+		t.Fatal("a client that had joined a namespace was closed by the connect timeout")
+	}
+}
+
 func TestPatternNamespaceNotYetJoined(t *testing.T) {
 	io, _ := testIO(t)
 	if !io.Declared("/org-7") || io.Declared("/other") || !io.Declared("/custom") {

@@ -140,7 +140,7 @@ func (srv *Server) OutboundQueued(ctx context.Context) (int64, error) {
 			defer wg.Done()
 			var n int64
 			for _, s := range r.live {
-				n += int64(len(s.queue))
+				n += int64(s.queuedBytes())
 				if s.ws != nil {
 					n += int64(s.ws.OutboundBuffered())
 				}

@@ -22,45 +22,25 @@ const (
 	numWaits
 )
 
-// deadlineQueue holds the deadlines of one kind of wait on one reactor.
-// Every deadline of a kind is "now + the same timeout", so appending keeps
-// the queue in deadline order and the sweep only looks at its head: arming
-// is O(1) and allocates nothing, and a connection that waits for nobody
-// (every idle WebSocket) costs no entry at all. An entry whose connection
-// moved on (another wait, a later deadline, closed) is dropped when it
-// reaches the head, or by compact when stale entries pile up.
-type deadlineQueue struct {
-	entries []deadlineEntry
-	head    int
-	timeout time.Duration
-	timer   timer // fires at the head entry's deadline
+// deadline is the entry of a connection in the expiry queue of its wait.
+type deadline struct {
+	c   gnet.Conn
+	cs  *connState
+	seq uint32 // the connState's waitSeq when armed
 }
 
-// deadlineKeep is the capacity a drained deadline queue keeps.
-const deadlineKeep = 1024
-
-type deadlineEntry struct {
-	c    gnet.Conn
-	cs   *connState
-	when int64
-	seq  uint32 // the connState's waitSeq when armed
-}
-
-// stale reports whether e no longer stands for its connection's deadline.
-func (e *deadlineEntry) stale(w httpWait) bool {
-	return e.cs.closed || e.cs.wait != w || e.cs.waitSeq != e.seq
-}
-
-// initDeadlines sets up the deadline queues of r.
+// initDeadlines sets up the deadline queues of r, one per kind of wait.
 func (r *reactor) initDeadlines() {
 	cfg := &r.srv.cfg
 	for w, d := range [numWaits]time.Duration{waitHead: cfg.HandshakeTimeout, waitBody: cfg.BodyReadTimeout, waitIdle: cfg.KeepAliveTimeout} {
 		if w == int(waitNone) {
 			continue
 		}
-		q := &r.deadlines[w]
-		q.timeout = d
-		q.timer = timer{index: -1, fire: func(now int64) { r.sweepDeadlines(httpWait(w), now) }}
+		wait := httpWait(w)
+		// An entry is stale once its connection moved on: another wait, a
+		// later deadline, closed.
+		stale := func(d deadline) bool { return d.cs.closed || d.cs.wait != wait || d.cs.waitSeq != d.seq }
+		r.deadlines[w].init(r, d, stale, func(d deadline) { d.cs.onDeadline(d.c) })
 	}
 }
 
@@ -77,65 +57,11 @@ func (cs *connState) expect(c gnet.Conn, w httpWait) {
 		return
 	}
 	r := cs.r
-	q := &r.deadlines[w]
 	if r.waitSeq++; r.waitSeq == 0 {
 		r.waitSeq = 1 // 0 means "no deadline"
 	}
 	cs.waitSeq = r.waitSeq
-	if len(q.entries)-q.head > 2*int(r.conns.Load())+1024 {
-		q.compact(w)
-	}
-	q.entries = append(q.entries, deadlineEntry{c: c, cs: cs, when: r.now() + int64(q.timeout), seq: cs.waitSeq})
-	if !q.timer.armed() {
-		r.timers.set(&q.timer, q.entries[q.head].when)
-	}
-}
-
-// compact drops the stale entries, keeping the order. Each live
-// connection has at most one entry that is not stale, so after it the
-// queue is no longer than the reactor's connections.
-func (q *deadlineQueue) compact(w httpWait) {
-	n := 0
-	for i := q.head; i < len(q.entries); i++ {
-		if e := q.entries[i]; !e.stale(w) {
-			q.entries[n] = e
-			n++
-		}
-	}
-	clear(q.entries[n:])
-	q.entries, q.head = q.entries[:n], 0
-}
-
-// sweepDeadlines cuts the connections whose deadline of kind w is due.
-func (r *reactor) sweepDeadlines(w httpWait, now int64) {
-	q := &r.deadlines[w]
-	for q.head < len(q.entries) {
-		e := q.entries[q.head]
-		if e.when > now && !e.stale(w) {
-			break
-		}
-		q.entries[q.head] = deadlineEntry{}
-		q.head++
-		if !e.stale(w) {
-			e.cs.onDeadline(e.c)
-		}
-	}
-	if q.head == len(q.entries) {
-		// A drained queue gives back what a connection storm grew it to
-		// (40 bytes an entry, one per connection that arrived within the
-		// timeout); a small one is kept for the next requests.
-		if cap(q.entries) > deadlineKeep {
-			q.entries = nil
-		}
-		q.entries, q.head = q.entries[:0], 0
-	} else {
-		if q.head > len(q.entries)/2 {
-			n := copy(q.entries, q.entries[q.head:])
-			clear(q.entries[n:])
-			q.entries, q.head = q.entries[:n], 0
-		}
-		r.timers.set(&q.timer, q.entries[q.head].when)
-	}
+	r.deadlines[w].add(r, deadline{c: c, cs: cs, seq: cs.waitSeq})
 }
 
 // settle sets the wait of an HTTP connection after its input was served:
@@ -163,11 +89,11 @@ func (cs *connState) onDeadline(c gnet.Conn) {
 	switch cs.wait {
 	case waitHead:
 		srv.countRefusal(RefusedHeadTimeout)
-		srv.log.Debug("request head timeout", "remote", c.RemoteAddr().String(), "timeout", srv.cfg.HandshakeTimeout)
+		srv.log.Debug("request head timeout", "remote", remoteOf(c), "timeout", srv.cfg.HandshakeTimeout)
 		cs.writeStatus(c, 408, "Request Timeout: no complete request head within "+srv.cfg.HandshakeTimeout.String(), true)
 	case waitBody:
 		srv.countRefusal(RefusedBodyTimeout)
-		srv.log.Debug("request body timeout", "remote", c.RemoteAddr().String(), "timeout", srv.cfg.BodyReadTimeout)
+		srv.log.Debug("request body timeout", "remote", remoteOf(c), "timeout", srv.cfg.BodyReadTimeout)
 		cs.writeStatus(c, 408, "Request Timeout: request body not complete within "+srv.cfg.BodyReadTimeout.String(), true)
 	case waitIdle:
 		srv.countRefusal(RefusedIdleTimeout)

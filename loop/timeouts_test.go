@@ -44,11 +44,11 @@ func TestDeadlineQueueStaysBounded(t *testing.T) {
 	moved.expect(mc, waitNone) // e.g. its request completed and a GET is parked
 
 	now := srv.clock.Load()
-	r.sweepDeadlines(waitHead, now+int64(time.Second)-1)
+	r.deadlines[waitHead].sweep(r, now+int64(time.Second)-1)
 	if lc.closed {
 		t.Fatal("cut before its deadline")
 	}
-	r.sweepDeadlines(waitHead, now+int64(time.Second))
+	r.deadlines[waitHead].sweep(r, now+int64(time.Second))
 	if !lc.closed || !bytes.Contains(lc.out, []byte("408 Request Timeout")) {
 		t.Fatalf("live connection: closed %v, out %q; want a 408 and a close", lc.closed, lc.out)
 	}
@@ -58,11 +58,47 @@ func TestDeadlineQueueStaysBounded(t *testing.T) {
 	if len(q.entries) != 0 {
 		t.Fatalf("%d entries left after the sweep", len(q.entries))
 	}
-	r.sweepDeadlines(waitIdle, now+int64(time.Second))
+	r.deadlines[waitIdle].sweep(r, now+int64(time.Second))
 	if !ic.closed || len(ic.out) > 0 {
 		t.Fatalf("idle connection: closed %v, out %q; want a silent close", ic.closed, ic.out)
 	}
 	if got := srv.stats.Refusals[RefusedHeadTimeout].Load() + srv.stats.Refusals[RefusedIdleTimeout].Load(); got != 2 {
 		t.Fatalf("%d timeouts counted, want 2", got)
+	}
+}
+
+// TestDeadlineQueueForgetsUpgradedConnections arms a handshake deadline for
+// many connections that then stop waiting (as every WebSocket does at its
+// upgrade), while a few keep waiting: the queue must stay near twice the
+// waiting ones plus its slack, not grow by one entry per connection, and
+// the waiting ones must keep their entries.
+func TestDeadlineQueueForgetsUpgradedConnections(t *testing.T) {
+	_, r := testReactor(Config{HandshakeTimeout: time.Minute, BodyReadTimeout: time.Minute, KeepAliveTimeout: time.Minute})
+	const conns, waiting = 20000, 100
+	var kept []*connState
+	for i := 0; i < conns; i++ {
+		cs := &connState{r: r}
+		r.conns.Add(1) // as OnOpen counts it
+		cs.expect(nil, waitHead)
+		if i%(conns/waiting) == 0 {
+			kept = append(kept, cs)
+			continue
+		}
+		cs.expect(nil, waitNone)
+	}
+	q := &r.deadlines[waitHead]
+	if n, most := len(q.entries)-q.head, 2*waiting+expirySlack+1; n > most {
+		t.Errorf("%d entries after %d connections of which %d still wait, want at most %d", n, conns, waiting, most)
+	}
+	live := map[*connState]bool{}
+	for _, e := range q.entries[q.head:] {
+		if !q.stale(e.v) {
+			live[e.v.cs] = true
+		}
+	}
+	for _, cs := range kept {
+		if !live[cs] {
+			t.Fatalf("a waiting connection lost its deadline entry (%d of %d found)", len(live), len(kept))
+		}
 	}
 }

@@ -55,13 +55,17 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount,
 		return
 	}
 	cs.write101(c, req)
-	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), string(req.RawQuery))
+	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), handshakeQuery(req.RawQuery))
 	s.ip = ip
 	s.keepHeaders(req)
 	s.ws = c
 	cs.sess = s
-	open := engineio.AppendOpen(nil, s.openInfo([]string{}))
-	s.writeFrame(wsframe.OpText, 0, open)
+	dropPeerAddrs(c)
+	// Built in the Socket.IO layer's scratch, free until the session
+	// starts: a fresh buffer would leave ~250 bytes of garbage per
+	// connection.
+	cs.r.enc = engineio.AppendOpen(cs.r.enc[:0], s.openInfo([]string{}))
+	s.writeFrame(wsframe.OpText, 0, cs.r.enc)
 	s.start()
 }
 
@@ -72,7 +76,7 @@ func (cs *connState) serveProbe(c gnet.Conn, req *http1.Request, s *Session) {
 		return
 	}
 	cs.write101(c, req)
-	if s.ws != nil || s.probe != nil {
+	if s.ws != nil || s.poll.probe != nil {
 		// engine.io-protocol v4, "WebSocket": "A client MUST NOT open more
 		// than one WebSocket connection per session. Should it happen, the
 		// server MUST close the WebSocket connection." Node (server.ts
@@ -86,31 +90,33 @@ func (cs *connState) serveProbe(c gnet.Conn, req *http1.Request, s *Session) {
 	}
 	cs.sess = s
 	cs.probe = true
-	s.probe = c
-	s.probing = false
-	s.upgradeEnd = cs.r.now() + int64(cs.r.srv.cfg.UpgradeTimeout)
-	// Set here rather than in newSession: the method value is a 16-byte
-	// closure that a session opened on a WebSocket never needs.
-	s.upgradeTimer.fire = s.onUpgradeTimer
-	cs.r.timers.set(&s.upgradeTimer, s.upgradeEnd)
+	p := s.poll
+	p.probe = c
+	p.probing = false
+	p.upgradeEnd = cs.r.now() + int64(cs.r.srv.cfg.UpgradeTimeout)
+	// Set here rather than in newPollState: the method value is a 16-byte
+	// closure that a session that never upgrades does not need.
+	p.upgradeTimer.fire = s.onUpgradeTimer
+	cs.r.timers.set(&p.upgradeTimer, p.upgradeEnd)
 }
 
 // onUpgradeTimer releases a parked GET with a noop every 100 ms during a
 // probe, and drops the probe when upgradeTimeout runs out.
 func (s *Session) onUpgradeTimer(now int64) {
-	if s.probe == nil {
+	p := s.poll
+	if p == nil || p.probe == nil {
 		return
 	}
-	if now >= s.upgradeEnd {
-		c := s.probe
-		s.probe = nil
+	if now >= p.upgradeEnd {
+		c := p.probe
+		p.probe = nil
 		closeConn(c)
 		return
 	}
-	if s.probing && s.get != nil {
+	if p.probing && p.get != nil {
 		s.sendPacket(engineio.Noop, nil)
 	}
-	s.r.timers.set(&s.upgradeTimer, min(now+noopInterval, s.upgradeEnd))
+	s.r.timers.set(&p.upgradeTimer, min(now+noopInterval, p.upgradeEnd))
 }
 
 // probePacket handles a packet on a WebSocket that probes an upgrade.
@@ -119,17 +125,18 @@ func (s *Session) probePacket(c gnet.Conn, cs *connState, p engineio.Packet) {
 	case p.Type == engineio.Ping && string(p.Data) == "probe":
 		cs.r.out = wsframe.AppendFrame(cs.r.out[:0], wsframe.OpText, []byte("3probe"))
 		cs.write(c, cs.r.out)
-		s.probing = true
-		if s.get != nil {
+		ps := s.poll
+		ps.probing = true
+		if ps.get != nil {
 			s.sendPacket(engineio.Noop, nil)
 		}
-		s.r.timers.set(&s.upgradeTimer, min(s.r.now()+noopInterval, s.upgradeEnd))
-	case p.Type == engineio.Upgrade && s.probing:
+		s.r.timers.set(&ps.upgradeTimer, min(s.r.now()+noopInterval, ps.upgradeEnd))
+	case p.Type == engineio.Upgrade && s.poll.probing:
 		s.completeUpgrade(c, cs)
 	default:
-		s.probe = nil
+		s.poll.probe = nil
 		cs.sess = nil
-		s.r.timers.stop(&s.upgradeTimer)
+		s.r.timers.stop(&s.poll.upgradeTimer)
 		closeConn(c)
 	}
 }
@@ -137,20 +144,25 @@ func (s *Session) probePacket(c gnet.Conn, cs *connState, p engineio.Packet) {
 // completeUpgrade moves s from polling to the probed WebSocket and sends
 // over it whatever polling still had queued.
 func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
-	s.r.timers.stop(&s.upgradeTimer)
-	s.probe = nil
+	ps := s.poll
+	s.r.timers.stop(&ps.upgradeTimer)
+	ps.probe = nil
 	cs.probe = false
-	if g := s.get; g != nil {
-		s.get = nil
+	if g := ps.get; g != nil {
+		ps.get = nil
 		gs := g.Context().(*connState)
 		gs.parked = nil
 		gs.writePollResponse(g, []byte{byte(engineio.Noop)})
 	}
-	q := s.queue
-	s.queue = nil
+	q := ps.queue
+	ps.queue = nil
 	s.r.ctr.polling.Add(-1)
 	s.r.ctr.websocket.Add(1)
 	s.ws = c
+	if ps.idle() {
+		s.poll = nil
+	}
+	dropPeerAddrs(c)
 	for len(q) > 0 {
 		p, rest, err := engineio.NextPayloadPacket(q)
 		if err != nil {
@@ -176,7 +188,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		return 0, gnet.None
 	}
 	if err != nil {
-		cs.r.srv.log.Debug("bad websocket frame", "remote", c.RemoteAddr().String(), "err", err)
+		cs.r.srv.log.Debug("bad websocket frame", "remote", remoteOf(c), "err", err)
 		closeWS(c, wsframe.CloseCode(err), "")
 		return len(in), gnet.None
 	}
@@ -262,9 +274,9 @@ func (cs *connState) message(c gnet.Conn, op wsframe.OpCode, data []byte) {
 // failWS closes c with code, ending the session if c carries it.
 func (s *Session) failWS(c gnet.Conn, cs *connState, code int) {
 	if cs.probe {
-		s.probe = nil
+		s.poll.probe = nil
 		cs.sess = nil
-		s.r.timers.stop(&s.upgradeTimer)
+		s.r.timers.stop(&s.poll.upgradeTimer)
 		closeWS(c, code, "")
 		return
 	}
