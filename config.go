@@ -125,7 +125,7 @@ type Config struct {
 	RedisSentinelPassword string   // REDIS_SENTINEL_PASSWORD, --redis-sentinel-password: the Sentinels' own password. Default none.
 	RedisClusterAddrs     []string // REDIS_CLUSTER_ADDRS, --redis-cluster-addrs: seed nodes of a Redis Cluster instead of REDIS_URL. Default none.
 	RedisPassword         string   // REDIS_PASSWORD, --redis-password: the data nodes' password with Sentinel or Cluster. Default none.
-	RedisSubscriptionMode string   // REDIS_SUBSCRIPTION_MODE, --redis-subscription-mode: dynamic or static, with REDIS_ADAPTER=sharded. Default "dynamic".
+	RedisSubscriptionMode string   // REDIS_SUBSCRIPTION_MODE, --redis-subscription-mode: dynamic, dynamic-private or static, with REDIS_ADAPTER=sharded. Default "dynamic".
 }
 
 // Setting describes one configuration variable.
