@@ -95,8 +95,8 @@ type joining struct {
 	// Set while UseAsync has not answered (client.pending lists it).
 	next      *joining // the next in client.pending
 	timer     timer    // CONNECT_TIMEOUT of the pending middleware
-	abandoned bool  // the session closed or the timer fired: done is ignored
-	restoring bool  // waiting for SocketIO.Sessions to restore a session
+	abandoned bool     // the session closed or the timer fired: done is ignored
+	restoring bool     // waiting for SocketIO.Sessions to restore a session
 
 	// state is asyncCalling until UseAsync returns or done is called,
 	// whichever comes first; called guards done against a second call.

@@ -369,8 +369,8 @@ func GlobMatch(pattern, name string) bool { return globMatch(pattern, name) }
 
 // client is the Socket.IO state of one Engine.IO session.
 type client struct {
-	io      *SocketIO
-	s       *Session
+	io *SocketIO
+	s  *Session
 	// sockets has one Socket per connected namespace, usually one; nil
 	// until the first CONNECT is admitted, empty (not nil) after the
 	// client left every namespace: the connect timeout is for the first.

@@ -8,7 +8,8 @@
 #      Cluster; the sharded-adapter tests need Redis 7, Debian 12's), and the Node packages of
 #      the interop harness (npm ci in tools/interop and tools/peers/node), skipped when
 #      node_modules already matches package-lock.json;
-#   2. runs go vet ./... and checks that go mod tidy would change nothing, in the server's
+#   2. checks that gofmt would change no Go file (node_modules aside), runs go vet ./... and
+#      checks that go mod tidy would change nothing, in the server's
 #      module and in the benchmark peer's own (tools/peers/zishang, which is also vetted);
 #   3. runs go test -race -count=1 ./... (the interop tests start real servers and drive them
 #      with the official Node clients, see tools/interop/README.md);
@@ -157,6 +158,16 @@ if go vet "${PACKAGES[@]}"; then
 	record "go vet ${PACKAGES[*]}" ok $((SECONDS - start))
 else
 	record "go vet ${PACKAGES[*]}" FAILED $((SECONDS - start))
+fi
+
+log "gofmt -l"
+start=$SECONDS
+unformatted=$(find . -name '*.go' -not -path '*/node_modules/*' -print0 | xargs -0 gofmt -l)
+if [ -z "$unformatted" ]; then
+	record "gofmt -l" ok $((SECONDS - start))
+else
+	echo "$unformatted"
+	record "gofmt -l" FAILED $((SECONDS - start)) "gofmt -w $(echo $unformatted)"
 fi
 
 log "go mod tidy -diff (., tools/peers/zishang)"
