@@ -151,6 +151,19 @@ func (s *nodeScript) wait() error {
 	return s.cmd.Wait()
 }
 
+// finish waits for the script, fails t for each of procs that exited while it ran, and judges
+// its checks.
+func (s *nodeScript) finish(t *testing.T, script string, procs []*clusterProc, checks *checkLines) {
+	t.Helper()
+	err := s.wait()
+	for _, p := range procs {
+		if p.exited() {
+			t.Errorf("%s exited while %s ran:\n%s", p.name, script, p.out.String())
+		}
+	}
+	checks.judge(t, script, err, &s.stderr)
+}
+
 // checkLines counts the "ok …" and "FAIL …" lines of a script (lib.js's Runner).
 type checkLines struct {
 	passed   int
@@ -297,13 +310,7 @@ func runCluster(t *testing.T, run clusterRun) {
 		t.Log(line)
 		checks.add(line)
 	}
-	err := js.wait()
-	for _, p := range procs {
-		if p.exited() {
-			t.Errorf("%s died during the test:\n%s", p.name, p.out.String())
-		}
-	}
-	checks.judge(t, "cluster.js", err, &js.stderr)
+	js.finish(t, "cluster.js", procs, &checks)
 	t.Logf("cluster test took %v", time.Since(start).Round(time.Millisecond))
 }
 

@@ -97,13 +97,7 @@ func runSentinelFailover(t *testing.T, adapter string) {
 			checks.add(line)
 		}
 	}
-	err := js.wait()
-	for _, p := range procs {
-		if p.exited() {
-			t.Errorf("%s exited during the failover:\n%s", p.name, p.out.String())
-		}
-	}
-	checks.judge(t, "failover.js", err, &js.stderr)
+	js.finish(t, "failover.js", procs, &checks)
 	if res == nil {
 		t.Fatal("failover.js printed no @@RESULT@@ line")
 	}
