@@ -101,6 +101,7 @@ func TestEndToEnd(t *testing.T) {
 		if f.TimeToLastClient.Count != f.Accepted || f.TimeToLastClient.P50 <= 0 {
 			t.Errorf("time to last client: %+v", f.TimeToLastClient)
 		}
+		checkBroadcastTimings(t, f, 50)
 		delta(t, before, after, "socket_io_connect_total", 50)
 		if _, ok := after["sioloop_broadcasts_total"]; ok {
 			delta(t, before, after, "sioloop_broadcasts_total", f.Accepted)
@@ -150,6 +151,7 @@ func TestEndToEnd(t *testing.T) {
 		if f.TimeToLastClient.Count != f.Accepted || f.TimeToLastClient.P50 <= 0 || f.TimeToLastClient.Max > 2000 {
 			t.Errorf("time to last client: %+v", f.TimeToLastClient)
 		}
+		checkBroadcastTimings(t, f, 60)
 		if res.Latency.Count != f.Delivered || res.Latency.P50 <= 0 || res.Latency.P50 > f.TimeToLastClient.Max {
 			t.Errorf("delivery latency %+v for %d deliveries", res.Latency, f.Delivered)
 		}
@@ -226,6 +228,28 @@ func checkClean(t *testing.T, res *Result) {
 		var b bytes.Buffer
 		res.PrintSummary(&b)
 		t.Fatalf("run not clean:\n%s", b.String())
+	}
+}
+
+// checkBroadcastTimings checks the per-broadcast list of a fanout result:
+// one entry per accepted broadcast, each with its clients' first and last
+// arrival, agreeing with the time-to-last-client figures.
+func checkBroadcastTimings(t *testing.T, f *FanoutResult, clients uint32) {
+	t.Helper()
+	if uint64(len(f.Broadcasts)) != f.Accepted {
+		t.Fatalf("%d per-broadcast timings for %d broadcasts", len(f.Broadcasts), f.Accepted)
+	}
+	slowest := 0.0
+	for i, b := range f.Broadcasts {
+		if b.Seq != uint64(i+1) || b.Deliveries != clients || b.SentUnixNS <= 0 || b.PostMS <= 0 ||
+			b.FirstMS <= 0 || b.FirstMS > b.LastMS {
+			t.Errorf("broadcast %d: %+v", i+1, b)
+		}
+		slowest = max(slowest, b.LastMS)
+	}
+	// The histogram rounds up to its bucket; the list keeps the exact value.
+	if slowest > f.TimeToLastClient.Max || slowest < f.TimeToLastClient.Max*0.9 {
+		t.Errorf("slowest last client %.3f ms, time to last client max %.3f ms", slowest, f.TimeToLastClient.Max)
 	}
 }
 

@@ -97,7 +97,9 @@ func (b *broadcaster) poster(ctx context.Context) {
 		}
 		body = AppendBroadcastBody(body[:0], cfg.Channel, cfg.Namespace, seq, ts, cfg.pad, room)
 		recipients, err := b.post(ctx, body)
-		tab.postLat.Record(rs.clk.now() - ts)
+		took := rs.clk.now() - ts
+		tab.postLat.Record(took)
+		slot.postDur.Store(took)
 		if err != nil {
 			tab.failed.Add(1)
 			rs.noteErr(b.st, errBroadcast, err)

@@ -96,6 +96,7 @@ type childFinal struct {
 type slotValue struct {
 	Seq    uint64 `json:"seq"`
 	N      uint32 `json:"n"`       // first copies received
+	MinLat int64  `json:"min_lat"` // fastest of them, ns from the POST's start
 	MaxLat int64  `json:"max_lat"` // slowest of them, ns from the POST's start
 }
 
@@ -391,7 +392,7 @@ func (c *child) exited() bool {
 }
 
 // mergeDeliveries adds one child's deliveries to the parent's broadcast
-// table: counts add up, the slowest delivery is the slowest of all.
+// table: counts add up, the fastest and slowest deliveries are those of all.
 func mergeDeliveries(tab *bcastTable, f *childFinal) {
 	tab.outside.Add(f.Outside)
 	for _, v := range f.Deliveries {
@@ -401,9 +402,7 @@ func mergeDeliveries(tab *bcastTable, f *childFinal) {
 		}
 		s := &tab.slots[v.Seq]
 		s.deliveries.Add(v.N)
-		if v.MaxLat > s.maxLat.Load() {
-			s.maxLat.Store(v.MaxLat)
-		}
+		s.noteLat(v.MinLat, v.MaxLat)
 	}
 }
 

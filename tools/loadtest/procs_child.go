@@ -154,7 +154,7 @@ func childFinalOf(rs *runState, eng engine) *childFinal {
 		for seq := range tab.slots {
 			s := &tab.slots[seq]
 			if n := s.deliveries.Load(); n > 0 {
-				f.Deliveries = append(f.Deliveries, slotValue{Seq: uint64(seq), N: n, MaxLat: s.maxLat.Load()})
+				f.Deliveries = append(f.Deliveries, slotValue{Seq: uint64(seq), N: n, MinLat: s.minLat.Load(), MaxLat: s.maxLat.Load()})
 			}
 		}
 	}

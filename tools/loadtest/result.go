@@ -113,6 +113,21 @@ type FanoutResult struct {
 	TimeToLastClient Percentiles `json:"time_to_last_client_ms"`
 	// Post is the duration of the POST /SendWebsocketEvent requests.
 	Post Percentiles `json:"post_ms"`
+	// Broadcasts lists every accepted broadcast, for finding where a tail
+	// comes from: which broadcasts were late, and whether all of their
+	// clients were (first and last late) or only some (last only).
+	Broadcasts []BroadcastTiming `json:"broadcasts,omitempty"`
+}
+
+// BroadcastTiming is one broadcast as the clients saw it; times are from the
+// start of its POST.
+type BroadcastTiming struct {
+	Seq        uint64  `json:"seq"`
+	SentUnixNS int64   `json:"sent_unix_ns"` // start of the POST, Unix ns (to match the server's own records)
+	PostMS     float64 `json:"post_ms"`
+	FirstMS    float64 `json:"first_client_ms"`
+	LastMS     float64 `json:"last_client_ms"`
+	Deliveries uint32  `json:"deliveries"`
 }
 
 // ServerResult is what /proc says about the server process.
@@ -349,6 +364,8 @@ func fanoutResult(rs *runState, eng engine, measured int64, measureSec float64) 
 		if d > 0 {
 			ttlc.Record(s.maxLat.Load())
 		}
+		f.Broadcasts = append(f.Broadcasts, BroadcastTiming{Seq: seq, SentUnixNS: s.sentAt.Load(), PostMS: ms(uint64(max(s.postDur.Load(), 0))),
+			FirstMS: ms(uint64(max(s.minLat.Load(), 0))), LastMS: ms(uint64(max(s.maxLat.Load(), 0))), Deliveries: uint32(d)})
 		want := measured // clients the broadcast owes a delivery to
 		if rs.cfg.Rooms > 0 {
 			want = int64(RoomMembers(RoomOfSeq(seq, rs.cfg.Rooms), int(measured), rs.cfg.Rooms))

@@ -202,7 +202,9 @@ type bcastSlot struct {
 	ok         atomic.Bool   // the server answered 2xx
 	recipients atomic.Int64  // "recipients" from the server's answer, -1 when absent
 	deliveries atomic.Uint32 // first copies received by clients
+	minLat     atomic.Int64  // smallest delivery latency, ns (0 until the first)
 	maxLat     atomic.Int64  // largest delivery latency, ns
+	postDur    atomic.Int64  // duration of the POST, ns
 }
 
 func newBcastTable(cfg *Config) *bcastTable {
@@ -219,10 +221,22 @@ func (b *bcastTable) deliver(seq uint64, lat int64) bool {
 	}
 	s := &b.slots[seq]
 	s.deliveries.Add(1)
+	s.noteLat(lat, lat)
+	return true
+}
+
+// noteLat widens the slot's latency range to take in [lo, hi]. Any goroutine.
+func (s *bcastSlot) noteLat(lo, hi int64) {
+	for {
+		m := s.minLat.Load()
+		if (m != 0 && lo >= m) || s.minLat.CompareAndSwap(m, max(lo, 1)) {
+			break
+		}
+	}
 	for {
 		m := s.maxLat.Load()
-		if lat <= m || s.maxLat.CompareAndSwap(m, lat) {
-			return true
+		if hi <= m || s.maxLat.CompareAndSwap(m, hi) {
+			return
 		}
 	}
 }
