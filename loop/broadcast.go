@@ -74,6 +74,11 @@ type encodedBroadcast struct {
 	poll   []byte // the same packets, joined by 0x1e, binary as b<base64>
 
 	recipients atomic.Int64
+	// at is when it was encoded (monoNow), for the timing histograms
+	// (timing.go); left counts the reactors yet to deliver it, when it
+	// goes to every reactor (toReactors), else 0.
+	at   int64
+	left atomic.Int32
 }
 
 // Broadcast encodes b once and has every reactor deliver it to its own
@@ -134,6 +139,7 @@ func (io *SocketIO) Broadcast(b *Broadcast) (int, error) {
 	eb := encodeBroadcast(ns, b)
 	io.srv.broadcasts.Add(1)
 	reactors := *io.srv.reactors.Load()
+	eb.toReactors(len(reactors))
 	whole := len(b.Rooms) == 0 && len(b.Except) == 0 && !b.Volatile
 	if me := io.srv.onReactor(); me != nil {
 		// Delivered after Broadcast returns: the caller may reuse b.
@@ -216,7 +222,7 @@ func encodeEvent(ns *Namespace, b *Broadcast, hasAck bool, id uint64, off uint64
 	if start < 0 {
 		panic("BUG: no room for the frame header of a broadcast")
 	}
-	eb := &encodedBroadcast{ns: ns, rooms: b.Rooms, except: b.Except, volatile: b.Volatile, off: off}
+	eb := &encodedBroadcast{ns: ns, rooms: b.Rooms, except: b.Except, volatile: b.Volatile, off: off, at: monoNow()}
 	// Full slice expressions: appending attachments to one form copies it
 	// instead of writing over the other.
 	eb.frames = buf[start:len(buf):len(buf)]
@@ -258,6 +264,7 @@ const maxBatch = 64
 func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 	r.delivering = true
 	defer func() { r.delivering = false }()
+	start := monoNow()
 	r.batchSeq++
 	bseq := r.batchSeq
 	touched := r.touched[:0]
@@ -292,6 +299,8 @@ func (r *reactor) deliverBatch(ebs []*encodedBroadcast) {
 	if r.sendRing != nil {
 		r.flushRing()
 	}
+	r.timeBatch(ebs, start, monoNow(), r.uringNanos)
+	r.uringNanos = 0
 	clear(touched)
 	r.touched = touched[:0]
 	var total uint64

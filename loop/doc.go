@@ -17,7 +17,7 @@
 //  3. Socket.IO (sio.go, namespace.go, socket.go). SocketIO is the Handler
 //     that decodes Socket.IO packets: namespaces, sockets, rooms, events
 //     and acks, calling the application's hooks and event handlers.
-//  4. Fan-out (broadcast.go, ops.go, sendring.go, recovery.go). A broadcast is encoded
+//  4. Fan-out (broadcast.go, ops.go, sendring.go, recovery.go, timing.go). A broadcast is encoded
 //     once into its WebSocket frame and polling form; every reactor writes
 //     that one slice to its own target sockets. The server-side operations
 //     (fetch, join, leave, disconnect, rooms, broadcast with ack) walk the

@@ -59,6 +59,10 @@ type reactor struct {
 	ringSends     []ringSend
 	ringBufs      [][]byte
 	ringRest      [][]byte // scratch of flushRing: the rest of a short send
+	uringNanos    int64    // time inside io_uring_enter in the current write pass
+
+	// timing is this reactor's broadcast timing (timing.go).
+	timing loopTiming
 	// ev is the Event handed to event handlers, reused for every event.
 	ev Event
 	// seq stamps sockets while a broadcast walks several rooms so that a

@@ -366,6 +366,7 @@ func (io *SocketIO) broadcastRecorded(rc *recovery, ns *Namespace, b *Broadcast)
 	if me := io.srv.onReactor(); me != nil {
 		direct := false
 		eb := rc.record(ns, &cp, func(eb *encodedBroadcast) {
+			eb.toReactors(len(reactors))
 			direct = me.canDeliverNow()
 			for _, r := range reactors {
 				if r != me || !direct {
@@ -386,6 +387,7 @@ func (io *SocketIO) broadcastRecorded(rc *recovery, ns *Namespace, b *Broadcast)
 		release := io.holdSlot(len(reactors))
 		n := ns.connected()
 		rc.record(ns, &cp, func(eb *encodedBroadcast) {
+			eb.toReactors(len(reactors))
 			for _, r := range reactors {
 				r.enqueue(job{eb: eb, done: release})
 			}
@@ -395,6 +397,7 @@ func (io *SocketIO) broadcastRecorded(rc *recovery, ns *Namespace, b *Broadcast)
 	var wg sync.WaitGroup
 	wg.Add(len(reactors))
 	eb := rc.record(ns, &cp, func(eb *encodedBroadcast) {
+		eb.toReactors(len(reactors))
 		for _, r := range reactors {
 			r.enqueue(job{eb: eb, done: wg.Done})
 		}

@@ -211,6 +211,7 @@ func (io *SocketIO) broadcastStored(rc *recovery, ns *Namespace, b *Broadcast) (
 			release = io.holdSlot(len(reactors))
 		}
 		rc.keep(eb, func() {
+			eb.toReactors(len(reactors))
 			for _, r := range reactors {
 				j := job{eb: eb, done: release}
 				if wg != nil {

@@ -95,7 +95,9 @@ func (r *reactor) flushRing() {
 		return
 	}
 	r.ctr.ringSends.Add(uint64(len(r.ringSends)))
+	t0 := monoNow()
 	done, err := r.sendRing.Flush()
+	r.uringNanos += monoNow() - t0
 	limit := r.srv.cfg.MaxOutboundBytes
 	// Closing a connection runs handlers that may write to other sockets,
 	// so failed sends and slow consumers wait until every short send's

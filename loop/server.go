@@ -45,6 +45,9 @@ type Server struct {
 	clock      atomic.Int64
 	draining   atomic.Bool
 	broadcasts atomic.Uint64
+	// broadcastDone is, per broadcast sent to every reactor, the time
+	// from its encoding to the last reactor's last write (timing.go).
+	broadcastDone timingHist
 
 	mu       sync.Mutex
 	reactors atomic.Pointer[[]*reactor] // copy-on-write list for the ticker and broadcasts

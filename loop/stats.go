@@ -90,6 +90,11 @@ type Snapshot struct {
 	IOURingSends      uint64  // broadcast sends submitted through io_uring (the rest used write(2))
 	EventsRefused     uint64  // client events refused by MaxEventsPerSecond (flood disconnects are in Refusals)
 	LoopConnections   []int64 // open connections per reactor
+	// BroadcastDone is, per broadcast sent to every reactor, the time from
+	// its encoding to the last reactor's last write; LoopTiming is each
+	// reactor's share of it (timing.go).
+	BroadcastDone Histogram
+	LoopTiming    []LoopTiming
 }
 
 // Snapshot sums the reactors' counters. Any goroutine may call it.
@@ -104,7 +109,9 @@ func (srv *Server) Snapshot() Snapshot {
 	s.AcceptErrors = srv.stats.AcceptErrors.Load()
 	s.Panics = srv.stats.Panics.Load()
 	s.Broadcasts = srv.broadcasts.Load()
+	srv.broadcastDone.read(&s.BroadcastDone)
 	for _, r := range *srv.reactors.Load() {
+		s.LoopTiming = append(s.LoopTiming, r.timing.read())
 		n := r.conns.Load()
 		s.Connections += n
 		s.LoopConnections = append(s.LoopConnections, n)

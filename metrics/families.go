@@ -25,7 +25,7 @@ type reading struct {
 // family is one metric family written at scrape time from a reading.
 type family struct {
 	name string // full Prometheus name, without labels
-	typ  string // "counter" or "gauge"
+	typ  string // "counter", "gauge" or "histogram"
 	help string
 	// samples adds the family's samples from r with a.
 	samples func(a *appender, r *reading)
@@ -196,7 +196,33 @@ var families = []family{
 	{"sioloop_loop_connections", "gauge", "Open client connections per event loop (reactor).",
 		func(a *appender, r *reading) {
 			for i, n := range r.snap.LoopConnections {
-				a.int(`loop="`+strconv.Itoa(i)+`"`, n)
+				a.int(loopLabel(i), n)
+			}
+		}},
+	{"sioloop_broadcast_duration_seconds", "histogram", "Per broadcast sent to every event loop: from its encoding to the last loop's last write (the server's share of the time to the last client; sioloop_broadcast_wait_seconds and sioloop_broadcast_write_seconds split it by loop).",
+		func(a *appender, r *reading) { a.hist("", &r.snap.BroadcastDone) }},
+	{"sioloop_broadcast_wait_seconds", "histogram", "Per broadcast and event loop: from the broadcast's encoding to the start of the loop's write pass (its wake-up, and the work it was busy with).",
+		func(a *appender, r *reading) {
+			for i := range r.snap.LoopTiming {
+				a.hist(loopLabel(i), &r.snap.LoopTiming[i].Wait)
+			}
+		}},
+	{"sioloop_broadcast_write_seconds", "histogram", "Per write pass of an event loop (broadcasts queued together share one): from its start to its last write.",
+		func(a *appender, r *reading) {
+			for i := range r.snap.LoopTiming {
+				a.hist(loopLabel(i), &r.snap.LoopTiming[i].Write)
+			}
+		}},
+	{"sioloop_broadcast_io_uring_seconds", "histogram", "Per write pass that sent through io_uring: the time inside io_uring_enter, the kernel performing the sends (the rest of sioloop_broadcast_write_seconds is the walk over the sockets and the completions).",
+		func(a *appender, r *reading) {
+			for i := range r.snap.LoopTiming {
+				a.hist(loopLabel(i), &r.snap.LoopTiming[i].URing)
+			}
+		}},
+	{"sioloop_broadcast_last_loop_total", "counter", "Broadcasts this event loop finished after every other loop: a loop whose count is far above the others' is the one slow broadcasts wait for.",
+		func(a *appender, r *reading) {
+			for i := range r.snap.LoopTiming {
+				a.uint(loopLabel(i), r.snap.LoopTiming[i].Last)
 			}
 		}},
 	{"sioloop_draining", "gauge", "1 once graceful shutdown has begun, else 0.",
@@ -253,16 +279,55 @@ func (a *appender) int(labels string, v int64) {
 	a.b = append(a.b, '\n')
 }
 
+// hist appends the samples of one histogram of broadcast timing: a
+// cumulative name_bucket line per bound of loop.TimingBounds and +Inf, then
+// name_sum (seconds) and name_count.
+func (a *appender) hist(labels string, h *loop.Histogram) {
+	a.n++
+	var cum uint64
+	for i, n := range h.Counts {
+		cum += n
+		le := "+Inf"
+		if i < len(loop.TimingBounds) {
+			le = strconv.FormatFloat(loop.TimingBounds[i].Seconds(), 'g', -1, 64)
+		}
+		a.line("_bucket", labels, `le="`+le+`"`)
+		a.b = strconv.AppendUint(a.b, cum, 10)
+		a.b = append(a.b, '\n')
+	}
+	a.line("_sum", labels, "")
+	a.b = strconv.AppendFloat(a.b, h.Sum.Seconds(), 'g', -1, 64)
+	a.b = append(a.b, '\n')
+	a.line("_count", labels, "")
+	a.b = strconv.AppendUint(a.b, cum, 10)
+	a.b = append(a.b, '\n')
+}
+
 func (a *appender) head(labels string) {
 	a.n++
+	a.line("", labels, "")
+}
+
+// line appends the start of a sample line: the family's name with suffix,
+// then labels and more (each already escaped, either may be empty) in
+// braces, and a space.
+func (a *appender) line(suffix, labels, more string) {
 	a.b = append(a.b, a.name...)
-	if labels != "" {
+	a.b = append(a.b, suffix...)
+	if labels != "" || more != "" {
 		a.b = append(a.b, '{')
 		a.b = append(a.b, labels...)
+		if labels != "" && more != "" {
+			a.b = append(a.b, ',')
+		}
+		a.b = append(a.b, more...)
 		a.b = append(a.b, '}')
 	}
 	a.b = append(a.b, ' ')
 }
+
+// loopLabel is the label of event loop (reactor) i.
+func loopLabel(i int) string { return `loop="` + strconv.Itoa(i) + `"` }
 
 // nsLabel returns the namespace label of n.
 func nsLabel(n loop.NamespaceStats) string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"math"
 	"regexp"
 	"sioloop/metrics/metricstest"
 	"strings"
@@ -96,8 +97,14 @@ func TestWritePrometheus(t *testing.T) {
 	f(AdminRequestDuration, dto.MetricType_HISTOGRAM, 2, "route", "/SendWebsocketEvent")
 	f(AdminRefused, counter, 1, "route", "/sockets", "reason", "client_port")
 	f(AdminRefused, counter, 0, "route", "/sockets", "reason", "token")
-	if _, ok := mfs["sioloop_loop_connections"]; ok {
-		t.Error("sioloop_loop_connections present before any reactor started")
+	f("sioloop_broadcast_duration_seconds", dto.MetricType_HISTOGRAM, 0)
+	// The families with a loop label have no sample before the reactors start.
+	perLoop := map[string]bool{"sioloop_loop_connections": true, "sioloop_broadcast_wait_seconds": true,
+		"sioloop_broadcast_write_seconds": true, "sioloop_broadcast_io_uring_seconds": true, "sioloop_broadcast_last_loop_total": true}
+	for name := range perLoop {
+		if _, ok := mfs[name]; ok {
+			t.Errorf("%s present before any reactor started", name)
+		}
 	}
 	for _, name := range []string{"go_goroutines", "go_memstats_heap_alloc_bytes", "process_resident_memory_bytes", "process_open_fds"} {
 		if mfs[name] == nil {
@@ -105,7 +112,7 @@ func TestWritePrometheus(t *testing.T) {
 		}
 	}
 	for _, fam := range families {
-		if got := mfs[fam.name].GetHelp(); fam.name != "sioloop_loop_connections" && got != fam.help {
+		if got := mfs[fam.name].GetHelp(); !perLoop[fam.name] && got != fam.help {
 			t.Errorf("%s: HELP %q, want %q", fam.name, got, fam.help)
 		}
 	}
@@ -124,7 +131,7 @@ func TestFamilies(t *testing.T) {
 			t.Errorf("%q declared twice", f.name)
 		}
 		seen[f.name] = true
-		if f.typ != "counter" && f.typ != "gauge" {
+		if f.typ != "counter" && f.typ != "gauge" && f.typ != "histogram" {
 			t.Errorf("%s: type %q", f.name, f.typ)
 		}
 		if f.help == "" || strings.Contains(f.help, "\n") {
@@ -132,6 +139,9 @@ func TestFamilies(t *testing.T) {
 		}
 		if strings.HasPrefix(f.name, "sioloop_") && f.typ == "counter" && !strings.HasSuffix(f.name, "_total") {
 			t.Errorf("%s: a counter should end in _total", f.name)
+		}
+		if f.typ == "histogram" && !strings.HasSuffix(f.name, "_seconds") {
+			t.Errorf("%s: a histogram of durations should end in _seconds", f.name)
 		}
 	}
 }
@@ -149,6 +159,11 @@ func TestReading(t *testing.T) {
 			Refusals:        [loop.NumRefusals]uint64{21, 22, 23, 24, 25, 26, 27, 28, 29, 30},
 			EventsRefused:   40,
 			AcceptErrors:    26, Panics: 27,
+			BroadcastDone: timingReading(3*time.Millisecond, 70*time.Millisecond, 70*time.Millisecond, time.Minute),
+			LoopTiming: []loop.LoopTiming{
+				{Wait: timingReading(time.Millisecond), Write: timingReading(40*time.Millisecond, 45*time.Millisecond), Last: 1},
+				{Wait: timingReading(2 * time.Millisecond), Write: timingReading(60 * time.Millisecond), URing: timingReading(55 * time.Millisecond), Last: 2},
+			},
 		},
 		nss: []loop.NamespaceStats{
 			{Name: "/", Namespaces: 1, Connected: 2, Connects: 10, Disconnects: 8, EventsIn: 11, EventsOut: 12, BytesIn: 13, BytesOut: 14, Errors: 1},
@@ -224,6 +239,44 @@ func TestReading(t *testing.T) {
 	f("sioloop_recovery_replayed_packets_total", 35)
 	f("sioloop_recovery_buffer_bytes", 36)
 	f("sioloop_recovery_sessions", 37)
+	f("sioloop_broadcast_last_loop_total", 1, "loop", "0")
+	f("sioloop_broadcast_last_loop_total", 2, "loop", "1")
+	f("sioloop_broadcast_wait_seconds", 1, "loop", "1")
+	f("sioloop_broadcast_write_seconds", 2, "loop", "0")
+	f("sioloop_broadcast_io_uring_seconds", 0, "loop", "0")
+	f("sioloop_broadcast_io_uring_seconds", 1, "loop", "1")
+
+	// The whole-broadcast histogram, bucket by bucket: cumulative counts
+	// at each bound, the minute above them all in +Inf only.
+	h := mfs["sioloop_broadcast_duration_seconds"].GetMetric()[0].GetHistogram()
+	if h.GetSampleCount() != 4 || h.GetSampleSum() != (3*time.Millisecond+140*time.Millisecond+time.Minute).Seconds() {
+		t.Errorf("broadcast duration: count %d sum %v", h.GetSampleCount(), h.GetSampleSum())
+	}
+	want := map[float64]uint64{0.0025: 0, 0.005: 1, 0.06: 1, 0.08: 3, 2.5: 3, math.Inf(1): 4}
+	bs := h.GetBucket()
+	if len(bs) != len(loop.TimingBounds)+1 {
+		t.Fatalf("%d buckets, want %d and +Inf", len(bs), len(loop.TimingBounds))
+	}
+	for _, b := range bs {
+		if n, ok := want[b.GetUpperBound()]; ok && b.GetCumulativeCount() != n {
+			t.Errorf("bucket le=%v: %d, want %d", b.GetUpperBound(), b.GetCumulativeCount(), n)
+		}
+	}
+}
+
+// timingReading is a broadcast timing histogram holding ds.
+func timingReading(ds ...time.Duration) loop.Histogram {
+	var h loop.Histogram
+	for _, d := range ds {
+		i := 0
+		for i < len(loop.TimingBounds) && d > loop.TimingBounds[i] {
+			i++
+		}
+		h.Counts[i]++
+		h.Count++
+		h.Sum += d
+	}
+	return h
 }
 
 func TestEscapeLabel(t *testing.T) {

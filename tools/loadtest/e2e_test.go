@@ -109,6 +109,9 @@ func TestEndToEnd(t *testing.T) {
 		if _, ok := after["sioloop_broadcast_deliveries_total"]; ok {
 			delta(t, before, after, "sioloop_broadcast_deliveries_total", f.Delivered)
 		}
+		// Every broadcast is timed once as a whole, and one loop is its last.
+		delta(t, before, after, "sioloop_broadcast_duration_seconds_count", f.Accepted)
+		delta(t, before, after, "sioloop_broadcast_last_loop_total", f.Accepted)
 	})
 
 	t.Run("fanout/rooms", func(t *testing.T) {
