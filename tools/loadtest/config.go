@@ -80,6 +80,7 @@ type Config struct {
 	sourceBase int              // this process's first source address is 127.0.0.(1+sourceBase) (child processes)
 	base       string           // http://host:port (polling requests)
 	adminURL   string           // full POST URL
+	metricsURL string           // /metrics of the admin server, for its broadcast timing
 	authJSON   []byte           // CONNECT payload after the namespace
 	pad        string           // Payload bytes of 'x'
 	maxLossN   uint64           // when maxLossPct < 0
@@ -365,6 +366,7 @@ func (c *Config) resolve(ctx context.Context) error {
 		au.Path = "/SendWebsocketEvent"
 	}
 	c.adminURL = au.String()
+	c.metricsURL = (&url.URL{Scheme: au.Scheme, Host: au.Host, Path: "/metrics"}).String()
 	return nil
 }
 

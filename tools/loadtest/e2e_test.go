@@ -112,6 +112,24 @@ func TestEndToEnd(t *testing.T) {
 		// Every broadcast is timed once as a whole, and one loop is its last.
 		delta(t, before, after, "sioloop_broadcast_duration_seconds_count", f.Accepted)
 		delta(t, before, after, "sioloop_broadcast_last_loop_total", f.Accepted)
+		// The tool read the same from the server, around its measured phase.
+		st := res.ServerTiming
+		if st == nil || st.Duration.Count != f.Accepted || len(st.Loops) == 0 {
+			t.Fatalf("server timing %+v for %d broadcasts", st, f.Accepted)
+		}
+		var last uint64
+		for _, l := range st.Loops {
+			last += l.Last
+			if l.Write.Count == 0 || l.Wait.Count < l.Write.Count {
+				t.Errorf("loop %d: %+v", l.Loop, l)
+			}
+		}
+		if last != f.Accepted || st.Duration.P50 <= 0 || st.Duration.P99 < st.Duration.P50 {
+			t.Errorf("server timing: last %d of %d broadcasts, %+v", last, f.Accepted, st.Duration)
+		}
+		if res.Machine == nil || res.Machine.BusySeconds <= 0 {
+			t.Errorf("machine figures missing: %+v", res.Machine)
+		}
 	})
 
 	t.Run("fanout/rooms", func(t *testing.T) {

@@ -160,3 +160,33 @@ func raiseNoFile(need int) (uint64, error) {
 	}
 	return lim.Cur, nil
 }
+
+// readMachineCPU returns the CPU time every core of the machine has spent
+// busy (user, nice, system, irq, softirq; guest time is inside user), in
+// seconds, from the first line of /proc/stat.
+func readMachineCPU() (float64, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseMachineCPU(b)
+}
+
+// parseMachineCPU reads the "cpu " line of /proc/stat (proc(5): user nice
+// system idle iowait irq softirq steal ..., in USER_HZ).
+func parseMachineCPU(b []byte) (float64, error) {
+	line, _, _ := bytes.Cut(b, []byte("\n"))
+	f := bytes.Fields(line)
+	if len(f) < 8 || string(f[0]) != "cpu" {
+		return 0, fmt.Errorf("loadtest: /proc/stat does not start with the cpu line: %q", line)
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7} {
+		v, err := strconv.ParseUint(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("loadtest: malformed /proc/stat cpu line: %q", line)
+		}
+		busy += v
+	}
+	return float64(busy) / clockTicks, nil
+}

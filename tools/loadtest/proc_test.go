@@ -44,3 +44,17 @@ func TestReadSelf(t *testing.T) {
 		t.Fatal("selfMaxRSS = 0")
 	}
 }
+
+func TestParseMachineCPU(t *testing.T) {
+	// user nice system idle iowait irq softirq steal guest guest_nice
+	got, err := parseMachineCPU([]byte("cpu  100 20 300 9000 50 6 7 8 0 0\ncpu0 50 10 150 4500 25 3 3 4 0 0\n"))
+	if err != nil || got != float64(100+20+300+6+7)/clockTicks {
+		t.Errorf("busy %v (%v), want %v", got, err, float64(433)/clockTicks)
+	}
+	if _, err := parseMachineCPU([]byte("intr 1 2 3\n")); err == nil {
+		t.Error("a /proc/stat without the cpu line accepted")
+	}
+	if c, err := readMachineCPU(); err != nil || c <= 0 {
+		t.Errorf("this machine: %v, %v", c, err)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"sort"
 	"strings"
 	"time"
@@ -36,6 +37,13 @@ type Result struct {
 
 	Server *ServerResult `json:"server,omitempty"`
 	Self   SelfResult    `json:"loadtest"`
+	// Machine is the whole machine's CPU over the measured phase: on a
+	// shared machine, how much of it went to work that was neither the
+	// server (--pid) nor the tool.
+	Machine *MachineResult `json:"machine,omitempty"`
+	// ServerTiming is the server's own account of the fanout broadcasts
+	// (servertiming.go), when it exposes one.
+	ServerTiming *ServerTiming `json:"server_timing,omitempty"`
 
 	Pass     bool     `json:"pass"`
 	Failures []string `json:"failures,omitempty"`
@@ -157,6 +165,15 @@ type SelfResult struct {
 	Procs      int     `json:"procs"`               // processes holding clients (--procs), 1 without
 }
 
+// MachineResult is the machine's CPU over the measured phase, in seconds
+// and in % of one core.
+type MachineResult struct {
+	Cores        int     `json:"cores"`
+	BusySeconds  float64 `json:"measure_busy_seconds"`  // every process and the kernel
+	OtherSeconds float64 `json:"measure_other_seconds"` // busy, less the tool and the --pid processes
+	OtherPercent float64 `json:"measure_other_percent"`
+}
+
 // Percentiles summarises a distribution in milliseconds.
 type Percentiles struct {
 	Count uint64  `json:"count"`
@@ -186,7 +203,11 @@ type Sample struct {
 	ConnP99   float64 `json:"connect_p99_ms"`
 	ToolCPU   float64 `json:"loadtest_cpu_percent"`
 	ServerCPU float64 `json:"server_cpu_percent,omitempty"`
-	ServerRSS uint64  `json:"server_rss_kib,omitempty"`
+	// MachineCPU is the busy time of every core (200 % is a 2-core machine
+	// fully busy); OtherCPU that busy time less the tool's and the server's.
+	MachineCPU float64 `json:"machine_cpu_percent,omitempty"`
+	OtherCPU   float64 `json:"other_cpu_percent,omitempty"`
+	ServerRSS  uint64  `json:"server_rss_kib,omitempty"`
 }
 
 func newResult(cfg *Config, rs *runState) *Result {
@@ -324,6 +345,16 @@ func (r *Result) finish(eng engine, m *monitor) {
 			s.CPUPercent = round1(s.CPUSeconds / wall * 100)
 		}
 		r.Server = s
+	}
+	if m.machineOK && m.measMachine[1] > m.measMachine[0] && r.MeasureSeconds > 0 {
+		busy := m.measMachine[1] - m.measMachine[0]
+		other := busy - r.Self.MeasureCPU
+		if r.Server != nil {
+			other -= r.Server.MeasureCPU
+		}
+		other = max(other, 0)
+		r.Machine = &MachineResult{Cores: runtime.NumCPU(), BusySeconds: round3(busy), OtherSeconds: round3(other),
+			OtherPercent: round1(other / r.MeasureSeconds * 100)}
 	}
 	r.Series = m.series
 	r.check()
@@ -523,6 +554,13 @@ func (r *Result) PrintSummary(w io.Writer) {
 		}
 	}
 	fmt.Fprintln(w)
+	if mc := r.Machine; mc != nil {
+		fmt.Fprintf(w, "machine        %d cores; during the measured phase %.2fs busy, of which %.2fs (%.0f%% of a core) neither the tool nor the server\n",
+			mc.Cores, mc.BusySeconds, mc.OtherSeconds, mc.OtherPercent)
+	}
+	if r.ServerTiming != nil {
+		printServerTiming(w, r.ServerTiming)
+	}
 	if r.Pass {
 		fmt.Fprintln(w, "result         PASS")
 	} else {

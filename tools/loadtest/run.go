@@ -121,9 +121,14 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 
 	// Measured phase.
 	var bwg sync.WaitGroup
+	var timingBefore *timingScrape
 	// With no client connected there is nothing to measure: the result says
 	// so at once rather than after --duration.
 	if !res.Interrupted && rs.sum().open > 0 {
+		if cfg.Scenario == ScenarioFanout {
+			// Absent or unreadable: the result has no server timing.
+			timingBefore, _ = scrapeTiming(ctx, cfg.metricsURL)
+		}
 		rs.measureStart.Store(connectEnd)
 		rs.measureEnd.Store(connectEnd + int64(cfg.Duration))
 		eng.enter(phaseMeasure)
@@ -159,6 +164,11 @@ func Run(ctx context.Context, cfg Config, live io.Writer) (*Result, error) {
 		res.phaseEnded(phaseDrain, rs.clk.now())
 	}
 	bwg.Wait()
+	if timingBefore != nil && !res.Interrupted {
+		if after, err := scrapeTiming(ctx, cfg.metricsURL); err == nil {
+			res.ServerTiming = serverTiming(timingBefore, after)
+		}
+	}
 
 	// The clients are still open: read the server's memory now.
 	mon.end()
@@ -223,9 +233,14 @@ type monitor struct {
 	cpuOK     bool       // the server's CPU could be read at the start
 	measSelf  [2]float64 // the tool's CPU at the start and the end of the measured phase
 	measSrv   [2]float64 // the server's, likewise
-	started   int64
-	ended     int64
-	openAtEnd int64
+	// The machine's busy CPU (readMachineCPU): at the last sample, and at
+	// the start and the end of the measured phase.
+	machineOK   bool
+	prevMachine float64
+	measMachine [2]float64
+	started     int64
+	ended       int64
+	openAtEnd   int64
 }
 
 func newMonitor(rs *runState, out io.Writer) *monitor {
@@ -248,6 +263,9 @@ func (m *monitor) begin() {
 	m.selfStart = m.cpu()
 	m.prevSelf = m.selfStart
 	m.series = append(m.series, Sample{Phase: phaseNames[phaseConnect]}) // the origin of the charts
+	if c, err := readMachineCPU(); err == nil {
+		m.prevMachine, m.machineOK = c, true
+	}
 	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
 		if s, err := readProcsStatus(pids); err == nil {
 			m.rssBase, m.rssPeak = s.RSS, s.RSS
@@ -323,12 +341,18 @@ func (m *monitor) sample(now int64) {
 			m.prevServer = c
 		}
 	}
+	if c, err := readMachineCPU(); err == nil && m.machineOK {
+		s.MachineCPU = round1((c - m.prevMachine) / dt * 100)
+		s.OtherCPU = round1(max(s.MachineCPU-s.ToolCPU-s.ServerCPU, 0))
+		m.prevMachine = c
+	}
 	// A sample right after another (at a phase change) has too short a
 	// window for its rates to mean anything: it keeps the previous ones.
 	short := dt < 0.25 && len(m.series) > 1
 	if short {
 		p := m.series[len(m.series)-1]
 		s.SendRate, s.RecvRate, s.ConnRate, s.ToolCPU, s.ServerCPU = p.SendRate, p.RecvRate, p.ConnRate, p.ToolCPU, p.ServerCPU
+		s.MachineCPU, s.OtherCPU = p.MachineCPU, p.OtherCPU
 		if irtt.N == 0 {
 			s.P50, s.P99, s.Max = p.P50, p.P99, p.Max
 		}
@@ -370,6 +394,9 @@ func (m *monitor) line(s *Sample, t *totals) string {
 // counts only the phase in which messages flow.
 func (m *monitor) measureCPU(i int) {
 	m.measSelf[i] = m.cpu()
+	if c, err := readMachineCPU(); err == nil {
+		m.measMachine[i] = c
+	}
 	if pids := m.rs.cfg.PIDs; len(pids) > 0 {
 		if c, err := readProcsCPU(pids); err == nil {
 			m.measSrv[i] = c
