@@ -2,6 +2,7 @@ package loop
 
 import (
 	"math"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -199,8 +200,21 @@ func (s *Session) start() {
 	s.liveIdx = len(s.r.live)
 	s.r.live = append(s.r.live, s)
 	s.transportGauge().Add(1)
-	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingInterval))
+	s.r.timers.set(&s.heartbeat, s.r.now()+firstPing(s.r.srv.cfg.PingInterval))
 	s.h.OnOpen(s)
+}
+
+// firstPing returns when, after the handshake, the first ping is due: up to
+// a quarter of pingInterval early, at random. Each later ping follows the
+// pong by pingInterval, so sessions opened in the same second (thousands
+// reconnecting after a restart, a benchmark) would otherwise be pinged in
+// the same second at every interval, and the broadcasts of that second
+// would wait behind thousands of pings and pongs; spread, they cost a
+// little everywhere. Early is safe: a client only checks that a ping comes
+// within pingInterval + pingTimeout of the last one (engine.io-protocol v4,
+// "Heartbeat"; engine.io-client resetPingTimeout).
+func firstPing(interval time.Duration) int64 {
+	return int64(interval) - rand.Int64N(int64(interval)/4+1)
 }
 
 // Send sends one Engine.IO message: text, or binary when binary is set.
