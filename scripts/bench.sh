@@ -44,10 +44,13 @@
 #                deliveries/s, lost, RSS per client over the 3 replicas, CPU of every process
 #                (not in the default list: BENCH_SCENARIOS=cluster; zishang is skipped)
 #   echo-ladder  1,000 clients echo at each BENCH_LADDER rate (total msgs/s) for 5 s [2 s] after a
-#                3 s [1 s] warm-up, until a step fails twice in a row: the highest rate with p99 <= 10 ms, nothing
-#                lost and no error, with the server's and the tool's CPU per message. Runs every
-#                server of BENCH_SERVERS and tools/rawecho, a raw-epoll WebSocket echo server with
-#                no protocol: the ceiling of this machine with the load generator on it
+#                3 s [1 s] warm-up, until a step fails twice: the highest rate with p99 <= 10 ms, nothing
+#                lost and no error, with the server's and the tool's CPU per message. Every
+#                server of BENCH_SERVERS and tools/rawecho (a raw-epoll WebSocket echo server with
+#                no protocol: the ceiling of this machine with the load generator on it) is
+#                started at once, and one loadtest --interleave climbs them together: at each rate
+#                every server still climbing runs its step in turn, the order rotated by rate,
+#                so that the servers of a rate share the same minutes of the machine
 #                (not in the default list: BENCH_SCENARIOS=echo-ladder)
 #   cluster-rooms    cluster with BENCH_CLUSTER_ROOMS (default 100) rooms: every client subscribes
 #                to one, each broadcast goes to one room in turn (loadtest --rooms), the clients
@@ -78,6 +81,7 @@ RUN_DIR=${BENCH_TABLE_ONLY:-$OUT/$STAMP}
 BIN=$(mktemp -d "${TMPDIR:-/tmp}/sioloop-bench.XXXXXX")
 SERVER_PID=""
 CLUSTER_PIDS=()
+LADDER_PIDS=()
 REDIS_PID=""
 SCENARIO_ENV=""
 STARTED=$(date +%s)
@@ -88,6 +92,8 @@ die() { log "error: $*"; exit 1; }
 cleanup() {
 	if [[ -n $SERVER_PID ]]; then stop_server; fi
 	if [[ -n $REDIS_PID || ${#CLUSTER_PIDS[@]} -gt 0 ]]; then stop_cluster; fi
+	local pid
+	for pid in "${LADDER_PIDS[@]}"; do stop_pid "$pid"; done
 	rm -rf "$BIN"
 }
 trap cleanup EXIT
@@ -276,7 +282,7 @@ scenario_args() {
 	fan1k-burst) echo "--scenario fanout --connections 1000 --rate 1000 --posters 4 --duration $BURST_DUR" ;;
 	fan10k) echo "--scenario fanout --connections $N_BIG --rate 2 --payload 100 --duration $FAN10K_DUR" ;;
 	fan10k-burst | fan10k-recovery) echo "--scenario fanout --connections $N_BIG --rate 100 --posters 4 --duration $BURST_DUR" ;;
-	echo-ladder) echo "--scenario echo-ladder --connections 1000 --ladder $LADDER --step $LADDER_STEP --warmup $LADDER_WARMUP --step-tries 2" ;;
+	echo-ladder) echo "--scenario echo-ladder --interleave --connections 1000 --ladder $LADDER --step $LADDER_STEP --warmup $LADDER_WARMUP --step-tries 2" ;;
 	*) die "unknown scenario $1" ;;
 	esac
 }
@@ -289,15 +295,53 @@ scenario_env() {
 	esac
 }
 
+# run_ladder SERVERS...: starts every server at once (each on its own port)
+# and climbs the echo ladder over all of them with one loadtest --interleave.
+run_ladder() {
+	local server port urls="" pids="" names="" load
+	for server in "$@"; do
+		case $server in
+		sioloop-streams | sioloop-streams-csr | sioloop-sharded)
+			log "echo-ladder: $server is a cluster variant, skipped"
+			continue
+			;;
+		esac
+		port=$(free_port)
+		SCENARIO_ENV=""
+		start_server "$server" "$port" "$RUN_DIR/$server-echo-ladder.server.log"
+		LADDER_PIDS+=("$SERVER_PID")
+		SERVER_PID=""
+		urls+="${urls:+,}http://127.0.0.1:$port"
+		pids+="${pids:+,}${LADDER_PIDS[-1]}"
+		names+="${names:+,}$server"
+	done
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	log "echo-ladder, interleaved over $names (pids $pids), load average $load: loadtest $(scenario_args echo-ladder)"
+	echo "{\"load_average_start\":\"$load\"}" >"$RUN_DIR/echo-ladder.load.json"
+	# shellcheck disable=SC2046 # the flags are meant to split
+	timeout --signal=INT --kill-after=10 $((RUN_TIMEOUT * 3 * $#)) "$BIN/loadtest" \
+		--server "$urls" --pid "$pids" --names "$names" --quiet \
+		--handshake-timeout 5s --grace 5s --max-errors 1000000000 --max-loss 100% \
+		--json "$RUN_DIR/echo-ladder.json" $(scenario_args echo-ladder) \
+		>"$RUN_DIR/echo-ladder.txt" 2>&1 || log "loadtest exited with status $? (see $RUN_DIR/echo-ladder.txt)"
+	echo "{\"load_average_start\":\"$load\",\"load_average_end\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}" >"$RUN_DIR/echo-ladder.load.json"
+	for pid in "${LADDER_PIDS[@]}"; do stop_pid "$pid"; done
+	LADDER_PIDS=()
+	grep -E '^(best|result) ' "$RUN_DIR/echo-ladder.txt" | sed 's/^/    /' >&2 || true
+}
+
 # ---------------------------------------------------------------- runs
 
 for scenario in $SCENARIOS; do
-	servers=$SERVERS
-	# The raw echo server speaks only what the echo ladder needs: it is the
-	# ceiling of that row and of no other.
-	if [[ $scenario == echo-ladder && " $servers " != *" rawecho "* ]]; then servers+=" rawecho"; fi
-	for server in $servers; do
-		if [[ $server == rawecho && $scenario != echo-ladder ]]; then
+	if [[ $scenario == echo-ladder ]]; then
+		# The raw echo server speaks only what the echo ladder needs: it is
+		# the ceiling of that table and of no other row.
+		# shellcheck disable=SC2086 # a list of names
+		run_ladder $SERVERS $([[ " $SERVERS " == *" rawecho "* ]] || echo rawecho)
+		continue
+	fi
+	for server in $SERVERS; do
+		if [[ $server == rawecho ]]; then
 			log "$scenario: rawecho only runs the echo ladder, skipped"
 			continue
 		fi
@@ -320,9 +364,7 @@ for scenario in $SCENARIOS; do
 		start_server "$server" "$port" "$logf"
 		log "$scenario on $server (pid $SERVER_PID, port $port): loadtest $(scenario_args "$scenario")"
 		# shellcheck disable=SC2046 # the flags are meant to split
-		run_timeout=$RUN_TIMEOUT
-		[[ $scenario == echo-ladder ]] && run_timeout=$((RUN_TIMEOUT * 3)) # up to 7 runs of connect, step and drain
-		timeout --signal=INT --kill-after=10 "$run_timeout" "$BIN/loadtest" \
+		timeout --signal=INT --kill-after=10 "$RUN_TIMEOUT" "$BIN/loadtest" \
 			--server "http://127.0.0.1:$port" --pid "$SERVER_PID" --quiet \
 			--handshake-timeout 5s --grace 5s --max-errors 1000000000 --max-loss 100% \
 			--json "$RUN_DIR/$server-$scenario.json" $(scenario_args "$scenario") \
@@ -482,17 +524,24 @@ console.log(`\nLower is better for times, RSS and CPU; higher for rates. Time to
   `zishang v2.5.0 drops pre-encoded broadcast packets after the first of a flush (tools/peers/zishang/main.go), hence its delivered/expected.`);
 }
 // The echo ladder: its own table, with the raw-epoll echo server as the
-// ceiling of the machine beside the servers.
-const lservers = [...servers.filter((s) => s !== "rawecho"), "rawecho"].filter((s) => load(s, "echo-ladder"));
+// ceiling of the machine beside the servers. An interleaved run (one
+// loadtest over every server) is echo-ladder.json; runs before it wrote one
+// file per server.
+const inter = (() => {
+  try { return JSON.parse(fs.readFileSync(path.join(dir, "echo-ladder.json"), "utf8")); } catch { return null; }
+})();
+const L = (s) => (inter ? inter.servers.find((x) => x.name === s) || null : load(s, "echo-ladder"));
+const lservers = [...servers.filter((s) => s !== "rawecho"), "rawecho"].filter((s) => L(s));
 if (lservers.length > 0) {
-  const L = (s) => load(s, "echo-ladder");
   const lnames = { ...names, rawecho: "raw epoll echo (ceiling)" };
   const best = (r) => r.best_step || null;
   const failed = (r) => r.steps.find((x) => !x.pass);
   const raw = L("rawecho");
+  const pct = (a, b) => (b > 0 ? fmt(100 * a / b, 0) + " %" : "n/a");
   const lrows = [
-    ["highest sustained msgs/s (p99 ≤ 10 ms, 0 lost)", (r) => fmt(r.best_rate_per_second, 0)],
-    ["% of the raw-epoll ceiling", (r) => (raw && raw.best_rate_per_second > 0 ? fmt(100 * r.best_rate_per_second / raw.best_rate_per_second, 0) + " %" : "n/a")],
+    ["highest sustained msgs/s (p99 ≤ 10 ms, 0 lost)", (r) => fmt(r.best_rate_per_second, 0) +
+      (r.steps.length === r.rates_per_second.length && r.steps[r.steps.length - 1].pass ? " (every step passed)" : "")],
+    ["% of the raw-epoll ceiling", (r) => (raw ? pct(r.best_rate_per_second, raw.best_rate_per_second) : "n/a")],
     ["÷ Node", (r) => (L("node") && L("node").best_rate_per_second > 0 ? (r.best_rate_per_second / L("node").best_rate_per_second).toFixed(2) + "×" : "n/a")],
     ["RTT p50 / p99 at that rate (ms)", (r) => (best(r) ? `${fmt(best(r).p50_ms, 3)} / ${fmt(best(r).p99_ms, 2)}` : "n/a")],
     ["server CPU at that rate: % of a core, µs per message", (r) => (best(r) ? `${fmt(best(r).server_cpu_percent, 0)} %, ${fmt(best(r).server_cpu_us_per_message, 1)} µs` : "n/a")],
@@ -500,10 +549,30 @@ if (lservers.length > 0) {
     ["first failing step", (r) => { const f = failed(r); return f ? `${fmt(f.rate_per_second, 0)}/s: p99 ${fmt(f.p99_ms, 1)} ms, lost ${f.lost}, server ${fmt(f.server_cpu_percent, 0)} % + loadtest ${fmt(f.loadtest_cpu_percent, 0)} %` : "none (add steps)"; }],
   ];
   const r0 = L(lservers[0]);
-  console.log(`\n#### Echo ladder: ${r0.connections.toLocaleString("en-US")} clients, steps ${r0.rates_per_second.join(", ")} msgs/s of ${r0.step_seconds} s after a ${r0.warmup_seconds} s warm-up\n`);
+  const how = inter ? "interleaved: at each rate every server runs its step in turn, the order rotated by rate" : "one server after another";
+  console.log(`\n#### Echo ladder: ${r0.connections.toLocaleString("en-US")} clients, steps ${r0.rates_per_second.join(", ")} msgs/s of ${r0.step_seconds} s after a ${r0.warmup_seconds} s warm-up (${how})\n`);
+  try {
+    const la = JSON.parse(fs.readFileSync(path.join(dir, "echo-ladder.load.json"), "utf8"));
+    console.log(`Load average (1, 5, 15 min) at the start: ${la.load_average_start}; at the end: ${la.load_average_end}.\n`);
+  } catch {}
   console.log(`| metric | ${lservers.map((s) => lnames[s] || s).join(" | ")} |`);
   console.log(`|---|${lservers.map(() => "---:").join("|")}|`);
   for (const [label, get] of lrows) console.log(`| ${label} | ${lservers.map((s) => { try { return get(L(s)); } catch { return "n/a"; } }).join(" | ")} |`);
+  if (inter) {
+    // Per rate: the steps of every server, seconds apart.
+    console.log(`\n| msgs/s | ${lservers.map((s) => lnames[s] || s).join(" | ")} | order |`);
+    console.log(`|---:|${lservers.map(() => "---").join("|")}|---|`);
+    for (const round of inter.rounds) {
+      const cells = lservers.map((s) => {
+        const st = L(s).steps.find((x) => x.rate_per_second === round.rate_per_second);
+        if (!st) return "";
+        const v = (st.pass ? "pass" : "**fail**") + (st.tries > 1 ? ` (try ${st.tries})` : "");
+        return `${v}, p99 ${fmt(st.p99_ms, 2)} ms, ${fmt(st.server_cpu_us_per_message, 1)} + ${fmt(st.loadtest_cpu_us_per_message, 1)} µs`;
+      });
+      console.log(`| ${fmt(round.rate_per_second, 0)} | ${cells.join(" | ")} | ${round.order.join(", ")} |`);
+    }
+    console.log(`\nEach cell: verdict, round-trip p99, CPU µs per echoed message of the server + of the load tool over the step's measured phase.`);
+  }
   console.log(`\nA step passes when every client stays connected, the tool sends ≥ 95 % of the asked rate, every echo comes back ` +
     `and the round-trip p99 is at most 10 ms; a step that fails is run once more (one stall of this shared machine ` +
     `must not end the climb), and the answer is the last step that passed. CPU figures cover the measured ` +

@@ -70,6 +70,8 @@ type Config struct {
 	Warmup      time.Duration // --warmup: an unjudged echo run at the first rate before the ladder, 0 for none. Default 3s.
 	StepTries   int           // --step-tries: runs of a rate before it counts as failed. Default 1.
 	LadderP99   time.Duration // --ladder-p99: highest round-trip p99 of a passing step. Default 10ms.
+	Interleave  bool          // --interleave: echo-ladder over every --server in turn at each rate (ladder_interleave.go). Default off.
+	Names       string        // --names: comma-separated names of the --server entries of an interleaved ladder. Default their URLs.
 
 	// Resolved by resolve.
 	target     netip.AddrPort   // address to dial (the first of targets)
@@ -134,6 +136,8 @@ func ParseFlags(args []string, out io.Writer) (Config, error) {
 	fs.DurationVar(&c.Warmup, "warmup", 3*time.Second, "echo-ladder: unjudged echo run at the first rate before the steps (0: none)")
 	fs.IntVar(&c.StepTries, "step-tries", 1, "echo-ladder: runs of a rate before the step counts as failed (2 tells a stall of a shared machine from a rate the server cannot hold)")
 	fs.DurationVar(&c.LadderP99, "ladder-p99", 10*time.Millisecond, "echo-ladder: highest round-trip p99 of a passing step")
+	fs.BoolVar(&c.Interleave, "interleave", false, "echo-ladder: --server lists servers to compare (already running, one --pid each, in the same order); at each rate every server still climbing runs its step in turn, the order rotated by rate, so that the servers of one rate share the same minutes of the machine")
+	fs.StringVar(&c.Names, "names", "", "echo-ladder --interleave: comma-separated names of the servers, in --server order (default: their URLs)")
 	c.Duration, c.Interval = 10*time.Second, time.Second
 	if err := fs.Parse(args); err != nil {
 		return c, err
@@ -230,6 +234,12 @@ func (c *Config) resolve(ctx context.Context) error {
 		}
 	default:
 		return fmt.Errorf("invalid --scenario %q: want echo, fanout, connect or echo-ladder", c.Scenario)
+	}
+	if c.Interleave && c.Scenario != ScenarioEchoLadder {
+		return fmt.Errorf("invalid --interleave: it runs the echo ladder (--scenario echo-ladder), not %s", c.Scenario)
+	}
+	if c.Names != "" && !c.Interleave {
+		return fmt.Errorf("invalid --names %q: it names the servers of --interleave", c.Names)
 	}
 	switch c.Transport {
 	case "":

@@ -100,6 +100,8 @@ type LadderResult struct {
 	StartedAt   time.Time    `json:"started_at"`
 	Interrupted bool         `json:"interrupted"`
 	Server      string       `json:"server"`
+	Name        string       `json:"name,omitempty"` // --names, in an interleaved ladder
+	PID         int          `json:"pid,omitempty"`  // its --pid, in an interleaved ladder
 	Connections int          `json:"connections"`
 	Payload     int          `json:"payload_bytes"`
 	Procs       int          `json:"procs"`

@@ -31,6 +31,8 @@
 //	         (p99 above --ladder-p99, a message lost, an error, or less than
 //	         95 % of the rate sent); the answer is the last step that passed
 //	         (ladder.go). tools/rawecho is the machine's ceiling for it.
+//	         With --interleave, --server lists several servers and each
+//	         rate runs on all of them in turn (ladder_interleave.go).
 //
 // A run has three phases: connect (until every client has connected or
 // failed), measure (--duration) and drain (at most --grace, waiting for
@@ -111,6 +113,15 @@ func runLadder(ctx context.Context, cfg Config) int {
 	live := io.Writer(os.Stderr)
 	if cfg.Quiet {
 		live = nil
+	}
+	if cfg.Interleave {
+		res, err := RunInterleaved(ctx, cfg, live)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadtest:", strings.TrimPrefix(err.Error(), "loadtest: "))
+			return 2
+		}
+		res.PrintSummary(os.Stdout)
+		return finish(cfg, res, res.Pass, res.Interrupted)
 	}
 	res, err := RunLadder(ctx, cfg, live)
 	if err != nil {
