@@ -569,11 +569,13 @@ if (lservers.length > 0) {
         const st = L(s).steps.find((x) => x.rate_per_second === round.rate_per_second);
         if (!st) return "";
         const v = (st.pass ? "pass" : "**fail**") + (st.tries > 1 ? ` (try ${st.tries})` : "");
-        return `${v}, p99 ${fmt(st.p99_ms, 2)} ms, ${fmt(st.server_cpu_us_per_message, 1)} + ${fmt(st.loadtest_cpu_us_per_message, 1)} µs`;
+        const other = st.other_cpu_percent === undefined ? "" : `, other ${fmt(st.other_cpu_percent, 0)} %`;
+        return `${v}, p99 ${fmt(st.p99_ms, 2)} ms, ${fmt(st.server_cpu_us_per_message, 1)} + ${fmt(st.loadtest_cpu_us_per_message, 1)} µs${other}`;
       });
       console.log(`| ${fmt(round.rate_per_second, 0)} | ${cells.join(" | ")} | ${round.order.join(", ")} |`);
     }
-    console.log(`\nEach cell: verdict, round-trip p99, CPU µs per echoed message of the server + of the load tool over the step's measured phase.`);
+    console.log(`\nEach cell: verdict, round-trip p99, CPU µs per echoed message of the server + of the load tool over the step's measured phase, ` +
+      `and the CPU (% of a core) that went to neither of them meanwhile: other people's work on a shared machine.`);
   }
   console.log(`\nA step passes when every client stays connected, the tool sends ≥ 95 % of the asked rate, every echo comes back ` +
     `and the round-trip p99 is at most 10 ms; a step that fails is run once more (one stall of this shared machine ` +

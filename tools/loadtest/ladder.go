@@ -88,6 +88,9 @@ type LadderStep struct {
 	ToolCPU        float64 `json:"loadtest_cpu_seconds"`
 	ToolCPUPct     float64 `json:"loadtest_cpu_percent"`
 	ToolUSPerMsg   float64 `json:"loadtest_cpu_us_per_message"`
+	// OtherCPUPct is the machine's CPU that went to neither the server nor
+	// the tool, in % of a core: on a shared machine, what a step competed with.
+	OtherCPUPct float64 `json:"other_cpu_percent"`
 
 	Pass  bool     `json:"pass"`
 	Why   []string `json:"why,omitempty"` // why it failed (its last try)
@@ -131,6 +134,9 @@ func stepOf(rate float64, r *Result) LadderStep {
 	if r.MeasureSeconds > 0 {
 		s.ServerCPUPct = round1(s.ServerCPU / r.MeasureSeconds * 100)
 		s.ToolCPUPct = round1(s.ToolCPU / r.MeasureSeconds * 100)
+	}
+	if r.Machine != nil {
+		s.OtherCPUPct = r.Machine.OtherPercent
 	}
 	if s.Echoed > 0 {
 		s.ServerUSPerMsg = round3(s.ServerCPU / float64(s.Echoed) * 1e6)
@@ -272,9 +278,9 @@ func (s *LadderStep) line() string {
 	if !s.Pass {
 		v = "FAIL: " + strings.Join(s.Why, "; ")
 	}
-	return fmt.Sprintf("%6.0f/s  sent %d (%.0f/s)  echoed %d  lost %d  err %d  p50 %s p99 %s  server %.0f%% %.1fµs/msg  loadtest %.0f%% %.1fµs/msg  %s",
+	return fmt.Sprintf("%6.0f/s  sent %d (%.0f/s)  echoed %d  lost %d  err %d  p50 %s p99 %s  server %.0f%% %.1fµs/msg  loadtest %.0f%% %.1fµs/msg  other work %.0f%%  %s",
 		s.Rate, s.Sent, s.SentPerSec, s.Echoed, s.Lost, s.Errors, fmtMS(s.P50), fmtMS(s.P99),
-		s.ServerCPUPct, s.ServerUSPerMsg, s.ToolCPUPct, s.ToolUSPerMsg, v)
+		s.ServerCPUPct, s.ServerUSPerMsg, s.ToolCPUPct, s.ToolUSPerMsg, s.OtherCPUPct, v)
 }
 
 // PrintSummary writes the ladder as a table, then the answer.

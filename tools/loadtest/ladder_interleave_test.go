@@ -130,7 +130,7 @@ func TestEndToEndInterleaved(t *testing.T) {
 			t.Errorf("server %s: best %g, %d steps, pid %d", l.Name, l.Best, len(l.Steps), l.PID)
 		}
 		for _, s := range l.Steps {
-			if s.Clients != 50 || s.Lost != 0 || s.ServerCPU <= 0 || s.ServerUSPerMsg <= 0 {
+			if s.Clients != 50 || s.Lost != 0 || s.ServerCPU <= 0 || s.ServerUSPerMsg <= 0 || s.OtherCPUPct < 0 {
 				t.Errorf("server %s, step %+v", l.Name, s)
 			}
 		}
