@@ -34,7 +34,8 @@
 #   echo         1,000 [500] clients x 10 messages/s for 20 s [5 s]: RTT p50/p99, msg/s, losses
 #   fan1k        1,000 clients, 20 broadcasts/s for 10 s [4 s], one POST at a time: time to last client
 #   fan1k-burst  1,000 clients, 1,000 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
-#   fan10k       10,000 [2,000] clients, one 100-byte broadcast every 500 ms for 50 s [4 s] (100 broadcasts): time to last client
+#   fan10k       10,000 [2,000] clients, one 100-byte broadcast every 500 ms for 50 s [4 s] (100 broadcasts): time to last client,
+#                and from sioloop its own timing of the same broadcasts (sioloop_broadcast_*)
 #   fan10k-burst 10,000 [2,000] clients, 100 broadcasts/s asked, 4 POSTs in flight, 5 s [3 s]: deliveries/s
 #   fan10k-recovery  fan10k-burst with connection state recovery on (2 minutes): every event
 #                carries its offset and is kept for replay (not in the default list)
@@ -381,8 +382,11 @@ fi # BENCH_TABLE_ONLY
 
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), Linux $(uname -r)"
 versions="$(go version | awk '{print $3}'), node $(node --version)"
+# The command as it was run: the settings that change what runs, then the script.
 cmd="scripts/bench.sh"
-[[ $QUICK == 1 ]] && cmd="BENCH_QUICK=1 $cmd"
+for v in BENCH_LADDER BENCH_CLUSTER_CLIENTS BENCH_SCENARIOS BENCH_SERVERS BENCH_QUICK; do
+	if [[ -n ${!v:-} ]]; then cmd="$v=\"${!v}\" $cmd"; fi
+done
 elapsed=$(($(date +%s) - STARTED))
 if [[ -n ${BENCH_TABLE_ONLY:-} ]]; then
 	machine="$machine (this machine; the runs may have been elsewhere)"
@@ -425,6 +429,9 @@ const rows = [
   [`fan-out ${size("fan1k-burst")} clients, burst: deliveries/s`, "fan1k-burst", (r) => r.fanout.deliveries_per_second, 0, true],
   [`fan-out ${size("fan10k")} clients @2/s: time to last client p50 (ms)`, "fan10k", (r) => r.fanout.time_to_last_client_ms.p50, 1, true],
   [`fan-out ${size("fan10k")} clients @2/s: time to last client p99 (ms)`, "fan10k", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],
+  [`fan-out ${size("fan10k")} clients @2/s: the server's own encoding to last write p50 / p99 (ms)`, "fan10k",
+    (r) => (r.server_timing ? `${fmt(r.server_timing.duration_ms.p50, 1)} / ${fmt(r.server_timing.duration_ms.p99, 1)}` : null), 0, false],
+  [`fan-out ${size("fan10k")} clients @2/s: other work on the machine meanwhile (% of a core)`, "fan10k", (r) => r.machine && r.machine.measure_other_percent, 1, false],
   [`fan-out ${size("fan10k-burst")} clients, burst: deliveries/s`, "fan10k-burst", (r) => r.fanout.deliveries_per_second, 0, true],
   [`fan-out ${size("fan10k-burst")} clients, burst: server CPU (% of a core)`, "fan10k-burst", (r) => r.server && r.server.cpu_percent, 0, true],
   [`fan-out ${size("fan10k-burst")} clients, burst: time to last client p99 (ms)`, "fan10k-burst", (r) => r.fanout.time_to_last_client_ms.p99, 1, true],

@@ -31,4 +31,5 @@ var readmeOtherNames = map[string]string{
 	"BENCH_SERVERS":         "scripts/bench.sh variable",
 	"VERSION":               "Docker build argument (docker build --build-arg VERSION=…)",
 	"EIO":                   "Engine.IO query parameter (?EIO=4)",
+	"GODEBUG":               "Go runtime variable (GODEBUG=gctrace=1, Benchmarks)",
 }
