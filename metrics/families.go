@@ -202,23 +202,11 @@ var families = []family{
 	{"sioloop_broadcast_duration_seconds", "histogram", "Per broadcast sent to every event loop: from its encoding to the last loop's last write (the server's share of the time to the last client; sioloop_broadcast_wait_seconds and sioloop_broadcast_write_seconds split it by loop).",
 		func(a *appender, r *reading) { a.hist("", &r.snap.BroadcastDone) }},
 	{"sioloop_broadcast_wait_seconds", "histogram", "Per broadcast and event loop: from the broadcast's encoding to the start of the loop's write pass (its wake-up, and the work it was busy with).",
-		func(a *appender, r *reading) {
-			for i := range r.snap.LoopTiming {
-				a.hist(loopLabel(i), &r.snap.LoopTiming[i].Wait)
-			}
-		}},
+		perLoopHist(func(t *loop.LoopTiming) *loop.Histogram { return &t.Wait })},
 	{"sioloop_broadcast_write_seconds", "histogram", "Per write pass of an event loop (broadcasts queued together share one): from its start to its last write.",
-		func(a *appender, r *reading) {
-			for i := range r.snap.LoopTiming {
-				a.hist(loopLabel(i), &r.snap.LoopTiming[i].Write)
-			}
-		}},
+		perLoopHist(func(t *loop.LoopTiming) *loop.Histogram { return &t.Write })},
 	{"sioloop_broadcast_io_uring_seconds", "histogram", "Per write pass that sent through io_uring: the time inside io_uring_enter, the kernel performing the sends (the rest of sioloop_broadcast_write_seconds is the walk over the sockets and the completions).",
-		func(a *appender, r *reading) {
-			for i := range r.snap.LoopTiming {
-				a.hist(loopLabel(i), &r.snap.LoopTiming[i].URing)
-			}
-		}},
+		perLoopHist(func(t *loop.LoopTiming) *loop.Histogram { return &t.URing })},
 	{"sioloop_broadcast_last_loop_total", "counter", "Broadcasts this event loop finished after every other loop: a loop whose count is far above the others' is the one slow broadcasts wait for.",
 		func(a *appender, r *reading) {
 			for i := range r.snap.LoopTiming {
@@ -328,6 +316,16 @@ func (a *appender) line(suffix, labels, more string) {
 
 // loopLabel is the label of event loop (reactor) i.
 func loopLabel(i int) string { return `loop="` + strconv.Itoa(i) + `"` }
+
+// perLoopHist appends, for every event loop, the histogram pick returns
+// from its broadcast timing.
+func perLoopHist(pick func(*loop.LoopTiming) *loop.Histogram) func(*appender, *reading) {
+	return func(a *appender, r *reading) {
+		for i := range r.snap.LoopTiming {
+			a.hist(loopLabel(i), pick(&r.snap.LoopTiming[i]))
+		}
+	}
+}
 
 // nsLabel returns the namespace label of n.
 func nsLabel(n loop.NamespaceStats) string {

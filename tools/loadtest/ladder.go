@@ -17,7 +17,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -315,23 +314,11 @@ func (r *LadderResult) PrintSummary(w io.Writer) {
 	default:
 		fmt.Fprintln(w, "best           none: the first step failed")
 	}
-	if r.Interrupted {
-		fmt.Fprintln(w, "result         INTERRUPTED")
-	} else if r.Pass {
-		fmt.Fprintln(w, "result         PASS")
-	} else {
-		fmt.Fprintln(w, "result         FAIL")
-	}
+	printLadderVerdict(w, r.Interrupted, r.Pass)
 }
 
 // WriteJSON writes the ladder to path.
-func (r *LadderResult) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+func (r *LadderResult) WriteJSON(path string) error { return writeJSONFile(path, r) }
 
 // WriteHTML writes a self-contained page with the steps and a chart of p99
 // and CPU against the rate.

@@ -15,7 +15,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"html"
 	"io"
@@ -293,23 +292,11 @@ func (r *InterleavedResult) PrintSummary(w io.Writer) {
 			fmt.Fprintf(w, "best %-20s none: the first step failed\n", l.Name)
 		}
 	}
-	if r.Interrupted {
-		fmt.Fprintln(w, "result         INTERRUPTED")
-	} else if r.Pass {
-		fmt.Fprintln(w, "result         PASS")
-	} else {
-		fmt.Fprintln(w, "result         FAIL")
-	}
+	printLadderVerdict(w, r.Interrupted, r.Pass)
 }
 
 // WriteJSON writes the result to path.
-func (r *InterleavedResult) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(path, append(b, '\n'), 0o644)
-}
+func (r *InterleavedResult) WriteJSON(path string) error { return writeJSONFile(path, r) }
 
 // WriteHTML writes a self-contained page with every server's steps and
 // their p99 and CPU per message against the rate.

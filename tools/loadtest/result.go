@@ -452,12 +452,27 @@ func (r *Result) check() {
 }
 
 // WriteJSON writes the result to path.
-func (r *Result) WriteJSON(path string) error {
-	b, err := json.MarshalIndent(r, "", "  ")
+func (r *Result) WriteJSON(path string) error { return writeJSONFile(path, r) }
+
+// writeJSONFile writes v to path as indented JSON.
+func writeJSONFile(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// printLadderVerdict writes the last line of a ladder's summary.
+func printLadderVerdict(w io.Writer, interrupted, pass bool) {
+	switch {
+	case interrupted:
+		fmt.Fprintln(w, "result         INTERRUPTED")
+	case pass:
+		fmt.Fprintln(w, "result         PASS")
+	default:
+		fmt.Fprintln(w, "result         FAIL")
+	}
 }
 
 // PrintSummary writes the human-readable summary.
