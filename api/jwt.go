@@ -207,7 +207,11 @@ func (a *JWTAuth) verify(token string, later func(*Claims, error)) (c *Claims, e
 		return c, err, false
 	}
 	if !a.jwks.refreshSoon(func() { later(a.Verify(token)) }) {
-		return nil, err, false // fetched recently: the kid is unknown
+		// Fetched recently. That fetch may have ended between the lookup
+		// above and now (tokens with a new kid arriving together): one more
+		// try with the set it left, else the kid is unknown.
+		c, err = a.Verify(token)
+		return c, err, false
 	}
 	return nil, nil, true
 }
