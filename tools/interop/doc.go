@@ -1,7 +1,7 @@
 // Package interop runs the official Node Engine.IO and Socket.IO clients against a server under
 // test and checks that they interoperate with it.
 //
-// The package holds no Go API: its test (interop_test.go) builds and starts the server, then
+// The package holds no Go API: its test (interop_test.go, with server_test.go for the server processes) builds and starts the server, then
 // runs each scenario of eio.js, sio.js, limits.js and hooks.js (plain Node scripts beside it) as a
 // subtest; the cluster tests run cluster.js and failover.js against several servers on Redis. The server under test is chosen with INTEROP_TARGET:
 //
