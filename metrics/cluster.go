@@ -105,23 +105,11 @@ var clusterFamilies = []clusterFamily{
 			}
 		}},
 	{"sioloop_redis_sessions_persisted_total", "counter", "Session keys of connection state recovery written to Redis (SET or DEL; REDIS_ADAPTER=streams with CONNECTION_STATE_RECOVERY).",
-		func(a *appender, s *cluster.Stats) {
-			if s.Sessions {
-				a.uint("", s.SessionsPersisted)
-			}
-		}},
+		sessionCounter(func(s *cluster.Stats) uint64 { return s.SessionsPersisted })},
 	{"sioloop_redis_session_save_errors_total", "counter", "Session keys not written: Redis unreachable for longer than REDIS_PUBLISH_RETRY.",
-		func(a *appender, s *cluster.Stats) {
-			if s.Sessions {
-				a.uint("", s.SessionSaveErrors)
-			}
-		}},
+		sessionCounter(func(s *cluster.Stats) uint64 { return s.SessionSaveErrors })},
 	{"sioloop_redis_sessions_restored_total", "counter", "Sessions restored from Redis (connection state recovery across servers).",
-		func(a *appender, s *cluster.Stats) {
-			if s.Sessions {
-				a.uint("", s.SessionsRestored)
-			}
-		}},
+		sessionCounter(func(s *cluster.Stats) uint64 { return s.SessionsRestored })},
 	{"sioloop_redis_session_restore_failures_total", "counter", "Restores from Redis that gave the client a fresh session, by reason.",
 		func(a *appender, s *cluster.Stats) {
 			if s.Sessions {
@@ -144,4 +132,14 @@ var clusterFamilies = []clusterFamily{
 		}},
 	{"sioloop_cluster_request_timeouts_total", "counter", "Cluster-wide requests (fetch sockets, all rooms, acks) that some server did not answer within REDIS_REQUEST_TIMEOUT.",
 		func(a *appender, s *cluster.Stats) { a.uint("", s.Timeouts) }},
+}
+
+// sessionCounter appends the counter pick returns, for an adapter that
+// keeps sessions in Redis (absent otherwise).
+func sessionCounter(pick func(*cluster.Stats) uint64) func(*appender, *cluster.Stats) {
+	return func(a *appender, s *cluster.Stats) {
+		if s.Sessions {
+			a.uint("", pick(s))
+		}
+	}
 }

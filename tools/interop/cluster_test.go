@@ -241,18 +241,26 @@ type clusterRun struct {
 	mode      string // REDIS_SUBSCRIPTION_MODE of every server with sharded; "" for the default
 }
 
+// needPeerPackages fails t unless the Node peer (tools/peers/node) has every package of names
+// installed, and returns the peer's directory.
+func needPeerPackages(t *testing.T, h *harness, names ...string) string {
+	t.Helper()
+	peer := filepath.Join(h.root, "tools", "peers", "node")
+	for _, m := range names {
+		if _, err := os.Stat(filepath.Join(peer, "node_modules", m, "package.json")); err != nil {
+			t.Fatalf("%s is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)", m)
+		}
+	}
+	return peer
+}
+
 // runCluster runs cluster.js against the sioloop servers and the Node peer of run.
 func runCluster(t *testing.T, run clusterRun) {
 	h := getHarness(t)
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
 	}
-	peer := filepath.Join(h.root, "tools", "peers", "node")
-	for _, m := range []string{"@socket.io/redis-adapter", "@socket.io/redis-emitter", "@socket.io/redis-streams-adapter", "redis"} {
-		if _, err := os.Stat(filepath.Join(peer, "node_modules", m, "package.json")); err != nil {
-			t.Fatalf("%s is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)", m)
-		}
-	}
+	peer := needPeerPackages(t, h, "@socket.io/redis-adapter", "@socket.io/redis-emitter", "@socket.io/redis-streams-adapter", "redis")
 	start := time.Now()
 	var rs *redistest.Server
 	redisEnv := func() string { return "REDIS_URL=" + rs.URL }
@@ -324,10 +332,7 @@ func TestClusterUsers(t *testing.T) {
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
 	}
-	peer := filepath.Join(h.root, "tools", "peers", "node")
-	if _, err := os.Stat(filepath.Join(peer, "node_modules", "@socket.io/redis-adapter", "package.json")); err != nil {
-		t.Fatal("@socket.io/redis-adapter is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)")
-	}
+	peer := needPeerPackages(t, h, "@socket.io/redis-adapter")
 	rs := redistest.Start(t)
 	bin := h.binary(t, "sioloop")
 	var urls []string

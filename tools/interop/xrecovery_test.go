@@ -1,13 +1,9 @@
 package interop
 
 import (
-	"bufio"
-	"context"
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -40,10 +36,7 @@ func TestClusterStreamsRecovery(t *testing.T) {
 	if h.target != targetSioloop {
 		t.Skipf("the cluster test runs sioloop with the Node peer; INTEROP_TARGET=%s", h.target)
 	}
-	peer := filepath.Join(h.root, "tools", "peers", "node")
-	if _, err := os.Stat(filepath.Join(peer, "node_modules", "@socket.io/redis-streams-adapter", "package.json")); err != nil {
-		t.Fatal("@socket.io/redis-streams-adapter is not installed in tools/peers/node: run npm ci there (./scripts/test.sh does)")
-	}
+	peer := needPeerPackages(t, h, "@socket.io/redis-streams-adapter")
 	rs := redistest.Start(t)
 	bin := h.binary(t, "sioloop")
 	var srv []*clusterProc
@@ -64,26 +57,19 @@ func TestClusterStreamsRecovery(t *testing.T) {
 	px := newSwitchProxy(t)
 	px.to(strings.TrimPrefix(srv[0].url, "http://"))
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, h.node, filepath.Join(h.dir, "xrecovery.js"), "--timeout", "55")
-	cmd.Dir = h.dir
-	cmd.Env = append(clusterEnv(), "XREC_URL=http://"+px.addr)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 2 * time.Second
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _, _ = io.WriteString(stdin, "quit\n"); _ = cmd.Wait() }()
+	js := startNodeScript(t, h, 60*time.Second, []string{"XREC_URL=http://" + px.addr}, "xrecovery.js", "--timeout", "55")
+	defer func() {
+		_, _ = io.WriteString(js.stdin, "quit\n")
+		_ = js.cmd.Wait()
+		if js.stderr.Len() > 0 {
+			t.Logf("--- xrecovery.js stderr ---\n%s", js.stderr.String())
+		}
+	}()
+	// The lines go through a channel so that next can wait for one with a timeout.
 	lines := make(chan string, 64)
 	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
+		for js.lines.Scan() {
+			lines <- js.lines.Text()
 		}
 		close(lines)
 	}()
