@@ -170,6 +170,9 @@ func (s *Service) Run(ctx context.Context) error {
 	case <-s.Server.Started():
 	}
 	s.warnOpenAdmin()
+	trimCtx, stopTrim := context.WithCancel(ctx)
+	defer stopTrim()
+	go trimMemory(trimCtx)
 	if s.adminUI != nil {
 		s.adminUI.Start()
 		defer s.adminUI.Close()

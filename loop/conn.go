@@ -19,17 +19,11 @@ import (
 type connState struct {
 	r *reactor
 
-	sess    *Session // ws: the session this conn carries or probes
-	parked  *Session // http: the session whose GET waits on this conn
-	posting *Session // http: the session whose POST body is arriving here
-	held    []byte   // http: responses waiting behind the parked GET
-
-	// carry holds bytes read before the connection moved from another
-	// reactor, or bytes left over on such a connection; they are served
-	// before anything new.
-	carry []byte
-	// frag accumulates a fragmented WebSocket message (RFC 6455 §5.4).
-	frag []byte
+	sess *Session // ws: the session this conn carries or probes
+	// x holds what only some connections need, made on first use: an
+	// idle WebSocket has none, which keeps connState in the 48-byte size
+	// class (TestConnSizes).
+	x *connExtra
 
 	// waitSeq names the entry of wait in the reactor's deadline queue, 0
 	// if none (timeouts.go).
@@ -52,6 +46,76 @@ type connState struct {
 	// connection's end is then a "transport close", as in Node (ws emits
 	// "close"), however the TCP connection goes after it.
 	peerClose bool
+}
+
+// connExtra is the part of connState that an idle WebSocket never needs.
+type connExtra struct {
+	parked  *Session // http: the session whose GET waits on this conn
+	posting *Session // http: the session whose POST body is arriving here
+	held    []byte   // http: responses waiting behind the parked GET
+
+	// carry holds bytes read before the connection moved from another
+	// reactor, or bytes left over on such a connection; they are served
+	// before anything new.
+	carry []byte
+	// frag accumulates a fragmented WebSocket message (RFC 6455 §5.4).
+	frag []byte
+}
+
+// extra returns cs.x, made if needed.
+func (cs *connState) extra() *connExtra {
+	if cs.x == nil {
+		cs.x = new(connExtra)
+	}
+	return cs.x
+}
+
+// parkedSession returns the session whose GET waits on this conn, if any.
+func (cs *connState) parkedSession() *Session {
+	if cs.x == nil {
+		return nil
+	}
+	return cs.x.parked
+}
+
+// setParked records s (nil: none) as the session whose GET waits here.
+func (cs *connState) setParked(s *Session) {
+	if s != nil || cs.x != nil {
+		cs.extra().parked = s
+	}
+}
+
+// postingSession returns the session whose POST body is arriving here.
+func (cs *connState) postingSession() *Session {
+	if cs.x == nil {
+		return nil
+	}
+	return cs.x.posting
+}
+
+// setPosting records s (nil: none) as the session posting on this conn.
+func (cs *connState) setPosting(s *Session) {
+	if s != nil || cs.x != nil {
+		cs.extra().posting = s
+	}
+}
+
+// held returns the responses waiting behind the parked GET.
+func (cs *connState) held() []byte {
+	if cs.x == nil {
+		return nil
+	}
+	return cs.x.held
+}
+
+// carried returns and clears the bytes carried over (see connExtra.carry).
+func (cs *connState) carried() []byte {
+	if cs.x == nil {
+		return nil
+	}
+	in := cs.x.carry
+	cs.x.carry = nil
+	return in
 }
 
 // serve decodes every complete unit in in (HTTP requests or WebSocket
@@ -99,7 +163,7 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 	}
 	if owned {
 		if off < len(in) {
-			cs.carry = append([]byte(nil), in[off:]...)
+			cs.extra().carry = append([]byte(nil), in[off:]...)
 		}
 	} else if off > 0 {
 		_, _ = c.Discard(off)
@@ -110,14 +174,14 @@ func (cs *connState) serve(c gnet.Conn, in []byte, owned bool) gnet.Action {
 
 // onClose runs when gnet closes the conn.
 func (cs *connState) onClose(c gnet.Conn, err error) {
-	if s := cs.posting; s != nil && s.poll != nil && s.poll.post == c {
+	if s := cs.postingSession(); s != nil && s.poll != nil && s.poll.post == c {
 		// engine.io polling.ts: "data request connection closed prematurely".
 		s.poll.post = nil
 		s.terminate("transport error", 0)
 	}
-	if s := cs.parked; s != nil && s.poll != nil {
+	if s := cs.parkedSession(); s != nil && s.poll != nil {
 		// engine.io: a poll request that ends early closes the session.
-		cs.parked = nil
+		cs.setParked(nil)
 		if s.poll.closer == c {
 			// The close POST's connection went before its held ok: there
 			// is no one left to answer (finish would write to a closed
@@ -150,8 +214,9 @@ func (cs *connState) onClose(c gnet.Conn, err error) {
 // the GET is answered: HTTP/1.1 answers in request order (RFC 9112 §9.3.2),
 // though, as in Node, the requests themselves are processed at once.
 func (cs *connState) send(c gnet.Conn, b []byte) {
-	if cs.parked != nil {
-		cs.held = append(cs.held, b...)
+	if cs.parkedSession() != nil {
+		x := cs.x // parked: made
+		x.held = append(x.held, b...)
 		cs.checkOutbound(c)
 		return
 	}
@@ -160,9 +225,8 @@ func (cs *connState) send(c gnet.Conn, b []byte) {
 
 // release writes the responses held behind a GET that was just answered.
 func (cs *connState) release(c gnet.Conn) {
-	if len(cs.held) > 0 {
-		held := cs.held
-		cs.held = nil
+	if held := cs.held(); len(held) > 0 {
+		cs.x.held = nil
 		cs.write(c, held)
 	}
 }
@@ -187,7 +251,7 @@ func (cs *connState) write(c gnet.Conn, b []byte) {
 
 // checkOutbound cuts c when more than MaxOutboundBytes wait for its client.
 func (cs *connState) checkOutbound(c gnet.Conn) {
-	queued := c.OutboundBuffered() + len(cs.held)
+	queued := c.OutboundBuffered() + len(cs.held())
 
 	if queued <= cs.r.srv.cfg.MaxOutboundBytes || cs.closed || cs.closing {
 		return
@@ -200,7 +264,9 @@ func (cs *connState) checkOutbound(c gnet.Conn) {
 	// An HTTP connection or an upgrade probe: nothing to say that the
 	// client would read.
 	cs.r.srv.countRefusal(RefusedOutboundFull)
-	cs.held = nil
+	if cs.x != nil {
+		cs.x.held = nil
+	}
 	cs.closing = true
 	_ = c.Close()
 }

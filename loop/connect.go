@@ -260,7 +260,10 @@ func (c *client) admit(p *joining) {
 		return
 	}
 	name := nsBytes(so.ns)
-	c.sockets = append(c.sockets, so) // non-nil from now on: no connect timeout
+	if c.sockets == nil {
+		c.sockets = c.first[:0] // non-nil from now on: no connect timeout
+	}
+	c.sockets = append(c.sockets, so)
 
 	so.add()
 	if ks != nil {

@@ -288,7 +288,7 @@ func (ts *testServer) checkOpen(t testing.TB, body, upgrades string) string {
 
 // openRE: a 20-character URL-safe sid, keys sid, upgrades, pingInterval,
 // pingTimeout, maxPayload in that order.
-var openRE = regexp.MustCompile(`^0\{"sid":"([A-Za-z0-9_-]{20})","upgrades":\[[^\]]*\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$`)
+var openRE = regexp.MustCompile(`^0\{"sid":"([A-Za-z0-9_-]{16})","upgrades":\[[^\]]*\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$`)
 
 // poll makes one polling GET on a fresh connection and returns its body.
 func (ts *testServer) poll(t testing.TB, sid string) string {

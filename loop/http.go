@@ -172,8 +172,8 @@ func (cs *connState) serveEngine(c gnet.Conn, req *http1.Request, body []byte, m
 	if !ok {
 		return
 	}
-	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), handshakeQuery(q))
-	s.ip = ip
+	s := newSession(cs.r, m, c.RemoteAddr(), handshakeQuery(q))
+	s.setCountedIP(ip)
 	s.keepHeaders(req)
 	s.poll = newPollState()
 	s.poll.queue = engineio.AppendOpen(s.poll.queue, s.openInfo([]string{TransportWebSocket}))
@@ -224,7 +224,7 @@ func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, c
 		return
 	}
 	p.get = c
-	cs.parked = s
+	cs.setParked(s)
 	cs.keepAlive = req.KeepAlive
 	cs.cors = int32(cors)
 	if len(p.queue) > 0 {
@@ -236,7 +236,7 @@ func (cs *connState) servePollGET(c gnet.Conn, req *http1.Request, s *Session, c
 // an overlapping POST for the same session can be refused as Node does. A
 // POST for a session of another reactor moves there first (it reports true).
 func (cs *connState) markPOST(c gnet.Conn, req *http1.Request, in []byte) bool {
-	if cs.posting != nil || !bytes.Equal(req.Method, methodPOST) {
+	if cs.postingSession() != nil || !bytes.Equal(req.Method, methodPOST) {
 		return false
 	}
 	sid, ok := http1.QueryValue(req.RawQuery, "sid")
@@ -251,15 +251,15 @@ func (cs *connState) markPOST(c gnet.Conn, req *http1.Request, in []byte) bool {
 		return true
 	case s.poll != nil && s.poll.post == nil:
 		s.poll.post = c
-		cs.posting = s
+		cs.setPosting(s)
 	}
 	return false
 }
 
 // servePollPOST feeds the packets of a polling POST body to the session.
 func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte, s *Session, cors int) {
-	if cs.posting == s {
-		cs.posting = nil
+	if cs.postingSession() == s {
+		cs.setPosting(nil)
 	}
 	ps := s.poll // a polling session: servePollPOST is not reached for a WebSocket one
 	if ps.post == c {
@@ -292,7 +292,7 @@ func (cs *connState) servePollPOST(c gnet.Conn, req *http1.Request, body []byte,
 			s.terminate("parse error", 0)
 			return
 		}
-		if p.Type == engineio.Close && ps.get == nil && cs.parked == nil {
+		if p.Type == engineio.Close && ps.get == nil && cs.parkedSession() == nil {
 			s.closeFromPOST(c, cs, req.KeepAlive, cors) // answers ok later
 			return
 		}
@@ -448,7 +448,7 @@ func (cs *connState) writeResponse(c gnet.Conn, status int, keepAlive bool, cors
 func (cs *connState) writePollResponse(c gnet.Conn, payload []byte) {
 	cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/plain; charset=UTF-8", payload)
 	cs.release(c)
-	if cs.parked == nil {
+	if cs.parkedSession() == nil {
 		cs.settle(c, 0)
 	}
 }

@@ -110,7 +110,7 @@ func (b *bucket) take(now int64, rate float64, burst int) bool {
 func (srv *Server) release(s *Session) {
 	srv.limits.sessions.Add(-1)
 	if srv.cfg.MaxConnectionsPerIP > 0 {
-		srv.limits.perIP.release(s.ip)
+		srv.limits.perIP.release(s.countedIP())
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 
 	"github.com/panjf2000/gnet/v2"
 )
@@ -86,13 +87,25 @@ func testReactor(cfg Config) (*Server, *reactor) {
 	return srv, r
 }
 
+// testMount returns srv's mount of h, added at a path of its own on the
+// first call.
+func testMount(srv *Server, h Handler) *mount {
+	for i := range srv.mounts {
+		if srv.mounts[i].handler == h {
+			return &srv.mounts[i]
+		}
+	}
+	srv.Handle("/mem"+strconv.Itoa(len(srv.mounts)), h)
+	return &srv.mounts[len(srv.mounts)-1]
+}
+
 // wsSession opens a WebSocket session on r over a fresh memConn, as if the
 // handshake had happened, and returns both.
 func wsSession(r *reactor, h Handler) (*Session, *memConn) {
 	c := &memConn{}
 	cs := &connState{r: r, ws: true}
 	c.ctx = cs
-	s := newSession(r, h, "mem:0", "EIO=4&transport=websocket")
+	s := newSession(r, testMount(r.srv, h), c.RemoteAddr(), "EIO=4&transport=websocket")
 	s.ws = c
 	cs.sess = s
 	s.start()

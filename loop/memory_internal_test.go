@@ -16,8 +16,8 @@ func TestConnSizes(t *testing.T) {
 			t.Errorf("%s is %d bytes, more than its %d-byte size class", name, got, class)
 		}
 	}
-	f("connState", unsafe.Sizeof(connState{}), 128)
-	f("Session", unsafe.Sizeof(Session{}), 192)
+	f("connState", unsafe.Sizeof(connState{}), 48)
+	f("Session", unsafe.Sizeof(Session{}), 160)
 	f("pollState", unsafe.Sizeof(pollState{}), 128)
 	f("client", unsafe.Sizeof(client{}), 64)
 	f("Socket", unsafe.Sizeof(Socket{}), 160)

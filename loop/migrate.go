@@ -32,7 +32,7 @@ func (cs *connState) handOver(c gnet.Conn, in []byte, target *reactor) {
 		srv.bridge.push(&prefixConn{Conn: nc, prefix: carry})
 		return
 	}
-	next := &connState{r: target, carry: carry}
+	next := &connState{r: target, x: &connExtra{carry: carry}}
 	if _, err := target.el.Enroll(gnet.NewContext(context.Background(), next), nc); err != nil {
 		_ = nc.Close()
 		srv.log.Warn("cannot move connection", "err", err)

@@ -103,7 +103,7 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 	io.eachReactor(func(r *reactor) {
 		r.targets(ns, &t, func(so *Socket) {
 			s := so.c.s
-			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: s.remote,
+			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: s.RemoteAddr(),
 				Transport: s.Transport(), UserID: so.UserID, Query: s.query, Issued: s.issued, ClientID: s.id}
 			mu.Lock()
 			out = append(out, info)

@@ -78,7 +78,7 @@ func remoteOf(c gnet.Conn) string {
 		return a.String()
 	}
 	if cs, _ := c.Context().(*connState); cs != nil && cs.sess != nil {
-		return cs.sess.remote
+		return cs.sess.RemoteAddr()
 	}
 	return "unknown"
 }

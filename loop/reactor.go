@@ -164,19 +164,30 @@ func goid() uint64 {
 // for heartbeats and timeouts and costs one atomic load.
 func (r *reactor) now() int64 { return r.srv.clock.Load() }
 
-// newID returns a fresh 20-character URL-safe id from 15 random bytes.
-// Loop goroutine only.
-func (r *reactor) newID() string {
-	if r.rndOff+15 > len(r.rnd) {
+// newID returns a fresh 20-character URL-safe id from 15 random bytes, as
+// Node's base64id: socket ids (Redis adapters in a mixed cluster tell a
+// socket id from a room name by its 20 characters) and recovery's private
+// ids. Loop goroutine only.
+func (r *reactor) newID() string { return r.randomID(15) }
+
+// newSessionID returns a 16-character id from 12 random bytes (96 bits,
+// unguessable) for an Engine.IO session: no peer reads its length, and
+// it puts the id in the 16-byte size class, 8 bytes less per client.
+func (r *reactor) newSessionID() string { return r.randomID(12) }
+
+// randomID returns n random bytes from the pool, base64url encoded.
+func (r *reactor) randomID(n int) string {
+	if r.rndOff+n > len(r.rnd) {
 		if _, err := rand.Read(r.rnd[:]); err != nil {
 			panic("BUG: crypto/rand failed: " + err.Error())
 		}
 		r.rndOff = 0
 	}
 	var b [20]byte
-	base64.RawURLEncoding.Encode(b[:], r.rnd[r.rndOff:r.rndOff+15])
-	r.rndOff += 15
-	return string(b[:])
+	m := base64.RawURLEncoding.EncodedLen(n)
+	base64.RawURLEncoding.Encode(b[:m], r.rnd[r.rndOff:r.rndOff+n])
+	r.rndOff += n
+	return string(b[:m])
 }
 
 // job is one entry of a reactor's outbox: a function to run, or a

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -24,6 +25,7 @@ const tickInterval = 10 * time.Millisecond
 type mount struct {
 	path    string
 	handler Handler
+	idx     uint8 // its index in Server.mounts (Session.mount)
 }
 
 // Server runs the gnet reactors that own every client connection. Create it
@@ -89,7 +91,10 @@ func (s *Server) Handle(path string, h Handler) {
 	if path == "//" {
 		path = "/"
 	}
-	s.mounts = append(s.mounts, mount{path: path, handler: h})
+	if len(s.mounts) > math.MaxUint8 {
+		panic("loop: more than 256 Engine.IO mounts")
+	}
+	s.mounts = append(s.mounts, mount{path: path, handler: h, idx: uint8(len(s.mounts))})
 }
 
 // HandleOther hands every request whose path no Engine.IO endpoint claims
@@ -212,10 +217,8 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 	cs.r.enter()
 	cs.r.conns.Add(1)
 	cs.expect(c, waitHead)
-	if len(cs.carry) > 0 {
+	if in := cs.carried(); len(in) > 0 {
 		// A connection moved here from another loop: serve what was read.
-		in := cs.carry
-		cs.carry = nil
 		action = cs.serve(c, in, true)
 	}
 	cs.r.endBatch() // publishes the deadline just armed to the ticker
@@ -238,11 +241,10 @@ func (s *Server) OnTraffic(c gnet.Conn) (action gnet.Action) {
 		}
 	}()
 	in, _ := c.Peek(-1)
-	if len(cs.carry) > 0 {
-		cs.carry = append(cs.carry, in...)
+	if x := cs.x; x != nil && len(x.carry) > 0 {
 		_, _ = c.Discard(len(in))
-		in = cs.carry
-		cs.carry = nil
+		in = append(x.carry, in...)
+		x.carry = nil
 		action = cs.serve(c, in, true)
 	} else {
 		action = cs.serve(c, in, false)

@@ -3,6 +3,7 @@ package loop
 import (
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -26,9 +27,14 @@ const (
 // callback or a function passed to Socket.Do (see the package
 // documentation).
 type Session struct {
+	// heartbeat is the first field: a timer with no fire function is a
+	// session's heartbeat, and the timer heap finds the session at the
+	// timer's own address (timerHeap.run), so that no closure is kept per
+	// session.
+	heartbeat timer
+
 	id string
 	r  *reactor
-	h  Handler
 
 	ws gnet.Conn // the WebSocket carrying the session, nil while polling
 	// poll is the state of polling and of an upgrade; nil once the
@@ -37,24 +43,42 @@ type Session struct {
 	// carry it. poll == nil implies ws != nil.
 	poll *pollState
 
-	heartbeat    timer
+	liveIdx int32 // position in reactor.live
+
+	// peerIP and peerPort are the peer address at handshake, kept as
+	// bytes rather than as a net.Addr or a string (RemoteAddr formats it).
+	peerPort uint16
+	peerIP   [16]byte
+	peerV4   bool // peerIP holds an IPv4 address (in its IPv6-mapped form)
+	// peerCounted: the session counts against MaxConnectionsPerIP under
+	// its peer's address; under another one (a trusted proxy's client),
+	// that is in more.
+	peerCounted bool
+	mount       uint8 // index of the Handle mount that opened it
+
 	awaitingPong bool
 	dirty        bool
 	closing      bool // polling: a close (or, after closeFromPOST, a noop) is queued for the next GET
 	closed       bool
 
-	liveIdx int // position in reactor.live
-
-	remote string     // the peer address at handshake
-	ip     netip.Addr // the client address it counts against (see Server.admit)
-	issued int64      // handshake time, Unix milliseconds
-	query  string     // the raw handshake query, for handlers that need it
-	// kept are the handshake's Config.KeepHeaders, name then value, in
-	// arrival order; nil when none was asked for or sent. A pointer: most
-	// sessions keep none, and 16 bytes less keep Session in its size class.
-	kept *[]string
+	issued int64  // handshake time, Unix milliseconds
+	query  string // the raw handshake query, for handlers that need it
+	// more holds what few sessions need. Session fills its 160-byte size
+	// class (TestConnSizes): a new field must take the place of one, or go
+	// in here.
+	more *sessionMore
 
 	ctx any
+}
+
+// sessionMore is the part of a session that most sessions do not need.
+type sessionMore struct {
+	// kept are the handshake's Config.KeepHeaders, name then value, in
+	// arrival order.
+	kept []string
+	// ip is the address the session counts against MaxConnectionsPerIP
+	// when it is not the peer's.
+	ip netip.Addr
 }
 
 // pollState is what a session holds while it polls or probes an upgrade.
@@ -93,8 +117,63 @@ func (s *Session) Transport() string {
 	return TransportPolling
 }
 
-// RemoteAddr returns the peer address the session was opened from.
-func (s *Session) RemoteAddr() string { return s.remote }
+// RemoteAddr returns the peer address the session was opened from, ""
+// when it came over something other than TCP.
+func (s *Session) RemoteAddr() string {
+	if s.peerPort == 0 { // no TCP peer has port 0
+		return ""
+	}
+	return s.peer().String()
+}
+
+// peer returns the peer address at handshake.
+func (s *Session) peer() netip.AddrPort {
+	ip := netip.AddrFrom16(s.peerIP)
+	if s.peerV4 {
+		ip = ip.Unmap()
+	}
+	return netip.AddrPortFrom(ip, s.peerPort)
+}
+
+// setPeer records the peer address a.
+func (s *Session) setPeer(a netip.AddrPort) {
+	s.peerIP, s.peerPort, s.peerV4 = a.Addr().As16(), a.Port(), a.Addr().Unmap().Is4()
+}
+
+// countedIP returns the address the session counts against
+// MaxConnectionsPerIP (the zero Addr when that limit is off).
+func (s *Session) countedIP() netip.Addr {
+	switch {
+	case s.peerCounted:
+		return s.peer().Addr()
+	case s.more != nil:
+		return s.more.ip
+	}
+	return netip.Addr{}
+}
+
+// setCountedIP records ip as the address the session counts against.
+func (s *Session) setCountedIP(ip netip.Addr) {
+	if !ip.IsValid() {
+		return
+	}
+	if ip == s.peer().Addr() {
+		s.peerCounted = true
+		return
+	}
+	s.extra().ip = ip
+}
+
+// extra returns s.more, made if needed.
+func (s *Session) extra() *sessionMore {
+	if s.more == nil {
+		s.more = new(sessionMore)
+	}
+	return s.more
+}
+
+// handler returns the Handler of the mount that opened s.
+func (s *Session) handler() Handler { return s.r.srv.mounts[s.mount].handler }
 
 // Query returns the raw query string of the handshake request.
 func (s *Session) Query() string { return s.query }
@@ -105,10 +184,10 @@ func (s *Session) Query() string { return s.query }
 // only; the session never changes the values, so a copy of them may go
 // to any goroutine.
 func (s *Session) Header(name string) (string, bool) {
-	if s.kept == nil {
+	if s.more == nil {
 		return "", false
 	}
-	kept := *s.kept
+	kept := s.more.kept
 	for i := 0; i+1 < len(kept); i += 2 {
 		if strings.EqualFold(kept[i], name) {
 			return kept[i+1], true
@@ -135,7 +214,7 @@ func (s *Session) keepHeaders(req *http1.Request) {
 		}
 	})
 	if kept != nil {
-		s.kept = &kept
+		s.extra().kept = kept
 	}
 }
 
@@ -158,10 +237,12 @@ func newPollState() *pollState {
 	return &pollState{upgradeTimer: timer{index: -1}} // its fire is set by the upgrade, if one comes
 }
 
-func newSession(r *reactor, h Handler, remote, query string) *Session {
-	s := &Session{id: r.newID(), r: r, h: h, remote: remote, query: query, issued: r.now() / 1e6}
-	s.heartbeat.index = -1
-	s.heartbeat.fire = s.onHeartbeat
+func newSession(r *reactor, m *mount, peer net.Addr, query string) *Session {
+	s := &Session{id: r.newSessionID(), r: r, mount: m.idx, query: query, issued: r.now() / 1e6}
+	s.heartbeat.index = -1 // no fire: a heartbeat (see Session)
+	if a, ok := peer.(*net.TCPAddr); ok {
+		s.setPeer(a.AddrPort())
+	}
 	return s
 }
 
@@ -197,11 +278,11 @@ func (s *Session) openInfo(upgrades []string) engineio.OpenInfo {
 func (s *Session) start() {
 	s.r.srv.sessions.add(s)
 	s.r.sessions.Add(1)
-	s.liveIdx = len(s.r.live)
+	s.liveIdx = int32(len(s.r.live))
 	s.r.live = append(s.r.live, s)
 	s.transportGauge().Add(1)
 	s.r.timers.set(&s.heartbeat, s.r.now()+firstPing(s.r.srv.cfg.PingInterval))
-	s.h.OnOpen(s)
+	s.handler().OnOpen(s)
 }
 
 // firstPing returns when, after the handshake, the first ping is due: up to
@@ -302,7 +383,7 @@ func (s *Session) flushPoll() {
 	c := p.get
 	p.get = nil
 	cs := c.Context().(*connState)
-	cs.parked = nil
+	cs.setParked(nil)
 	cs.writePollResponse(c, p.queue)
 	p.queue = p.queue[:0]
 	switch {
@@ -355,7 +436,7 @@ func (s *Session) catchUp() {
 	now := time.Now().UnixNano()
 	for t.armed() && t.when <= now && !s.closed {
 		s.r.timers.stop(t)
-		t.fire(t.when)
+		s.onHeartbeat(t.when)
 	}
 }
 
@@ -368,7 +449,7 @@ func (s *Session) onPacket(p engineio.Packet) {
 	case engineio.Message:
 		s.r.ctr.packetsIn.Add(1)
 		s.r.ctr.bytesIn.Add(uint64(len(p.Data)))
-		s.h.OnMessage(s, p.Data, p.Binary)
+		s.handler().OnMessage(s, p.Data, p.Binary)
 	case engineio.Pong:
 		if s.awaitingPong {
 			s.awaitingPong = false
@@ -383,7 +464,7 @@ func (s *Session) onPacket(p engineio.Packet) {
 			// with a noop when the client closes.
 			s.poll.get = nil
 			gs := g.Context().(*connState)
-			gs.parked = nil
+			gs.setParked(nil)
 			gs.writePollResponse(g, []byte{byte(engineio.Noop)})
 		}
 		s.terminate("transport close", wsframe.CloseNormal)
@@ -429,7 +510,7 @@ func (s *Session) Close() {
 		s.sendPacket(engineio.Close, nil)
 	}
 	s.r.timers.set(&s.heartbeat, s.r.now()+int64(s.r.srv.cfg.PingTimeout))
-	s.h.OnClose(s, "forced close")
+	s.handler().OnClose(s, "forced close")
 	s.flushPoll()
 }
 
@@ -456,7 +537,7 @@ const closeGrace = int64(time.Second)
 // POST. A client that waits for that ok before polling again gets 400, as
 // from Node.
 func (s *Session) closeFromPOST(c gnet.Conn, cs *connState, keepAlive bool, cors int) {
-	s.h.OnClose(s, "transport close")
+	s.handler().OnClose(s, "transport close")
 	s.closing = true
 	// Node drops what was queued but not sent (socket.ts onClose).
 	p := s.poll
@@ -468,7 +549,7 @@ func (s *Session) closeFromPOST(c gnet.Conn, cs *connState, keepAlive bool, cors
 	s.r.timers.stop(&p.upgradeTimer)
 	s.r.timers.set(&s.heartbeat, s.r.now()+closeGrace)
 	p.closer = c
-	cs.parked = s // responses to requests pipelined behind the POST wait for its ok
+	cs.setParked(s) // responses to requests pipelined behind the POST wait for its ok
 	cs.keepAlive = keepAlive
 	cs.cors = int32(cors)
 }
@@ -497,7 +578,7 @@ func (s *Session) terminate(reason string, code int) {
 	if get != nil {
 		// A parked GET learns of the end through a close packet.
 		cs := get.Context().(*connState)
-		cs.parked = nil
+		cs.setParked(nil)
 		cs.writePollResponse(get, []byte{byte(engineio.Close)})
 	}
 }
@@ -508,7 +589,7 @@ func (s *Session) end(reason string) {
 		return
 	}
 	if !s.closing {
-		s.h.OnClose(s, reason)
+		s.handler().OnClose(s, reason)
 	}
 	s.finish()
 }
@@ -528,13 +609,13 @@ func (s *Session) finish() {
 		// read this ok gets 400, as in Node.
 		p.closer = nil
 		if cs, _ := c.Context().(*connState); cs != nil && !cs.closed {
-			cs.parked = nil
+			cs.setParked(nil)
 			cs.writeResponse(c, 200, cs.keepAlive, int(cs.cors), "text/html", []byte("ok"))
 			cs.release(c)
 		}
 	}
 	s.r.sessions.Add(-1)
-	if live := s.r.live; s.liveIdx < len(live) && live[s.liveIdx] == s {
+	if live := s.r.live; int(s.liveIdx) < len(live) && live[s.liveIdx] == s {
 		last := live[len(live)-1]
 		live[s.liveIdx] = last
 		last.liveIdx = s.liveIdx
@@ -555,7 +636,7 @@ func (s *Session) finish() {
 		c := p.get
 		p.get = nil
 		cs := c.Context().(*connState)
-		cs.parked = nil
+		cs.setParked(nil)
 		cs.writePollResponse(c, []byte{byte(engineio.Close)})
 	}
 	p.queue = nil

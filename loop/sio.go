@@ -375,6 +375,9 @@ type client struct {
 	// until the first CONNECT is admitted, empty (not nil) after the
 	// client left every namespace: the connect timeout is for the first.
 	sockets []*Socket
+	// first backs sockets for the usual client of one namespace, so that
+	// it costs no allocation of its own.
+	first [1]*Socket
 	// pending lists the CONNECTs whose UseAsync has not answered yet
 	// (through joining.next).
 	pending *joining
@@ -503,7 +506,7 @@ func (io *SocketIO) onFlood(so *Socket) {
 	if last := io.floodLogged.Load(); now-last >= int64(limitLogEvery) && io.floodLogged.CompareAndSwap(last, now) {
 		srv.log.Warn("event flood: a socket sent events past MAX_EVENTS_PER_SECOND and was disconnected",
 			"max_events_per_second", io.MaxEventsPerSecond, "event_burst", io.ev.burst, "sid", so.c.s.id,
-			"remote", so.c.s.remote, "disconnected_total", srv.stats.Refusals[RefusedEventFlood].Load())
+			"remote", so.c.s.RemoteAddr(), "disconnected_total", srv.stats.Refusals[RefusedEventFlood].Load())
 	}
 	so.DisconnectFor(ReasonEventFlood, true)
 }

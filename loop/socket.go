@@ -194,6 +194,7 @@ func (so *Socket) remove(reason string) {
 	for i, x := range cs {
 		if x == so {
 			so.c.sockets = append(cs[:i], cs[i+1:]...)
+			cs[len(cs)-1] = nil // the array outlives the socket (client.first)
 			break
 		}
 	}

@@ -68,7 +68,7 @@ func (cs *connState) expect(c gnet.Conn, w httpWait) {
 // rest is how many bytes of an incomplete request are left unread.
 func (cs *connState) settle(c gnet.Conn, rest int) {
 	switch {
-	case cs.ws || cs.closing || cs.closed || cs.migrating || cs.parked != nil:
+	case cs.ws || cs.closing || cs.closed || cs.migrating || cs.parkedSession() != nil:
 		cs.expect(c, waitNone)
 	case rest > 0:
 		if cs.wait != waitBody {
@@ -82,7 +82,7 @@ func (cs *connState) settle(c gnet.Conn, rest int) {
 // onDeadline cuts a connection whose client did not send in time: 408 if
 // it was in the middle of a request, silently if it was idle.
 func (cs *connState) onDeadline(c gnet.Conn) {
-	if cs.closed || cs.closing || cs.ws || cs.parked != nil {
+	if cs.closed || cs.closing || cs.ws || cs.parkedSession() != nil {
 		return
 	}
 	srv := cs.r.srv

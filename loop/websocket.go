@@ -55,8 +55,8 @@ func (cs *connState) serveWSHandshake(c gnet.Conn, req *http1.Request, m *mount,
 		return
 	}
 	cs.write101(c, req)
-	s := newSession(cs.r, m.handler, c.RemoteAddr().String(), handshakeQuery(req.RawQuery))
-	s.ip = ip
+	s := newSession(cs.r, m, c.RemoteAddr(), handshakeQuery(req.RawQuery))
+	s.setCountedIP(ip)
 	s.keepHeaders(req)
 	s.ws = c
 	cs.sess = s
@@ -151,7 +151,7 @@ func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
 	if g := ps.get; g != nil {
 		ps.get = nil
 		gs := g.Context().(*connState)
-		gs.parked = nil
+		gs.setParked(nil)
 		gs.writePollResponse(g, []byte{byte(engineio.Noop)})
 	}
 	q := ps.queue
@@ -175,7 +175,7 @@ func (s *Session) completeUpgrade(c gnet.Conn, cs *connState) {
 		}
 		q = rest
 	}
-	if u, ok := s.h.(upgradeWatcher); ok {
+	if u, ok := s.handler().(upgradeWatcher); ok {
 		u.onUpgrade(s)
 	}
 }
@@ -196,7 +196,7 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		closeWS(c, wsframe.CloseCode(err), "")
 		return len(in), gnet.None
 	}
-	if h.Length > int64(maxPayload) || (h.OpCode == wsframe.OpContinuation && len(cs.frag)+int(h.Length) > maxPayload) {
+	if h.Length > int64(maxPayload) || (h.OpCode == wsframe.OpContinuation && len(cs.x.frag)+int(h.Length) > maxPayload) {
 		closeWS(c, wsframe.CloseMessageTooBig, "")
 		return len(in), gnet.None
 	}
@@ -225,17 +225,19 @@ func (cs *connState) serveFrame(c gnet.Conn, in []byte) (int, gnet.Action) {
 		cs.peerClose = true
 		closeWS(c, code, "")
 	case wsframe.OpContinuation: // CheckFragment: a message is open
-		cs.frag = append(cs.frag, payload...)
+		x := cs.x // made when the message opened
+		x.frag = append(x.frag, payload...)
 		if h.Fin {
 			op := cs.fragOp
 			cs.fragOp = 0
-			cs.message(c, op, cs.frag)
-			cs.frag = nil
+			cs.message(c, op, x.frag)
+			x.frag = nil
 		}
 	default: // text or binary; CheckFragment: no message is open
 		if !h.Fin {
 			cs.fragOp = h.OpCode
-			cs.frag = append(cs.frag[:0], payload...)
+			x := cs.extra()
+			x.frag = append(x.frag[:0], payload...)
 			break
 		}
 		cs.message(c, h.OpCode, payload)
