@@ -333,7 +333,7 @@ func (l *nsLocal) pick(dst []*Socket, rooms, except []string, seq uint64) []*Soc
 			for _, so := range set.members {
 				so.seen = seq
 			}
-		} else if so := l.byID[name]; so != nil {
+		} else if so := l.byID.get(name); so != nil {
 			so.seen = seq
 		}
 	}
@@ -354,7 +354,7 @@ func (l *nsLocal) pick(dst []*Socket, rooms, except []string, seq uint64) []*Soc
 					dst = append(dst, so)
 				}
 			}
-		} else if so := l.byID[name]; so != nil && so.seen != seq {
+		} else if so := l.byID.get(name); so != nil && so.seen != seq {
 			so.seen = seq
 			dst = append(dst, so)
 		}

@@ -92,7 +92,7 @@ type nsLocal struct {
 	// id's next namespace.
 	ns      *Namespace
 	sockets []*Socket
-	byID    map[string]*Socket
+	byID    idTable[*Socket]
 	rooms   map[string]*roomSet
 }
 
@@ -109,7 +109,7 @@ func (r *reactor) local(ns *Namespace) *nsLocal {
 	}
 	l := r.nsl[ns.id]
 	if l == nil || l.ns != ns {
-		l = &nsLocal{ns: ns, byID: make(map[string]*Socket), rooms: make(map[string]*roomSet)}
+		l = &nsLocal{ns: ns, rooms: make(map[string]*roomSet)}
 		r.nsl[ns.id] = l
 	}
 	return l

@@ -202,8 +202,8 @@ func (io *SocketIO) AllRooms(ns string) ([]string, error) {
 		for name := range l.rooms {
 			set[name] = struct{}{}
 		}
-		for id := range l.byID {
-			set[id] = struct{}{}
+		for so := range l.byID.all() {
+			set[so.id] = struct{}{}
 		}
 		mu.Unlock()
 	})

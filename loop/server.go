@@ -72,7 +72,6 @@ func New(cfg Config, log *slog.Logger) *Server {
 		stopped: make(chan struct{}),
 		byLoop:  make(map[gnet.EventLoop]*reactor),
 	}
-	s.sessions.m = make(map[string]*Session)
 	s.clock.Store(time.Now().UnixNano())
 	s.initLimits()
 	empty := []*reactor{}
@@ -374,7 +373,7 @@ func (s *Server) Connections() int {
 func (s *Server) Sessions() int {
 	s.sessions.mu.RLock()
 	defer s.sessions.mu.RUnlock()
-	return len(s.sessions.m)
+	return s.sessions.t.len()
 }
 
 // recovered logs and counts a panic caught at the boundary of a reactor
@@ -400,26 +399,25 @@ func (l gnetLogger) Fatalf(f string, a ...any) { l.log.Error("gnet: " + fmt.Spri
 // never per message.
 type sessionTable struct {
 	mu sync.RWMutex
-	m  map[string]*Session
+	t  idTable[*Session]
 }
 
 func (t *sessionTable) get(id []byte) *Session {
 	t.mu.RLock()
-	s := t.m[string(id)]
+	s := t.t.getBytes(id)
 	t.mu.RUnlock()
 	return s
 }
 
 func (t *sessionTable) add(s *Session) {
 	t.mu.Lock()
-	t.m[s.id] = s
+	t.t.add(s)
 	t.mu.Unlock()
 }
 
+// del removes s if it is still the session under its id.
 func (t *sessionTable) del(s *Session) {
 	t.mu.Lock()
-	if t.m[s.id] == s {
-		delete(t.m, s.id)
-	}
+	t.t.del(s)
 	t.mu.Unlock()
 }

@@ -109,6 +109,9 @@ func (p *pollState) idle() bool {
 // ID returns the Engine.IO session id.
 func (s *Session) ID() string { return s.id }
 
+// tableID keys the session table (idTable).
+func (s *Session) tableID() string { return s.id }
+
 // Transport returns "polling" or "websocket".
 func (s *Session) Transport() string {
 	if s.ws != nil {

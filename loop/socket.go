@@ -119,6 +119,9 @@ func (so *Socket) Do(fn func(so *Socket)) {
 // ID returns the socket id (not the Engine.IO id). Any goroutine.
 func (so *Socket) ID() string { return so.id }
 
+// tableID keys nsLocal.byID (idTable).
+func (so *Socket) tableID() string { return so.id }
+
 // Namespace returns the socket's namespace.
 func (so *Socket) Namespace() *Namespace { return so.ns }
 
@@ -133,7 +136,7 @@ func (so *Socket) add() {
 	l := so.c.s.r.local(so.ns)
 	so.idx = len(l.sockets)
 	l.sockets = append(l.sockets, so)
-	l.byID[so.id] = so
+	l.byID.add(so)
 	c := so.ctr()
 	c.connects.Add(1)
 	c.connected.Add(1)
@@ -183,7 +186,7 @@ func (so *Socket) remove(reason string) {
 		l.sockets[last] = nil
 		l.sockets = l.sockets[:last]
 	}
-	delete(l.byID, so.id)
+	l.byID.del(so)
 	if io := so.ns.io; io.PrivateRooms && io.OnRoomRemoved != nil {
 		io.OnRoomRemoved(so.ns.name, so.id)
 	}
