@@ -20,7 +20,7 @@ func (c *client) onConnect(h *socketio.Header) {
 	why := refusedUnknown
 	if len(h.Query) == 0 {
 		// On EIO4 Node takes "/admin?x" as the whole (unknown) name.
-		ns, why = c.io.acquire(h.Namespace)
+		ns, why = c.io().acquire(h.Namespace)
 	}
 	if ns == nil {
 		name := h.Namespace
@@ -29,7 +29,7 @@ func (c *client) onConnect(h *socketio.Header) {
 		}
 		msg := "Invalid namespace"
 		if why == refusedLimit {
-			msg = "namespace limit reached: the server holds its maximum of " + strconv.Itoa(c.io.MaxNamespaces) + " namespaces"
+			msg = "namespace limit reached: the server holds its maximum of " + strconv.Itoa(c.io().MaxNamespaces) + " namespaces"
 		}
 		r.enc = socketio.AppendConnectError(r.enc[:0], name, msg, nil)
 		c.s.Send(r.enc, false)
@@ -38,7 +38,7 @@ func (c *client) onConnect(h *socketio.Header) {
 	// From here on the CONNECT holds ns: it either adds a socket, which
 	// takes the hold over, or releases it.
 	if so := c.socketFor(h.Namespace); so != nil {
-		c.io.release(ns)
+		c.io().release(ns)
 		r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
 		c.s.Send(r.enc, false)
 		return
@@ -46,11 +46,11 @@ func (c *client) onConnect(h *socketio.Header) {
 	if c.pendingFor(ns) != nil {
 		// A second CONNECT while the middleware of the first still runs:
 		// the first one's answer (CONNECT or CONNECT_ERROR) answers both.
-		c.io.release(ns)
+		c.io().release(ns)
 		return
 	}
 	p := &joining{c: c, so: newSocket(ns, c)}
-	if rc := c.io.recovery(); rc != nil {
+	if rc := c.io().recovery(); rc != nil {
 		p.rc = rc
 		if rc.store != nil {
 			if c.restoreStored(rc, p, h.Data) {
@@ -135,7 +135,7 @@ func (c *client) runAsync(p *joining, auth []byte) {
 		// Pending: done will come from elsewhere.
 		c.pend(p)
 		p.timer = timer{index: -1, fire: func(int64) { c.timeoutAsync(p) }}
-		r.timers.set(&p.timer, r.now()+int64(c.io.ConnectTimeout))
+		r.timers.set(&p.timer, r.now()+int64(c.io().ConnectTimeout))
 		return
 	}
 	if p.err != nil {
@@ -167,7 +167,7 @@ func (c *client) timeoutAsync(p *joining) {
 	}
 	c.unpend(p)
 	p.abandoned = true
-	c.refuse(p, &ConnectError{Message: "connect timeout: the middleware did not answer within " + c.io.ConnectTimeout.String()})
+	c.refuse(p, &ConnectError{Message: "connect timeout: the middleware did not answer within " + c.io().ConnectTimeout.String()})
 }
 
 // pend adds p to c.pending. Reactor only.
@@ -217,7 +217,7 @@ func (c *client) drop(p *joining) {
 		p.rc.giveBack(p.ks)
 		p.ks = nil
 	}
-	c.io.release(p.so.ns)
+	c.io().release(p.so.ns)
 }
 
 // refuse answers a CONNECT with CONNECT_ERROR for a middleware's error: a
@@ -255,7 +255,7 @@ func (c *client) admit(p *joining) {
 		c.drop(p)
 		return
 	}
-	if ce := c.io.admitUser(so); ce != nil {
+	if ce := c.io().admitUser(so); ce != nil {
 		c.refuse(p, ce)
 		return
 	}
@@ -288,7 +288,7 @@ func (c *client) admit(p *joining) {
 		r.enc = socketio.AppendConnect(r.enc[:0], name, so.id)
 	}
 	c.s.Send(r.enc, false)
-	if o := c.io.observer(); o != nil && o.Connected != nil {
+	if o := c.io().observer(); o != nil && o.Connected != nil {
 		o.Connected(so)
 	}
 	if so.ns.OnConnect != nil {

@@ -192,7 +192,7 @@ func TestEventRateOff(t *testing.T) {
 		cl.send(1, `42["message",`+strconv.Itoa(i)+`]`)
 		cl.expect(`42["echo",` + strconv.Itoa(i) + `]`)
 	}
-	so := cl.s.ctx.(*client).sockets[0]
+	so := cl.s.sio.sockets[0]
 	if so.ev != (eventBucket{}) || r.srv.Snapshot().EventsRefused != 0 {
 		t.Fatalf("bucket %+v with the limit off", so.ev)
 	}

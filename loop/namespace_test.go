@@ -28,7 +28,7 @@ func TestChildNamespaceRemoved(t *testing.T) {
 	a := connectTo(t, r, io, "/org-1")
 	b := connectTo(t, r, io, "/org-1")
 	first := io.Namespace("/org-1")
-	a.s.ctx.(*client).sockets[0].Join("room")
+	a.s.sio.sockets[0].Join("room")
 	a.send(1, "41/org-1,")
 	if io.Namespace("/org-1") != first || r.peek(first) == nil {
 		t.Fatal("the child went away while a socket was still in it")

@@ -84,7 +84,7 @@ func (io *SocketIO) onUpgrade(s *Session) {
 	if o == nil || o.Upgraded == nil {
 		return
 	}
-	if c, _ := s.Context().(*client); c != nil {
+	if c := s.client(); c != nil {
 		for _, so := range c.sockets {
 			o.Upgraded(so)
 		}

@@ -112,7 +112,7 @@ func TestRecoveryRefused(t *testing.T) {
 	cl.send(1, "41")
 	fresh(`{"pid":"`+pid+`","offset":"0"}`, "client disconnect")
 	_, pid, cl = connect()
-	cl.s.ctx.(*client).sockets[0].Disconnect(true)
+	cl.s.sio.sockets[0].Disconnect(true)
 	fresh(`{"pid":"`+pid+`","offset":"0"}`, "kick")
 	// Unknown pid, offset not ours.
 	fresh(`{"pid":"AAAAAAAAAAAAAAAAAAAA","offset":"0"}`, "unknown")
@@ -225,7 +225,7 @@ func TestRecoveryChecksAuthAgain(t *testing.T) {
 	if got, _ := cl.expectConnectPID(); got != sid {
 		t.Fatal("the session's own user did not recover")
 	}
-	if u := cl.s.ctx.(*client).sockets[0].UserID; u != "alice" {
+	if u := cl.s.sio.sockets[0].UserID; u != "alice" {
 		t.Fatalf("user %q", u)
 	}
 }

@@ -52,7 +52,7 @@ func TestRoomsJoinLeaveMany(t *testing.T) {
 		cl := newSIOClient(t, r, io)
 		cl.send(1, "40")
 		cl.read()
-		socks = append(socks, cl.s.ctx.(*client).sockets[0])
+		socks = append(socks, cl.s.sio.sockets[0])
 	}
 	const n = 100_000
 	names := make([]string, n)
@@ -114,7 +114,7 @@ func TestRoomsOrder(t *testing.T) {
 	cl := newSIOClient(t, r, io)
 	cl.send(1, "40")
 	cl.read()
-	so := cl.s.ctx.(*client).sockets[0]
+	so := cl.s.sio.sockets[0]
 	for _, name := range []string{"a", "b", "c", "d", "e"} {
 		so.Join(name)
 	}
@@ -155,7 +155,7 @@ func TestPrivateRooms(t *testing.T) {
 		cl := newSIOClient(t, r, io)
 		cl.send(1, "40")
 		cl.read()
-		so := cl.s.ctx.(*client).sockets[0]
+		so := cl.s.sio.sockets[0]
 		so.Disconnect(false)
 		var want []string
 		if private {

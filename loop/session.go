@@ -63,12 +63,15 @@ type Session struct {
 
 	issued int64  // handshake time, Unix milliseconds
 	query  string // the raw handshake query, for handlers that need it
-	// more holds what few sessions need. Session fills its 160-byte size
+	// more holds what few sessions need. Session fills its 192-byte size
 	// class (TestConnSizes): a new field must take the place of one, or go
 	// in here.
 	more *sessionMore
 
-	ctx any
+	// sio is the session's Socket.IO state, when a SocketIO handles it:
+	// held in the session rather than on its own, since the two always
+	// live and die together (Session.client).
+	sio client
 }
 
 // sessionMore is the part of a session that most sessions do not need.
@@ -225,11 +228,13 @@ func (s *Session) keepHeaders(req *http1.Request) {
 // (Node's handshake.issued).
 func (s *Session) Issued() int64 { return s.issued }
 
-// Context returns what the handler stored with SetContext.
-func (s *Session) Context() any { return s.ctx }
-
-// SetContext stores the handler's per-session state.
-func (s *Session) SetContext(v any) { s.ctx = v }
+// client returns s's Socket.IO state, nil when no SocketIO handles s.
+func (s *Session) client() *client {
+	if s.sio.s == nil {
+		return nil
+	}
+	return &s.sio
+}
 
 // Closed reports whether the session has ended.
 func (s *Session) Closed() bool { return s.closed || s.closing }

@@ -369,8 +369,7 @@ func GlobMatch(pattern, name string) bool { return globMatch(pattern, name) }
 
 // client is the Socket.IO state of one Engine.IO session.
 type client struct {
-	io *SocketIO
-	s  *Session
+	s *Session // the session that holds it (Session.sio)
 	// sockets has one Socket per connected namespace, usually one; nil
 	// until the first CONNECT is admitted, empty (not nil) after the
 	// client left every namespace: the connect timeout is for the first.
@@ -384,6 +383,9 @@ type client struct {
 	// bin is a BINARY_EVENT/BINARY_ACK waiting for its attachments.
 	bin *binPacket
 }
+
+// io returns the SocketIO that serves c.
+func (c *client) io() *SocketIO { return c.s.handler().(*SocketIO) }
 
 // connectWait is, on one reactor, the queue of the clients of one
 // SocketIO that have not joined a namespace yet: the clients opened there
@@ -420,8 +422,8 @@ type binPacket struct {
 
 // OnOpen implements Handler.
 func (io *SocketIO) OnOpen(s *Session) {
-	c := &client{io: io, s: s}
-	s.SetContext(c)
+	c := &s.sio
+	c.s = s
 	s.r.connectWaitOf(io).add(s.r, c)
 	if o := io.observer(); o != nil && o.Opened != nil {
 		o.Opened(s)
@@ -430,7 +432,7 @@ func (io *SocketIO) OnOpen(s *Session) {
 
 // OnClose implements Handler.
 func (io *SocketIO) OnClose(s *Session, reason string) {
-	c, _ := s.Context().(*client)
+	c := s.client()
 	if c == nil {
 		return
 	}
@@ -446,7 +448,7 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 
 // OnMessage implements Handler: decode one Socket.IO packet.
 func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
-	c, _ := s.Context().(*client)
+	c := s.client()
 	if c == nil || s.Closed() {
 		// A closing polling session still hands over the rest of the POST
 		// that closed it (a flood disconnect); Node's engine.io drops
@@ -531,7 +533,7 @@ func (c *client) fail(why string) {
 	for _, so := range c.sockets {
 		so.ctr().errors.Add(1)
 	}
-	c.io.srv.log.Debug("socket.io protocol error", "sid", c.s.id, "err", why)
+	c.io().srv.log.Debug("socket.io protocol error", "sid", c.s.id, "err", why)
 	c.s.terminate("parse error", 1002)
 }
 

@@ -108,7 +108,7 @@ func TestSocketIOConnect(t *testing.T) {
 	cl.expect(`44/nope,{"message":"Invalid namespace"}`)
 	cl.send(1, "40/custom?x=1,")
 	cl.expect(`44/custom?x=1,{"message":"Invalid namespace"}`)
-	if got := len(cl.s.ctx.(*client).sockets); got != 3 {
+	if got := len(cl.s.sio.sockets); got != 3 {
 		t.Fatalf("%d namespaces joined, want 3", got)
 	}
 	// Leaving one namespace keeps the others and the session.
@@ -189,7 +189,7 @@ func TestSocketIOServerAckTimeout(t *testing.T) {
 	cl := newSIOClient(t, r, io)
 	cl.send(1, "40")
 	cl.expectSID("40")
-	so := cl.s.ctx.(*client).sockets[0]
+	so := cl.s.sio.sockets[0]
 	var got []string
 	done := func(args []byte, atts [][]byte, err error) {
 		if err != nil {
@@ -222,7 +222,7 @@ func TestSocketIORoomsAndBroadcast(t *testing.T) {
 		ids = append(ids, cl.expectSID("40"))
 		cls = append(cls, cl)
 	}
-	socks := func(i int) *Socket { return cls[i].s.ctx.(*client).sockets[0] }
+	socks := func(i int) *Socket { return cls[i].s.sio.sockets[0] }
 	socks(0).Join("news")
 	socks(1).Join("news")
 	socks(1).Join("sport")

@@ -29,7 +29,7 @@ func usersIO(t *testing.T, max int) (*SocketIO, *reactor) {
 // socketOf returns the socket of cl on namespace nsp.
 func socketOf(t *testing.T, cl *sioClient, nsp string) *Socket {
 	t.Helper()
-	so := cl.s.ctx.(*client).socketFor([]byte(nsp))
+	so := cl.s.sio.socketFor([]byte(nsp))
 	if so == nil {
 		t.Fatalf("no socket on %s", nsp)
 	}
