@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -97,58 +99,156 @@ func (s *Server) listen() ([]net.Listener, error) {
 	return lns, nil
 }
 
-// acceptLoop accepts connections from ln until it is closed and registers
-// each with a reactor (the one with the fewest connections).
-func (s *Server) acceptLoop(ln net.Listener) {
+// acceptLoop accepts connections from ln until wake is written and hands
+// each to a reactor (the one with the fewest connections), in batches of
+// what one readiness of the listener brings. It waits in poll(2) on the
+// listener and wake, on its own thread: Go's poller cannot wait on a
+// listener for a raw accept (a listener's RawConn refuses Read).
+func (s *Server) acceptLoop(ln net.Listener, wake int) {
+	lfd := -1
+	if rc, err := ln.(*net.TCPListener).SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { lfd = int(fd) }) // stays open until the loops end (acceptors.stop)
+	}
+	if lfd < 0 {
+		s.log.Error("cannot accept client connections: no descriptor for the listener", "addr", ln.Addr().String())
+		return
+	}
 	var (
 		backoff   time.Duration
 		lastLog   time.Time
 		unlogged  int
 		lastError error
-		inflight  []<-chan gnet.RegisteredResult
+		reg       registrar
+		batch     []accepted
 	)
+	local := ln.Addr()
+	fds := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}, {Fd: int32(wake), Events: unix.POLLIN}}
 	for {
-		c, err := ln.Accept()
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+		var err error
+		batch, err = acceptBatch(lfd, batch[:0])
+		if len(batch) > 0 {
+			s.dispatch(batch, local, &reg)
+			clear(batch)
+		}
+		switch {
+		case err == nil && len(batch) == maxAcceptBatch:
+			continue // more may be waiting
+		case err == nil:
+			if backoff > 0 {
+				backoff = 0
+				s.log.Info("accepting client connections again", "open_connections", s.Connections())
+			}
+			if _, perr := unix.Poll(fds, -1); perr != nil && perr != unix.EINTR {
+				s.log.Error("cannot wait for client connections", "err", perr)
 				return
 			}
-			s.stats.AcceptErrors.Add(1)
-			unlogged++
-			lastError = err
-			if now := time.Now(); now.Sub(lastLog) >= acceptLogEvery {
-				s.log.Error("cannot accept client connections; retrying", "err", lastError,
-					"failures", unlogged, "open_connections", s.Connections(), "hint", acceptHint(err))
-				lastLog, unlogged = now, 0
+			if fds[1].Revents != 0 {
+				return // stopping
 			}
-			backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
-			time.Sleep(backoff)
 			continue
 		}
-		if backoff > 0 {
-			backoff = 0
-			s.log.Info("accepting client connections again", "open_connections", s.Connections())
+		s.stats.AcceptErrors.Add(1)
+		unlogged++
+		lastError = err
+		if now := time.Now(); now.Sub(lastLog) >= acceptLogEvery {
+			s.log.Error("cannot accept client connections; retrying", "err", lastError,
+				"failures", unlogged, "open_connections", s.Connections(), "hint", acceptHint(err))
+			lastLog, unlogged = now, 0
 		}
-		if s.draining.Load() {
-			_ = c.Close()
-			continue
+		backoff = min(max(2*backoff, acceptBackoffMin), acceptBackoffMax)
+		if n, _ := unix.Poll(fds[1:], int(backoff/time.Millisecond)); n > 0 {
+			return // stopping
 		}
-		// No connState here: OnOpen makes it on the reactor, and the
-		// context is one value less of garbage per connection.
-		ctx := gnet.NewNetConnContext(context.Background(), c)
-		res, err := s.eng.Register(ctx)
-		if err != nil {
-			_ = c.Close()
-			continue
+	}
+}
+
+// maxAcceptBatch bounds the sockets accepted before they are handed over.
+const maxAcceptBatch = 64
+
+// acceptBatch accepts from the listener lfd (non-blocking) until nothing
+// more waits or the batch is full. The error is accept4's.
+func acceptBatch(lfd int, batch []accepted) ([]accepted, error) {
+	for len(batch) < maxAcceptBatch {
+		nfd, sa, err := unix.Accept4(lfd, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		switch err {
+		case nil:
+			// Go's net.Conn had it, and our writes are whole frames.
+			_ = unix.SetsockoptInt(nfd, unix.IPPROTO_TCP, unix.TCP_NODELAY, 1)
+			batch = append(batch, accepted{fd: nfd, sa: sa})
+		case unix.EINTR, unix.ECONNABORTED:
+			// A connection reset while it waited in the queue.
+		case unix.EAGAIN:
+			return batch, nil
+		default:
+			return batch, os.NewSyscallError("accept4", err)
 		}
-		// gnet duplicates the descriptor for its reactor and closes c, on
-		// a goroutine of its pool that waits for the reactor. Waiting for
-		// the oldest of a few registrations keeps a connection storm from
-		// parking thousands of those goroutines (and their stacks).
-		if inflight = append(inflight, res); len(inflight) == maxRegistering {
-			<-inflight[0]
-			inflight = append(inflight[:0], inflight[1:]...)
+	}
+	return batch, nil
+}
+
+// dispatch hands the accepted sockets to the reactors, each to the one
+// with the fewest connections counting those it already got here.
+func (s *Server) dispatch(batch []accepted, local net.Addr, reg *registrar) {
+	if s.draining.Load() {
+		closeAccepted(batch)
+		return
+	}
+	rs := *s.reactors.Load()
+	if len(rs) < s.cfg.EventLoops || !directEnroll(rs[0].el) {
+		for _, a := range batch {
+			reg.register(s, a)
 		}
+		return
+	}
+	load := make([]int64, len(rs))
+	for i, r := range rs {
+		load[i] = r.conns.Load()
+	}
+	s.acc.direct.Add(int64(len(batch)))
+	per := make([][]accepted, len(rs))
+	for _, a := range batch {
+		i := 0
+		for j := range load {
+			if load[j] < load[i] {
+				i = j
+			}
+		}
+		load[i]++
+		per[i] = append(per[i], a)
+	}
+	for i, b := range per {
+		if len(b) > 0 {
+			rs[i].enrollAccepted(b, local)
+		}
+	}
+}
+
+// registrar registers sockets through gnet's Engine.Register, the way
+// before every reactor is known (see enroll.go).
+type registrar struct {
+	inflight []<-chan gnet.RegisteredResult
+}
+
+func (g *registrar) register(s *Server, a accepted) {
+	f := os.NewFile(uintptr(a.fd), "")
+	c, err := net.FileConn(f) // a duplicate: f is closed either way
+	_ = f.Close()
+	if err != nil {
+		return
+	}
+	ctx := gnet.NewNetConnContext(context.Background(), c)
+	res, err := s.eng.Register(ctx)
+	if err != nil {
+		_ = c.Close()
+		return
+	}
+	// gnet duplicates the descriptor for its reactor and closes c, on
+	// a goroutine of its pool that waits for the reactor. Waiting for
+	// the oldest of a few registrations keeps a connection storm from
+	// parking thousands of those goroutines (and their stacks).
+	if g.inflight = append(g.inflight, res); len(g.inflight) == maxRegistering {
+		<-g.inflight[0]
+		g.inflight = append(g.inflight[:0], g.inflight[1:]...)
 	}
 }
 
@@ -172,24 +272,53 @@ func acceptHint(err error) string {
 type acceptors struct {
 	lns []net.Listener
 	wg  sync.WaitGroup
+
+	// direct counts the sockets handed to a reactor directly (enroll.go).
+	direct atomic.Int64
+
+	mu      sync.Mutex
+	wake    int // eventfd written on stop to end the accept loops; 0 before start
+	stopped bool
 }
 
 func (a *acceptors) start(s *Server) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return
+	}
+	wake, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		s.log.Error("cannot accept client connections", "err", os.NewSyscallError("eventfd", err))
+		return
+	}
+	a.wake = wake
 	for _, ln := range a.lns {
 		a.wg.Add(1)
 		go func() {
 			defer a.wg.Done()
-			s.acceptLoop(ln)
+			s.acceptLoop(ln, wake)
 		}()
 	}
 }
 
-// stop closes the listeners and waits for the accept loops to end.
+// stop ends the accept loops, then closes the listeners (a loop polls its
+// listener's descriptor until it ends). Later calls do nothing.
 func (a *acceptors) stop() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.stopped {
+		return
+	}
+	a.stopped = true
+	if a.wake > 0 {
+		_, _ = unix.Write(a.wake, []byte{1, 0, 0, 0, 0, 0, 0, 0})
+		a.wg.Wait()
+		_ = unix.Close(a.wake)
+	}
 	for _, ln := range a.lns {
 		_ = ln.Close()
 	}
-	a.wg.Wait()
 }
 
 // addr returns the bound client address.
