@@ -365,7 +365,7 @@ func (l *nsLocal) pick(dst []*Socket, rooms, except []string, seq uint64) []*Soc
 // deliverTo sends so the broadcasts of its batchMask, counting them in
 // sent, and reports each to the Observer when watch is set.
 func (r *reactor) deliverTo(so *Socket, ebs []*encodedBroadcast, sent *[maxBatch]int64, watch bool) {
-	s := so.c.s
+	s := so.c.sess()
 	if s.closed || s.closing || so.gone {
 		return
 	}

@@ -15,7 +15,7 @@ import (
 // _add): find the namespace, restore a kept session, run the middleware
 // (Use, then UseAsync, which may answer later) and admit the socket.
 func (c *client) onConnect(h *socketio.Header) {
-	r := c.s.r
+	r := c.sess().r
 	var ns *Namespace
 	why := refusedUnknown
 	if len(h.Query) == 0 {
@@ -32,7 +32,7 @@ func (c *client) onConnect(h *socketio.Header) {
 			msg = "namespace limit reached: the server holds its maximum of " + strconv.Itoa(c.io().MaxNamespaces) + " namespaces"
 		}
 		r.enc = socketio.AppendConnectError(r.enc[:0], name, msg, nil)
-		c.s.Send(r.enc, false)
+		c.sess().Send(r.enc, false)
 		return
 	}
 	// From here on the CONNECT holds ns: it either adds a socket, which
@@ -40,7 +40,7 @@ func (c *client) onConnect(h *socketio.Header) {
 	if so := c.socketFor(h.Namespace); so != nil {
 		c.io().release(ns)
 		r.enc = socketio.AppendConnect(r.enc[:0], h.Namespace, so.id)
-		c.s.Send(r.enc, false)
+		c.sess().Send(r.enc, false)
 		return
 	}
 	if c.pendingFor(ns) != nil {
@@ -119,7 +119,7 @@ const (
 // duplicate CONNECT waits for its answer, a closing session abandons it,
 // and it is refused after ConnectTimeout.
 func (c *client) runAsync(p *joining, auth []byte) {
-	r := c.s.r
+	r := c.sess().r
 	done := func(err error) {
 		if !p.called.CompareAndSwap(false, true) {
 			return // a second call: ignored
@@ -172,14 +172,18 @@ func (c *client) timeoutAsync(p *joining) {
 
 // pend adds p to c.pending. Reactor only.
 func (c *client) pend(p *joining) {
-	p.next = c.pending
-	c.pending = p
+	m := c.extra()
+	p.next = m.pending
+	m.pending = p
 }
 
 // unpend takes p out of c.pending and stops its timer. Reactor only.
 func (c *client) unpend(p *joining) {
-	c.s.r.timers.stop(&p.timer)
-	for at := &c.pending; *at != nil; at = &(*at).next {
+	c.sess().r.timers.stop(&p.timer)
+	if c.more == nil {
+		return
+	}
+	for at := &c.more.pending; *at != nil; at = &(*at).next {
 		if *at == p {
 			*at, p.next = p.next, nil
 			break
@@ -189,7 +193,7 @@ func (c *client) unpend(p *joining) {
 
 // pendingFor returns the pending CONNECT of c to ns, or nil.
 func (c *client) pendingFor(ns *Namespace) *joining {
-	for p := c.pending; p != nil; p = p.next {
+	for p := c.pending(); p != nil; p = p.next {
 		if p.so.ns == ns {
 			return p
 		}
@@ -200,8 +204,8 @@ func (c *client) pendingFor(ns *Namespace) *joining {
 // abandonPending drops the pending CONNECTs of a closing session: their
 // holds and kept sessions are given back, and a later done is ignored.
 func (c *client) abandonPending() {
-	for c.pending != nil {
-		p := c.pending
+	for c.pending() != nil {
+		p := c.pending()
 		c.unpend(p)
 		p.abandoned = true
 		c.drop(p)
@@ -230,19 +234,19 @@ func (c *client) refuse(p *joining, err error) {
 	}
 	p.so.ctr().errors.Add(1)
 	c.drop(p)
-	if c.s.Closed() {
+	if c.sess().Closed() {
 		return
 	}
-	r := c.s.r
+	r := c.sess().r
 	r.enc = socketio.AppendConnectError(r.enc[:0], nsBytes(p.so.ns), ce.Message, ce.Data)
-	c.s.Send(r.enc, false)
+	c.sess().Send(r.enc, false)
 }
 
 // admit adds the socket of a CONNECT its middleware accepted: the whole
 // tail of a successful CONNECT, in one place whether the middleware
 // answered at once or later. Reactor only.
 func (c *client) admit(p *joining) {
-	r, so, rc, ks, missed := c.s.r, p.so, p.rc, p.ks, p.missed
+	r, so, rc, ks, missed := c.sess().r, p.so, p.rc, p.ks, p.missed
 	if ks != nil && ks.userID != "" && so.UserID != ks.userID {
 		// The token is another user's: this pid is not theirs to take.
 		rc.giveBack(ks)
@@ -251,7 +255,7 @@ func (c *client) admit(p *joining) {
 		so.id, so.UserID, so.Data = r.newID(), "", nil
 		so.rec = &socketRec{pid: r.newID(), since: rc.last()}
 	}
-	if c.s.Closed() {
+	if c.sess().Closed() {
 		c.drop(p)
 		return
 	}
@@ -287,7 +291,7 @@ func (c *client) admit(p *joining) {
 	} else {
 		r.enc = socketio.AppendConnect(r.enc[:0], name, so.id)
 	}
-	c.s.Send(r.enc, false)
+	c.sess().Send(r.enc, false)
 	if o := c.io().observer(); o != nil && o.Connected != nil {
 		o.Connected(so)
 	}
@@ -316,7 +320,7 @@ func (c *client) restore(rc *recovery, so *Socket, auth []byte) (*keptSession, [
 		}
 		rc.refused[why].Add(1)
 	}
-	so.rec.pid, so.rec.since = c.s.r.newID(), rc.last()
+	so.rec.pid, so.rec.since = c.sess().r.newID(), rc.last()
 	return nil, nil
 }
 

@@ -17,7 +17,7 @@ func TestConnSizes(t *testing.T) {
 		}
 	}
 	f("connState", unsafe.Sizeof(connState{}), 48)
-	f("Session", unsafe.Sizeof(Session{}), 192) // with its Socket.IO client
+	f("Session", unsafe.Sizeof(Session{}), 176) // with its Socket.IO client
 	f("pollState", unsafe.Sizeof(pollState{}), 128)
 	f("Socket", unsafe.Sizeof(Socket{}), 160)
 }
@@ -36,5 +36,15 @@ func TestHandshakeQueryShared(t *testing.T) {
 	}
 	if got := handshakeQuery([]byte("EIO=4&transport=websocket&token=x")); got != "EIO=4&transport=websocket&token=x" {
 		t.Errorf("handshakeQuery of an application query = %q", got)
+	}
+}
+
+// TestClientSession: a client finds its session at a fixed offset
+// (client.sess), for every session.
+func TestClientSession(t *testing.T) {
+	for _, s := range []*Session{{}, {id: "x"}} {
+		if got := s.client().sess(); got != s {
+			t.Fatalf("client().sess() = %p, want %p", got, s)
+		}
 	}
 }

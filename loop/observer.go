@@ -84,10 +84,8 @@ func (io *SocketIO) onUpgrade(s *Session) {
 	if o == nil || o.Upgraded == nil {
 		return
 	}
-	if c := s.client(); c != nil {
-		for _, so := range c.sockets {
-			o.Upgraded(so)
-		}
+	for _, so := range s.client().sockets {
+		o.Upgraded(so)
 	}
 }
 

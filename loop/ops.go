@@ -102,7 +102,7 @@ func (io *SocketIO) FetchSockets(t Target) ([]SocketInfo, error) {
 	var out []SocketInfo
 	io.eachReactor(func(r *reactor) {
 		r.targets(ns, &t, func(so *Socket) {
-			s := so.c.s
+			s := so.c.sess()
 			info := SocketInfo{ID: so.id, Namespace: ns.name, Rooms: so.Rooms(), Address: s.RemoteAddr(),
 				Transport: s.Transport(), UserID: so.UserID, Query: s.query, Issued: s.issued, ClientID: s.id}
 			mu.Lock()
@@ -247,7 +247,7 @@ func (io *SocketIO) BroadcastWithAck(b *Broadcast, timeout time.Duration) ([]Ack
 	tgt := Target{Namespace: b.Namespace, Rooms: b.Rooms, Except: b.Except}
 	io.eachReactor(func(r *reactor) {
 		r.targets(ns, &tgt, func(so *Socket) {
-			s := so.c.s
+			s := so.c.sess()
 			if s.closed || s.closing {
 				return
 			}

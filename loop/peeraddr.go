@@ -71,6 +71,46 @@ func dropPeerAddrs(c gnet.Conn) {
 	*(*unix.Sockaddr)(unsafe.Add(p, peerAddrFields.sa)) = nil
 }
 
+// gnet also sets, on every connection, a method value of its processIO
+// as the connection's poller callback: a 16-byte closure. Its default
+// epoll poller finds a connection by its descriptor and never calls it
+// (only a build with gnet's poll_opt tag does, which this module does not
+// use), so OnOpen drops it: dropPollCallback clears the field
+// pollAttachment.Callback, found once by name and type like the
+// addresses above (TestDropPeerAddrs checks both).
+var pollCallbackField struct {
+	once sync.Once
+	typ  reflect.Type // *gnet.conn
+	off  uintptr      // offset of pollAttachment.Callback, 0 if not found
+}
+
+// findPollCallback looks up pollAttachment.Callback in the dynamic type of c.
+func findPollCallback(c gnet.Conn) {
+	t := reflect.TypeOf(c)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return
+	}
+	pa, ok := t.Elem().FieldByName("pollAttachment")
+	if !ok || pa.Type.Kind() != reflect.Struct {
+		return
+	}
+	cb, ok := pa.Type.FieldByName("Callback")
+	if !ok || cb.Type.Kind() != reflect.Func {
+		return
+	}
+	pollCallbackField.typ, pollCallbackField.off = t, pa.Offset+cb.Offset
+}
+
+// dropPollCallback clears c's poller callback. Only for a connection of
+// this server's gnet engine, on its loop.
+func dropPollCallback(c gnet.Conn) {
+	pollCallbackField.once.Do(func() { findPollCallback(c) })
+	if pollCallbackField.typ == nil || reflect.TypeOf(c) != pollCallbackField.typ {
+		return
+	}
+	*(*unsafe.Pointer)(unsafe.Add(reflect.ValueOf(c).UnsafePointer(), pollCallbackField.off)) = nil
+}
+
 // remoteOf names c's peer for a log line: its address while gnet keeps
 // it, else the address its session was opened from.
 func remoteOf(c gnet.Conn) string {

@@ -27,6 +27,7 @@ func (p *peerAddrProbe) OnOpen(c gnet.Conn) ([]byte, gnet.Action) {
 		return nil, gnet.Close
 	}
 	dropPeerAddrs(c)
+	dropPollCallback(c)
 	p.opened <- [2]net.Addr{c.LocalAddr(), c.RemoteAddr()}
 	return nil, gnet.None
 }
@@ -39,8 +40,9 @@ func (p *peerAddrProbe) OnTraffic(c gnet.Conn) gnet.Action {
 
 // TestDropPeerAddrs checks, against the gnet release in go.mod, that
 // dropPeerAddrs finds the address fields of gnet's conn and clears them,
-// and that the connection still works afterwards. If it fails, a gnet
-// upgrade renamed the fields: connections keep 256 bytes more.
+// that dropPollCallback finds the poller callback, and that the
+// connection still works afterwards. If it fails, a gnet upgrade renamed
+// the fields: connections keep 256 (or 16) bytes more.
 func TestDropPeerAddrs(t *testing.T) {
 	addr := testnet.FreeAddr(t)
 	p := &peerAddrProbe{opened: make(chan [2]net.Addr, 1)}
@@ -63,6 +65,9 @@ func TestDropPeerAddrs(t *testing.T) {
 	if got := <-p.opened; got[0] != nil || got[1] != nil {
 		t.Fatalf("after dropPeerAddrs, LocalAddr %v and RemoteAddr %v, want nil: gnet's conn (%v) no longer has localAddr, remoteAddr and remote where dropPeerAddrs looks",
 			got[0], got[1], peerAddrFields.typ)
+	}
+	if pollCallbackField.typ == nil {
+		t.Fatalf("dropPollCallback found no pollAttachment.Callback in gnet's conn: connections keep a 16-byte closure")
 	}
 	if _, err := c.Write([]byte("ping")); err != nil {
 		t.Fatal(err)

@@ -410,7 +410,7 @@ func (io *SocketIO) broadcastRecorded(rc *recovery, ns *Namespace, b *Broadcast)
 // one socket through the adapter, so it gets an offset and is kept for
 // replay like a broadcast to the socket's id room.
 func (so *Socket) emitRecorded(rc *recovery, name string, args []byte, atts [][]byte) {
-	r := so.c.s.r
+	r := so.c.sess().r
 	b := Broadcast{Namespace: so.ns.name, Rooms: []string{so.id}, Event: name, Args: args, Attachments: atts}
 	direct := false
 	eb := rc.record(so.ns, &b, func(eb *encodedBroadcast) {
@@ -443,7 +443,7 @@ func (r *reactor) canDeliverNow() bool {
 // sendEncoded writes one encoded event to so (a replayed packet, or an
 // emit to one socket). Reactor only.
 func (r *reactor) sendEncoded(so *Socket, eb *encodedBroadcast) {
-	s := so.c.s
+	s := so.c.sess()
 	if s.closed || s.closing || so.gone {
 		return
 	}

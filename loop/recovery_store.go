@@ -268,7 +268,7 @@ func copyBroadcast(b *Broadcast) *Broadcast {
 // socket through the adapter, which XADDs it like a broadcast to the
 // socket's id room; it is delivered once the store answers. Reactor only.
 func (so *Socket) emitStored(rc *recovery, name string, args []byte, atts [][]byte) {
-	r := so.c.s.r
+	r := so.c.sess().r
 	cp := copyBroadcast(&Broadcast{Namespace: so.ns.name, Rooms: []string{so.id}, Event: name, Args: args, Attachments: atts})
 	rc.store.Sequence(cp, func(offset string) {
 		eb := encodeEvent(so.ns, cp, false, 0, streamOff(offset))
@@ -298,7 +298,7 @@ func (so *Socket) saveRooms() {
 // pending until the store answers (finishRestore). Otherwise so gets a
 // fresh pid. Reactor only.
 func (c *client) restoreStored(rc *recovery, p *joining, auth []byte) bool {
-	r := c.s.r
+	r := c.sess().r
 	so := p.so
 	pid, off, hasOff, ok := recoveryAuth(auth)
 	so.rec = &socketRec{pid: r.newID()}

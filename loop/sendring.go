@@ -106,7 +106,7 @@ func (r *reactor) flushRing() {
 	for _, d := range done {
 		q := &r.ringSends[d.Tag]
 		q.completed = true
-		s := q.so.c.s
+		s := q.so.c.sess()
 		c := s.ws
 		if s.closed || c == nil || int(d.Res) == q.total {
 			continue
@@ -146,10 +146,10 @@ func (r *reactor) flushRing() {
 		}
 	}
 	for _, q := range slow {
-		q.so.c.s.terminate("slow consumer", 0)
+		q.so.c.sess().terminate("slow consumer", 0)
 	}
 	for _, q := range failed {
-		if s := q.so.c.s; !s.closed && s.ws != nil {
+		if s := q.so.c.sess(); !s.closed && s.ws != nil {
 			s.ws.Writev(r.ringBufs[q.first:q.last])
 		}
 	}
@@ -159,7 +159,7 @@ func (r *reactor) flushRing() {
 		// state: close it rather than risk a torn frame.
 		for i := range r.ringSends {
 			if q := &r.ringSends[i]; !q.completed {
-				if s := q.so.c.s; !s.closed && s.ws != nil {
+				if s := q.so.c.sess(); !s.closed && s.ws != nil {
 					s.ws.Close()
 				}
 			}

@@ -210,6 +210,7 @@ func (s *Server) OnOpen(c gnet.Conn) (out []byte, action gnet.Action) {
 		}
 		cs = &connState{r: s.reactorOf(c.EventLoop())}
 		c.SetContext(cs)
+		dropPollCallback(c)
 	} else if cs.r == nil {
 		cs.r = s.reactorOf(c.EventLoop())
 	}

@@ -63,7 +63,7 @@ type Session struct {
 
 	issued int64  // handshake time, Unix milliseconds
 	query  string // the raw handshake query, for handlers that need it
-	// more holds what few sessions need. Session fills its 192-byte size
+	// more holds what few sessions need. Session fills its 176-byte size
 	// class (TestConnSizes): a new field must take the place of one, or go
 	// in here.
 	more *sessionMore
@@ -228,13 +228,9 @@ func (s *Session) keepHeaders(req *http1.Request) {
 // (Node's handshake.issued).
 func (s *Session) Issued() int64 { return s.issued }
 
-// client returns s's Socket.IO state, nil when no SocketIO handles s.
-func (s *Session) client() *client {
-	if s.sio.s == nil {
-		return nil
-	}
-	return &s.sio
-}
+// client returns s's Socket.IO state, meaningful when a SocketIO
+// handles s.
+func (s *Session) client() *client { return &s.sio }
 
 // Closed reports whether the session has ended.
 func (s *Session) Closed() bool { return s.closed || s.closing }

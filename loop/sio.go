@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"sioloop/protocol/socketio"
 )
@@ -369,7 +370,6 @@ func GlobMatch(pattern, name string) bool { return globMatch(pattern, name) }
 
 // client is the Socket.IO state of one Engine.IO session.
 type client struct {
-	s *Session // the session that holds it (Session.sio)
 	// sockets has one Socket per connected namespace, usually one; nil
 	// until the first CONNECT is admitted, empty (not nil) after the
 	// client left every namespace: the connect timeout is for the first.
@@ -377,6 +377,12 @@ type client struct {
 	// first backs sockets for the usual client of one namespace, so that
 	// it costs no allocation of its own.
 	first [1]*Socket
+	// more holds what a client needs only now and then.
+	more *clientMore
+}
+
+// clientMore is the part of a client that is rarely in use.
+type clientMore struct {
 	// pending lists the CONNECTs whose UseAsync has not answered yet
 	// (through joining.next).
 	pending *joining
@@ -384,8 +390,41 @@ type client struct {
 	bin *binPacket
 }
 
+// sioOffset is where a Session holds its client.
+const sioOffset = unsafe.Offsetof(Session{}.sio)
+
+// sess returns the session that holds c (Session.sio): a client never
+// lives anywhere else, so it keeps no pointer back.
+func (c *client) sess() *Session {
+	return (*Session)(unsafe.Add(unsafe.Pointer(c), -int(sioOffset)))
+}
+
+// extra returns c.more, made if needed.
+func (c *client) extra() *clientMore {
+	if c.more == nil {
+		c.more = new(clientMore)
+	}
+	return c.more
+}
+
+// pending returns the first pending CONNECT of c, or nil.
+func (c *client) pending() *joining {
+	if c.more == nil {
+		return nil
+	}
+	return c.more.pending
+}
+
+// bin returns the binary packet waiting for its attachments, or nil.
+func (c *client) bin() *binPacket {
+	if c.more == nil {
+		return nil
+	}
+	return c.more.bin
+}
+
 // io returns the SocketIO that serves c.
-func (c *client) io() *SocketIO { return c.s.handler().(*SocketIO) }
+func (c *client) io() *SocketIO { return c.sess().handler().(*SocketIO) }
 
 // connectWait is, on one reactor, the queue of the clients of one
 // SocketIO that have not joined a namespace yet: the clients opened there
@@ -405,8 +444,8 @@ func (r *reactor) connectWaitOf(io *SocketIO) *expiryQueue[*client] {
 	}
 	w := &connectWait{io: io}
 	w.q.init(r, io.ConnectTimeout,
-		func(c *client) bool { return c.sockets != nil || c.s.closed },
-		func(c *client) { c.s.Close() })
+		func(c *client) bool { return c.sockets != nil || c.sess().closed },
+		func(c *client) { c.sess().Close() })
 	r.connectWaits = append(r.connectWaits, w)
 	return &w.q
 }
@@ -423,7 +462,6 @@ type binPacket struct {
 // OnOpen implements Handler.
 func (io *SocketIO) OnOpen(s *Session) {
 	c := &s.sio
-	c.s = s
 	s.r.connectWaitOf(io).add(s.r, c)
 	if o := io.observer(); o != nil && o.Opened != nil {
 		o.Opened(s)
@@ -433,14 +471,13 @@ func (io *SocketIO) OnOpen(s *Session) {
 // OnClose implements Handler.
 func (io *SocketIO) OnClose(s *Session, reason string) {
 	c := s.client()
-	if c == nil {
-		return
-	}
 	c.abandonPending()
 	for len(c.sockets) > 0 {
 		c.sockets[len(c.sockets)-1].remove(reason)
 	}
-	c.bin = nil
+	if c.more != nil {
+		c.more.bin = nil
+	}
 	if o := io.observer(); o != nil && o.Closed != nil {
 		o.Closed(s, reason)
 	}
@@ -449,7 +486,7 @@ func (io *SocketIO) OnClose(s *Session, reason string) {
 // OnMessage implements Handler: decode one Socket.IO packet.
 func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
 	c := s.client()
-	if c == nil || s.Closed() {
+	if s.Closed() {
 		// A closing polling session still hands over the rest of the POST
 		// that closed it (a flood disconnect); Node's engine.io drops
 		// packets once its socket is not "open". The packets after it
@@ -461,7 +498,7 @@ func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
 		c.onAttachment(data)
 		return
 	}
-	if c.bin != nil {
+	if c.bin() != nil {
 		// socket.io-parser: "got plaintext data when reconstructing a packet".
 		c.fail("text packet while waiting for binary attachments")
 		return
@@ -485,7 +522,7 @@ func (io *SocketIO) OnMessage(s *Session, data []byte, binary bool) {
 		}
 		b := &binPacket{hdr: h, nsp: bytes.Clone(h.Namespace), data: bytes.Clone(h.Data)}
 		b.hdr.Namespace, b.hdr.Data, b.hdr.Query = b.nsp, b.data, nil
-		c.bin = b
+		c.extra().bin = b
 	default:
 		c.dispatch(&h, nil)
 	}
@@ -504,25 +541,25 @@ func (io *SocketIO) eventLimit() *eventLimit {
 func (io *SocketIO) onFlood(so *Socket) {
 	srv := io.srv
 	srv.countRefusal(RefusedEventFlood)
-	now := so.c.s.r.now()
+	now := so.c.sess().r.now()
 	if last := io.floodLogged.Load(); now-last >= int64(limitLogEvery) && io.floodLogged.CompareAndSwap(last, now) {
 		srv.log.Warn("event flood: a socket sent events past MAX_EVENTS_PER_SECOND and was disconnected",
-			"max_events_per_second", io.MaxEventsPerSecond, "event_burst", io.ev.burst, "sid", so.c.s.id,
-			"remote", so.c.s.RemoteAddr(), "disconnected_total", srv.stats.Refusals[RefusedEventFlood].Load())
+			"max_events_per_second", io.MaxEventsPerSecond, "event_burst", io.ev.burst, "sid", so.c.sess().id,
+			"remote", so.c.sess().RemoteAddr(), "disconnected_total", srv.stats.Refusals[RefusedEventFlood].Load())
 	}
 	so.DisconnectFor(ReasonEventFlood, true)
 }
 
 // onAttachment collects one binary attachment of c.bin.
 func (c *client) onAttachment(data []byte) {
-	b := c.bin
+	b := c.bin()
 	if b == nil {
 		c.fail("binary message without a binary packet")
 		return
 	}
 	b.atts = append(b.atts, bytes.Clone(data))
 	if len(b.atts) == b.hdr.Attachments {
-		c.bin = nil
+		c.more.bin = nil
 		c.dispatch(&b.hdr, b.atts)
 	}
 }
@@ -533,8 +570,8 @@ func (c *client) fail(why string) {
 	for _, so := range c.sockets {
 		so.ctr().errors.Add(1)
 	}
-	c.io().srv.log.Debug("socket.io protocol error", "sid", c.s.id, "err", why)
-	c.s.terminate("parse error", 1002)
+	c.io().srv.log.Debug("socket.io protocol error", "sid", c.sess().id, "err", why)
+	c.sess().terminate("parse error", 1002)
 }
 
 // socketFor returns the socket of c on namespace nsp.

@@ -96,9 +96,9 @@ type pendingAck struct {
 }
 
 func newSocket(ns *Namespace, c *client) *Socket {
-	so := &Socket{id: c.s.r.newID(), ns: ns, c: c}
+	so := &Socket{id: c.sess().r.newID(), ns: ns, c: c}
 	if l := ns.io.eventLimit(); l.perStamp > 0 {
-		so.ev.fill(c.s.r.now(), l)
+		so.ev.fill(c.sess().r.now(), l)
 	}
 	return so
 }
@@ -109,7 +109,7 @@ func newSocket(ns *Namespace, c *client) *Socket {
 // application, an HTTP handler) acts on a socket, for example to emit the
 // result of a FetchSockets it called from its own goroutine.
 func (so *Socket) Do(fn func(so *Socket)) {
-	so.c.s.r.post(func(*reactor) {
+	so.c.sess().r.post(func(*reactor) {
 		if !so.gone {
 			fn(so)
 		}
@@ -126,14 +126,14 @@ func (so *Socket) tableID() string { return so.id }
 func (so *Socket) Namespace() *Namespace { return so.ns }
 
 // Session returns the Engine.IO session under the socket.
-func (so *Socket) Session() *Session { return so.c.s }
+func (so *Socket) Session() *Session { return so.c.sess() }
 
 // Connected reports whether the socket is still in its namespace.
 func (so *Socket) Connected() bool { return !so.gone }
 
 // add registers so on its reactor.
 func (so *Socket) add() {
-	l := so.c.s.r.local(so.ns)
+	l := so.c.sess().r.local(so.ns)
 	so.idx = len(l.sockets)
 	l.sockets = append(l.sockets, so)
 	l.byID.add(so)
@@ -146,7 +146,7 @@ func (so *Socket) add() {
 }
 
 // ctr returns the namespace counters of the socket's reactor.
-func (so *Socket) ctr() *nsCounters { return so.ns.ctr[so.c.s.r.idx] }
+func (so *Socket) ctr() *nsCounters { return so.ns.ctr[so.c.sess().r.idx] }
 
 // remove takes so out of its namespace with reason and runs OnDisconnect.
 func (so *Socket) remove(reason string) {
@@ -154,7 +154,7 @@ func (so *Socket) remove(reason string) {
 		return
 	}
 	so.gone = true
-	r := so.c.s.r
+	r := so.c.sess().r
 	if so.userSlot {
 		so.userSlot = false
 		so.ns.io.users.release(so.UserID)
@@ -226,7 +226,7 @@ func (so *Socket) Join(room string) {
 	if so.gone || room == so.id || so.inRoom(room) {
 		return
 	}
-	l := so.c.s.r.local(so.ns)
+	l := so.c.sess().r.local(so.ns)
 	set := l.rooms[room]
 	if set == nil {
 		set = &roomSet{}
@@ -255,7 +255,7 @@ func (so *Socket) Leave(room string) {
 	if !ok {
 		return
 	}
-	so.detach(so.c.s.r.local(so.ns), so.rooms[i])
+	so.detach(so.c.sess().r.local(so.ns), so.rooms[i])
 	delete(so.roomIx, room)
 	so.rooms[i] = roomRef{}
 	so.holes++
@@ -373,7 +373,7 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 			return
 		}
 	}
-	r := so.c.s.r
+	r := so.c.sess().r
 	b := socketio.AppendEvent(r.enc[:0], nsBytes(so.ns), len(atts), hasAck, id, name, args)
 	r.enc = b
 	c := so.ctr()
@@ -387,7 +387,7 @@ func (so *Socket) emit(name string, args []byte, atts [][]byte, hasAck bool, id 
 
 // send sends one packet and its attachments.
 func (so *Socket) send(pkt []byte, atts [][]byte) {
-	s := so.c.s
+	s := so.c.sess()
 	s.Send(pkt, false)
 	for _, a := range atts {
 		s.Send(a, true)
@@ -412,7 +412,7 @@ func (so *Socket) EmitWithAck(name string, args []byte, atts [][]byte, timeout t
 
 // awaitAck registers a pending ack id for the socket.
 func (so *Socket) awaitAck(id uint64, timeout time.Duration, done func(args []byte, atts [][]byte, err error)) {
-	r := so.c.s.r
+	r := so.c.sess().r
 	a := &pendingAck{id: id, so: so, done: done}
 	a.t.index = -1
 	a.t.fire = a.onTimeout
@@ -461,7 +461,7 @@ func (so *Socket) Ack(ev *Event, args []byte, attachments [][]byte) {
 		return
 	}
 	ev.HasAck = false
-	r := so.c.s.r
+	r := so.c.sess().r
 	b := socketio.AppendAck(r.enc[:0], nsBytes(so.ns), len(attachments), ev.ackID, args)
 	r.enc = b
 	so.send(b, attachments)
@@ -482,12 +482,12 @@ func (so *Socket) DisconnectFor(reason string, close bool) {
 	if so.gone {
 		return
 	}
-	r := so.c.s.r
+	r := so.c.sess().r
 	r.enc = socketio.AppendDisconnect(r.enc[:0], nsBytes(so.ns))
-	so.c.s.Send(r.enc, false)
+	so.c.sess().Send(r.enc, false)
 	so.remove(reason)
 	if close {
-		so.c.s.Close()
+		so.c.sess().Close()
 	}
 }
 
@@ -518,7 +518,7 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 	}
 	// The reactor's Event is reused: handlers may not keep it, and a
 	// pointer to a local would escape through the func value.
-	r := so.c.s.r
+	r := so.c.sess().r
 	ev := &r.ev
 	*ev = Event{Name: name, Args: args, Attachments: atts, HasAck: h.HasAck, ackID: h.AckID}
 	hd(so, ev)
@@ -533,7 +533,7 @@ func (so *Socket) onEvent(h *socketio.Header, atts [][]byte) {
 // reconnect by itself). Both are counted; ACKs from the client (answers to
 // EmitWithAck) are not charged: their number is the server's doing.
 func (so *Socket) admitEvent(h *socketio.Header, l *eventLimit) bool {
-	r := so.c.s.r
+	r := so.c.sess().r
 	switch so.ev.take(r.now(), l) {
 	case eventAccepted:
 		return true
@@ -541,7 +541,7 @@ func (so *Socket) admitEvent(h *socketio.Header, l *eventLimit) bool {
 		r.ctr.eventsRefused.Add(1)
 		if h.HasAck {
 			r.enc = socketio.AppendAck(r.enc[:0], nsBytes(so.ns), 0, h.AckID, l.refusal)
-			so.c.s.Send(r.enc, false)
+			so.c.sess().Send(r.enc, false)
 		}
 		return false
 	}
@@ -559,7 +559,7 @@ func (so *Socket) onAck(h *socketio.Header, atts [][]byte) {
 	if a == nil {
 		return
 	}
-	so.c.s.r.timers.stop(&a.t)
+	so.c.sess().r.timers.stop(&a.t)
 	args, err := socketio.SplitAck(h.Data)
 	if err != nil {
 		so.c.fail(err.Error())
@@ -572,7 +572,7 @@ func (so *Socket) onAck(h *socketio.Header, atts [][]byte) {
 // socket has left by then. It is for application timers; the reactor's
 // timer heap drives it, no Go timer is created.
 func (so *Socket) After(d time.Duration, fn func(so *Socket)) {
-	r := so.c.s.r
+	r := so.c.sess().r
 	t := &timer{index: -1}
 	t.fire = func(int64) {
 		if !so.gone {
