@@ -130,42 +130,46 @@
 //
 //	what                                         allocated by                  bytes
 //	-------------------------------------------  ----------------------------  -----
-//	gnet's conn                                  gnet newStreamConn              256
-//	its connMatrix slot, outbound buffer         gnet                            ~29
-//	connState                                    acceptLoop                      128
-//	Session                                      newSession                      192
-//	its heartbeat closure                        newSession                       16
-//	session id, socket id (20 bytes each)        reactor.newID                    48
-//	remote address                               serveWSHandshake                 16
-//	the session table slot                       sessionTable.add                ~13
-//	client, its sockets array                    SocketIO.OnOpen, admit           72
+//	gnet's conn                                  gnet newStreamConn              240
+//	its connMatrix slot                          gnet                            ~29
+//	connState                                    Server.OnOpen                    48
+//	Session, with its Socket.IO client inside    newSession                      176
+//	session id (16 bytes)                        reactor.newSessionID             16
 //	Socket                                       newSocket                       160
-//	nsLocal.byID slot, nsLocal.sockets slot      Socket.add                      ~22
-//	timer heap and live slots                    timerHeap.set, Session.start    ~18
-//	total                                                                       ~970
+//	socket id (20 bytes)                         reactor.newID                    24
+//	the session table slot                       sessionTable.add                ~13
+//	nsLocal.byID slot, nsLocal.sockets slot      Socket.add                      ~23
+//	timer heap and live slots                    timerHeap.set, Session.start    ~20
+//	total                                                                       ~770
 //
 // The session table and nsLocal.byID are idTables (idtable.go): a slot
 // is the 8-byte pointer alone, at a load of 3/8 to 3/4 as they grow (11
 // to 21 bytes per client, 13 at 10,000), where a Go map cost 44 (its
 // slot holds the string header too, and a map never shrinks).
 //
-// Nothing else stays. The accepted net.Conn is closed by gnet once its
-// descriptor is duplicated, and the addresses gnet copied from it are
-// dropped once the connection speaks WebSocket (dropPeerAddrs: 256
-// bytes). An idle conn has no inbound buffer (gnet takes one from its
-// pool only while bytes are left unread). What only some sessions need
-// is allocated on first use: the polling and upgrade state (pollState,
-// 128 bytes, dropped after an upgrade), rooms, acks, recovery state, kept
-// headers, pending CONNECTs, and the upgrade closure. The first-CONNECT
-// timeout and the handshake deadlines are entries in per-reactor expiry
-// queues (expiry.go), not timers in each owner, and a handshake query
-// that is exactly what the official clients send shares one string.
+// Nothing else stays. The accept loop hands the raw descriptor to a
+// reactor (enroll.go: no net.Conn is made), and the addresses gnet keeps
+// for the peer are dropped once the connection speaks WebSocket
+// (dropPeerAddrs), with the poller callback closure gnet gives every
+// connection (dropPollCallback). An idle conn has no inbound buffer
+// (gnet takes one from its pool only while bytes are left unread). What
+// only some connections need is allocated on first use: the HTTP and
+// WebSocket-fragment state of a connection (connExtra), the polling and
+// upgrade state (pollState, 128 bytes, dropped after an upgrade), kept
+// headers and a proxied client address (sessionMore), pending CONNECTs
+// and binary packets (clientMore), rooms, acks, recovery state, and the
+// upgrade closure. The heartbeat timer needs no closure (timerHeap.run
+// finds the session at its address). The first-CONNECT timeout and the
+// handshake deadlines are entries in per-reactor expiry queues
+// (expiry.go), not timers in each owner, and a handshake query that is
+// exactly what the official clients send shares one string.
 //
-// The process RSS per client is this plus the heap's fragmentation and
-// the garbage of the handshake that the GC has not given back (about 1.5
-// KiB per connection, two thirds of it Go's accept and gnet's Enroll:
-// its goroutine, channels and contexts, and a parse of the address
-// string): 1.55-1.64 KiB per client at 10,000 and 19,000 clients.
+// The process RSS per client is this plus the heap's fragmentation (~60
+// bytes), the runtime's GC metadata (~80) and the binary's code pages
+// first touched by the handshakes, once the memory trimmer of the
+// service has returned the handshakes' garbage: 0.97-0.98 KiB per client
+// at 10,000 clients and 0.90 at 19,000 (the loadtest's connect
+// scenario).
 //
 // # Posting work to a socket's reactor
 //

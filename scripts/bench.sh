@@ -19,7 +19,7 @@
 #                        cluster-only variants (skipped elsewhere): "sioloop-streams"
 #                        (REDIS_ADAPTER=streams), "sioloop-streams-csr" (the same with
 #                        CONNECTION_STATE_RECOVERY=2m), "sioloop-sharded" (REDIS_ADAPTER=sharded)
-#   BENCH_SCENARIOS      default "rss connect echo fan1k fan1k-burst fan10k fan10k-burst"
+#   BENCH_SCENARIOS      default "rss rss19k connect echo fan1k fan1k-burst fan10k fan10k-burst"
 #   BENCH_LADDER         echo-ladder rates, msgs/s, default "2500,5000,10000,20000,30000,40000,45000,...,80000,90000"
 #                        (5,000 apart from 40,000: a step of 10,000 at 60,000 is 17 %, too coarse
 #                        to tell 90 % of the ceiling)
@@ -30,6 +30,7 @@
 #
 # Scenarios (full size; BENCH_QUICK=1 sizes in brackets):
 #   rss          connect 10,000 [2,000] clients, hold 3 s: server RSS per connection
+#   rss19k       the same with 19,000 [4,000] clients (one process may hold 20,000 descriptors)
 #   connect      connect 19,000 [4,000] clients as fast as possible: connections/s, handshake p99
 #   echo         1,000 [500] clients x 10 messages/s for 20 s [5 s]: RTT p50/p99, msg/s, losses
 #   fan1k        1,000 clients, 20 broadcasts/s for 10 s [4 s], one POST at a time: time to last client
@@ -76,7 +77,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 QUICK=${BENCH_QUICK:-0}
 SERVERS=${BENCH_SERVERS:-"sioloop node zishang"}
-SCENARIOS=${BENCH_SCENARIOS:-"rss connect echo fan1k fan1k-burst fan10k fan10k-burst"}
+SCENARIOS=${BENCH_SCENARIOS:-"rss rss19k connect echo fan1k fan1k-burst fan10k fan10k-burst"}
 OUT=${BENCH_OUT:-$ROOT/bench-results}
 RUN_TIMEOUT=${BENCH_RUN_TIMEOUT:-150}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -279,6 +280,7 @@ run_cluster() {
 scenario_args() {
 	case $1 in
 	rss) echo "--scenario connect --connections $N_RSS --duration $RSS_HOLD" ;;
+	rss19k) echo "--scenario connect --connections $N_CONN --duration $RSS_HOLD" ;;
 	connect) echo "--scenario connect --connections $N_CONN --duration 1s" ;;
 	echo) echo "--scenario echo --connections $N_ECHO --interval 100ms --duration $ECHO_DUR" ;;
 	fan1k) echo "--scenario fanout --connections 1000 --rate 20 --duration $FAN_DUR" ;;
@@ -415,7 +417,8 @@ const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? "n/a" 
   typeof v === "string" ? v : v.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d }));
 // rows: [label, scenario, value(result) -> number|string, decimals, ratio?]
 const rows = [
-  [`RSS per connection, ${size("rss")} idle clients (KiB)`, "rss", (r) => r.server && r.server.rss_per_connection_kib, 1, true],
+  [`RSS per connection, ${size("rss")} idle clients (KiB)`, "rss", (r) => r.server && r.server.rss_per_connection_kib, 2, true],
+  [`RSS per connection, ${size("rss19k")} idle clients (KiB)`, "rss19k", (r) => r.server && r.server.rss_per_connection_kib, 2, true],
   [`connect ${size("connect")} clients: connections/s`, "connect", (r) => r.connections.per_second, 0, true],
   [`connect ${size("connect")} clients: handshake p99 (ms)`, "connect", (r) => r.connections.connect_time_ms.p99, 1, true],
   [`connect ${size("connect")} clients: connected`, "connect", (r) => `${r.connections.connected}/${r.setup.connections}`, 0, false],
