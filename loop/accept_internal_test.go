@@ -1,7 +1,6 @@
 package loop
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"net"
@@ -19,13 +18,7 @@ import (
 func TestPrivateListenerIsSealed(t *testing.T) {
 	before, _ := os.ReadDir(".")
 	srv := New(Config{Addr: "127.0.0.1:0", EventLoops: 1}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-	select {
-	case <-srv.Started():
-	case err := <-errc:
-		t.Fatalf("Serve: %v", err)
-	}
+	stop := serveInternal(t, srv)
 	fd, err := srv.eng.Dup()
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +37,7 @@ func TestPrivateListenerIsSealed(t *testing.T) {
 	if srv.Connections() != 0 {
 		t.Fatalf("%d connections after dialing the private listener", srv.Connections())
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-errc; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
 	if after, _ := os.ReadDir("."); len(after) != len(before) {
@@ -61,20 +49,11 @@ func TestPrivateListenerIsSealed(t *testing.T) {
 // to the reactors directly (enroll.go), spread over them, and serve.
 func TestDirectEnroll(t *testing.T) {
 	srv := New(Config{Addr: "127.0.0.1:0", EventLoops: 2}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve() }()
-	select {
-	case <-srv.Started():
-	case err := <-errc:
-		t.Fatalf("Serve: %v", err)
-	}
+	stop := serveInternal(t, srv)
 	defer func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		defer cancel()
-		if err := srv.Shutdown(ctx); err != nil {
+		if err := stop(); err != nil {
 			t.Error(err)
 		}
-		<-errc
 	}()
 	const n = 60
 	var conns []net.Conn

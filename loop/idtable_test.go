@@ -14,6 +14,17 @@ type idItem struct{ id string }
 
 func (x *idItem) tableID() string { return x.id }
 
+// numberedItems returns n items with the ids id0, id1, …, each passed to
+// add as it is made.
+func numberedItems(n int, add func(*idItem)) []*idItem {
+	items := make([]*idItem, n)
+	for i := range items {
+		items[i] = &idItem{"id" + strconv.Itoa(i)}
+		add(items[i])
+	}
+	return items
+}
+
 // checkTable fails unless tb is well formed: a power-of-two array within
 // the load bounds, n elements with distinct ids, each reachable from its
 // home slot (no hole between the two).
@@ -267,11 +278,7 @@ func TestIDTableCollisions(t *testing.T) {
 // the array has its size.
 func TestIDTableAllocs(t *testing.T) {
 	var tb idTable[*idItem]
-	items := make([]*idItem, 1000)
-	for i := range items {
-		items[i] = &idItem{"id" + strconv.Itoa(i)}
-		tb.add(items[i])
-	}
+	items := numberedItems(1000, func(v *idItem) { tb.add(v) })
 	hit, miss := []byte("id500"), []byte("nobody")
 	other := &idItem{"id7"}
 	for name, fn := range map[string]func(){
@@ -292,14 +299,12 @@ func TestIDTableAllocs(t *testing.T) {
 // accounting of doc.go ("Memory per connection") counts on.
 func TestIDTableMemory(t *testing.T) {
 	var tb idTable[*idItem]
-	items := make([]*idItem, 10000)
-	for i := range items {
-		items[i] = &idItem{"id" + strconv.Itoa(i)}
-		tb.add(items[i])
+	items := numberedItems(10000, func(v *idItem) {
+		tb.add(v)
 		if err := loadError(&tb); err != "" {
-			t.Fatalf("after %d adds: %s", i+1, err)
+			t.Fatalf("after %d adds: %s", tb.len(), err)
 		}
-	}
+	})
 	if per := float64(len(tb.slots)*8) / float64(tb.len()); per > 16 {
 		t.Errorf("%d slots for %d elements: %.1f bytes each, want at most 16", len(tb.slots), tb.len(), per)
 	}

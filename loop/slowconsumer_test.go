@@ -43,6 +43,15 @@ func startSIOWith(t *testing.T, cfg Config, setup func(*SocketIO)) (*Server, *So
 		setup(sio)
 	}
 	srv.Handle("/socket.io/", sio)
+	stop := serveInternal(t, srv)
+	t.Cleanup(func() { _ = stop() })
+	return srv, sio, cfg.Addr
+}
+
+// serveInternal runs srv and returns once it listens; stop shuts it down
+// and returns what Shutdown, then Serve, returned.
+func serveInternal(t *testing.T, srv *Server) (stop func() error) {
+	t.Helper()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve() }()
 	select {
@@ -50,13 +59,15 @@ func startSIOWith(t *testing.T, cfg Config, setup func(*SocketIO)) (*Server, *So
 	case err := <-errc:
 		t.Fatalf("Serve: %v", err)
 	}
-	t.Cleanup(func() {
+	return func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(ctx)
-		<-errc
-	})
-	return srv, sio, cfg.Addr
+		err := srv.Shutdown(ctx)
+		if serr := <-errc; err == nil {
+			err = serr
+		}
+		return err
+	}
 }
 
 // dialSIO opens a Socket.IO WebSocket client on addr and joins "/". With
