@@ -20,9 +20,9 @@
 #                        (REDIS_ADAPTER=streams), "sioloop-streams-csr" (the same with
 #                        CONNECTION_STATE_RECOVERY=2m), "sioloop-sharded" (REDIS_ADAPTER=sharded)
 #   BENCH_SCENARIOS      default "rss rss19k connect echo fan1k fan1k-burst fan10k fan10k-burst"
-#   BENCH_LADDER         echo-ladder rates, msgs/s, default "2500,5000,10000,20000,30000,40000,45000,...,80000,90000"
-#                        (5,000 apart from 40,000: a step of 10,000 at 60,000 is 17 %, too coarse
-#                        to tell 90 % of the ceiling)
+#   BENCH_LADDER         echo-ladder rates, msgs/s, default "2500,5000,10000,20000,30000,40000,45000,50000,52500,...,85000,90000"
+#                        (5,000 apart from 40,000 and 2,500 from 50,000: a step of 5,000 at 60,000
+#                        is 8 %, too coarse to tell 90 % of the ceiling)
 #                        [5000,10000,20000]
 #   BENCH_OUT            output directory, default bench-results
 #   BENCH_RUN_TIMEOUT    seconds one loadtest run may take, default 150
@@ -112,7 +112,7 @@ else
 	N_RSS=10000 N_CONN=19000 N_ECHO=1000 ECHO_DUR=20s N_BIG=10000
 	FAN_DUR=10s FAN10K_DUR=50s BURST_DUR=5s RSS_HOLD=3s
 	N_CLUSTER=${BENCH_CLUSTER_CLIENTS:-19000} CLUSTER_DUR=${BENCH_CLUSTER_DURATION:-30s}
-	LADDER=${BENCH_LADDER:-2500,5000,10000,20000,30000,40000,45000,50000,55000,60000,65000,70000,75000,80000,90000} LADDER_STEP=5s LADDER_WARMUP=3s
+	LADDER=${BENCH_LADDER:-2500,5000,10000,20000,30000,40000,45000,50000,52500,55000,57500,60000,62500,65000,67500,70000,72500,75000,77500,80000,85000,90000} LADDER_STEP=5s LADDER_WARMUP=3s
 fi
 CLUSTER_PROCS=${BENCH_CLUSTER_PROCS:-3}
 CLUSTER_TIMEOUT=${BENCH_CLUSTER_TIMEOUT:-420}
